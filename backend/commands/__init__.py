@@ -1,0 +1,1 @@
+"""Sub-commands of `kiln-backend`, one module each (see backend/cli.py)."""

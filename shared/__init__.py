@@ -1,0 +1,1 @@
+"""Kiln shared package: the wire protocol, payloads and the client. Pure stdlib + numpy + pyzmq."""
