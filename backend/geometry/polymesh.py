@@ -1,0 +1,90 @@
+"""Small vectorised helpers on polygon meshes (MeshPayload arrays): edges, welding, conversion.
+
+Every function here takes plain numpy arrays so repair, remesh and metrics code can share them
+without caring whether a mesh came from the wire, a file or a library.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from shared.payload import MeshPayload
+
+
+def corner_edges(face_sizes: np.ndarray, face_indices: np.ndarray) -> np.ndarray:
+    """Directed edges (N,2) of a polygon mesh, one per face corner: corner i -> next corner."""
+    sizes = np.asarray(face_sizes, dtype=np.int64)
+    idx = np.asarray(face_indices, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nxt = np.arange(len(idx), dtype=np.int64) + 1
+    last = starts + sizes - 1
+    nxt[last] = starts
+    return np.stack([idx, idx[nxt]], axis=1)
+
+
+def undirected_edges(face_sizes: np.ndarray, face_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique undirected edges (E,2) sorted per row, and how many face corners use each one."""
+    directed = corner_edges(face_sizes, face_indices)
+    directed = directed[directed[:, 0] != directed[:, 1]]
+    keyed = np.sort(directed, axis=1)
+    edges, counts = np.unique(keyed, axis=0, return_counts=True)
+    return edges, counts
+
+
+def weld_positions(positions: np.ndarray, face_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge vertices with bit-identical positions; returns (positions, remapped face indices)."""
+    unique, inverse = np.unique(np.asarray(positions), axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)[np.asarray(face_indices, dtype=np.int64)]
+
+
+def payload_from_quads(vertices: np.ndarray, quads: np.ndarray, info: dict | None = None) -> MeshPayload:
+    """A MeshPayload of (V,3) vertices and (F,4) quads; rows whose corners repeat become triangles."""
+    quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
+    return payload_from_polygons(vertices, [list(dict.fromkeys(q)) for q in quads] if len(quads) else [],
+                                 info)
+
+
+def payload_from_polygons(vertices: np.ndarray, polygons, info: dict | None = None) -> MeshPayload:
+    """A MeshPayload from vertices and a list of index lists (polygons with >= 3 distinct corners)."""
+    kept = [p for p in polygons if len(p) >= 3]
+    sizes = np.array([len(p) for p in kept], dtype=np.int32)
+    flat = np.array([i for p in kept for i in p], dtype=np.int32)
+    return MeshPayload(positions=np.asarray(vertices, dtype=np.float32).reshape(-1, 3),
+                       face_sizes=sizes, face_indices=flat, info=dict(info or {}))
+
+
+def payload_from_mixed(vertices: np.ndarray, tris: np.ndarray, quads: np.ndarray,
+                       info: dict | None = None) -> MeshPayload:
+    """A MeshPayload holding (T,3) triangles followed by (Q,4) quads, built without Python loops."""
+    tris = np.asarray(tris, dtype=np.int32).reshape(-1, 3)
+    quads = np.asarray(quads, dtype=np.int32).reshape(-1, 4)
+    sizes = np.concatenate([np.full(len(tris), 3, np.int32), np.full(len(quads), 4, np.int32)])
+    flat = np.concatenate([tris.reshape(-1), quads.reshape(-1)]).astype(np.int32)
+    return MeshPayload(positions=np.asarray(vertices, dtype=np.float32).reshape(-1, 3),
+                       face_sizes=sizes, face_indices=flat, info=dict(info or {}))
+
+
+def split_quads_and_tris(mesh: MeshPayload) -> tuple[np.ndarray, np.ndarray]:
+    """The (Q,4) quads and the (T,3) triangles of a mesh; other polygons are fan-triangulated."""
+    sizes = mesh.face_sizes
+    offsets = mesh.face_offsets()[:-1]
+    quad_start = offsets[sizes == 4]
+    quads = mesh.face_indices[quad_start[:, None] + np.arange(4)]
+    not_quad = sizes != 4
+    corner_mask = np.repeat(not_quad, sizes)
+    other = MeshPayload(mesh.positions, sizes[not_quad], mesh.face_indices[corner_mask])
+    return quads.astype(np.int64), other.triangulated().astype(np.int64)
+
+
+def compact(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop vertices no face uses; returns (vertices, faces) with faces re-indexed."""
+    faces = np.asarray(faces, dtype=np.int64)
+    used, inverse = np.unique(faces.reshape(-1), return_inverse=True)
+    return np.asarray(vertices)[used], inverse.reshape(faces.shape)
+
+
+def bbox_diagonal(positions: np.ndarray) -> float:
+    """Length of the axis-aligned bounding box diagonal (0 for an empty array)."""
+    if len(positions) == 0:
+        return 0.0
+    pos = np.asarray(positions, dtype=np.float64)
+    return float(np.linalg.norm(pos.max(axis=0) - pos.min(axis=0)))
