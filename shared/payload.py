@@ -89,14 +89,18 @@ class MeshPayload:
 
     def triangulated(self) -> np.ndarray:
         """Fan-triangulate every polygon; returns (T,3) int32 vertex indices."""
+        return self.face_indices[self.triangulated_corners()].astype(np.int32)
+
+    def triangulated_corners(self) -> np.ndarray:
+        """Fan-triangulate every polygon; returns (T,3) int64 corner indices into ``face_indices``
+        (so per-corner data such as ``corner_uvs`` follows the triangles)."""
         sizes = self.face_sizes.astype(np.int64)
         starts = self.face_offsets()[:-1]
         tri_per_face = np.maximum(sizes - 2, 0)
         face_of_tri = np.repeat(np.arange(len(sizes)), tri_per_face)
         k = np.arange(len(face_of_tri)) - np.repeat(np.cumsum(tri_per_face) - tri_per_face, tri_per_face)
         base = starts[face_of_tri]
-        idx = self.face_indices
-        return np.stack([idx[base], idx[base + k + 1], idx[base + k + 2]], axis=1).astype(np.int32)
+        return np.stack([base, base + k + 1, base + k + 2], axis=1)
 
     def triangle_face_ids(self) -> np.ndarray:
         """For each triangle of :meth:`triangulated`, the polygon it came from."""

@@ -1,0 +1,1 @@
+"""Helpers for the platform tests: sample meshes, a server subprocess, a test-only op."""

@@ -1,0 +1,136 @@
+"""shared/png.py and shared/glb.py: numpy-only codecs checked against Pillow and trimesh."""
+import io
+import json
+import struct
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from shared.glb import GLBError, read_glb, write_glb
+from shared.payload import MeshPayload
+from shared.png import PNGError, decode_png, encode_png
+from tests.platform_helpers.meshes import quad_box, sample_mesh_dir
+
+
+def test_png_round_trip_and_pillow_agree():
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 256, (37, 23, 4), dtype=np.uint8)
+    data = encode_png(rgba)
+    assert np.array_equal(decode_png(data), rgba)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")), rgba)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P"])
+def test_png_decodes_pillow_files_with_every_filter(mode):
+    # A smooth gradient makes Pillow's adaptive filtering pick Sub/Up/Average/Paeth rows.
+    y, x = np.mgrid[0:40, 0:50]
+    base = np.stack([x * 5, y * 6, (x + y) * 2, 255 - x], axis=-1).astype(np.uint8)
+    image = Image.fromarray(base, "RGBA").convert(mode)
+    expected = np.asarray(image.convert("RGBA"))
+    assert np.array_equal(decode_png(_save(image)), expected)
+
+
+def _save(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_png_16_bit_keeps_high_byte():
+    values = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    data = _save(Image.fromarray(values.astype(np.uint16)))
+    assert np.array_equal(decode_png(data)[:, :, 0], (values >> 8).astype(np.uint8))
+
+
+def test_png_rejects_garbage_and_truncation():
+    with pytest.raises(PNGError, match="signature"):
+        decode_png(b"GIF89a....")
+    data = encode_png(np.zeros((4, 4, 4), dtype=np.uint8))
+    with pytest.raises(PNGError):
+        decode_png(data[:40])
+
+
+def test_glb_round_trip_keeps_parts_materials_uvs_textures():
+    mesh = quad_box(textures=True)
+    mesh.info = {"name": "box", "report": {"faces": 6}}
+    back = read_glb(write_glb(mesh))
+    assert back.num_faces == 12 and set(back.face_sizes.tolist()) == {3}
+    assert back.num_vertices == 8  # split-by-UV vertices are welded again
+    assert back.part_names == ["lid and base", "sides"]
+    assert [m.name for m in back.materials] == ["wood", "metal"]
+    assert back.materials[1].metallic == 1.0 and back.materials[0].roughness == pytest.approx(0.7)
+    assert np.array_equal(back.textures["base_color"], mesh.textures["base_color"])
+    assert np.array_equal(back.textures["normal"], mesh.textures["normal"])
+    assert back.info == mesh.info
+    # Each output triangle's corners carry the same UVs and positions as the source polygon's.
+    src_tri = mesh.positions[mesh.triangulated()]
+    src_uv = mesh.corner_uvs[mesh.triangulated_corners()]
+    got_tri = back.positions[back.triangulated()]
+    got_uv = back.corner_uvs.reshape(-1, 3, 2)
+    key = lambda tri, uv: sorted(map(tuple, np.round(np.concatenate([tri, uv], axis=-1).reshape(len(tri), -1), 5)))
+    assert key(src_tri, src_uv) == key(got_tri, got_uv)
+    assert np.bincount(back.part_ids).tolist() == [4, 8]
+
+
+def test_glb_is_y_up_for_other_tools_and_trimesh_agrees():
+    mesh = MeshPayload.from_triangles([[0, 0, 0], [1, 0, 0], [0, 0, 3]], [[0, 1, 2]])
+    scene = trimesh.load(io.BytesIO(write_glb(mesh)), file_type="glb")
+    (geometry,) = scene.geometry.values()
+    assert geometry.vertices[:, 1].max() == pytest.approx(3.0)  # Blender Z is glTF Y
+    # Winding survives: the normal points along Blender -Y, i.e. glTF +Z.
+    assert geometry.face_normals[0] == pytest.approx([0, 0, 1])
+
+
+def test_glb_reads_foreign_file_with_node_transforms():
+    box = trimesh.creation.box(extents=(1, 2, 3))
+    scene = trimesh.Scene()
+    scene.add_geometry(box, node_name="moved", transform=trimesh.transformations.translation_matrix([10, 0, 0]))
+    mesh = read_glb(scene.export(file_type="glb"))
+    assert mesh.part_names == ["moved"]
+    assert mesh.positions[:, 0].min() == pytest.approx(9.5)
+    # glTF Y extent (2) becomes Blender Z, glTF Z (3) becomes Blender -Y.
+    assert np.ptp(mesh.positions[:, 2]) == pytest.approx(2.0)
+    assert np.ptp(mesh.positions[:, 1]) == pytest.approx(3.0)
+
+
+def test_glb_reads_textured_bunny_exported_by_trimesh():
+    bunny = trimesh.load(sample_mesh_dir() / "bunny10k_textured.obj", process=False)
+    mesh = read_glb(bunny.export(file_type="glb"))
+    assert mesh.corner_uvs is not None and "base_color" in mesh.textures
+    assert mesh.textures["base_color"].shape[2] == 4
+
+
+def _glb_with(document: dict, binary: bytes = b"") -> bytes:
+    text = json.dumps(document).encode()
+    text += b" " * (-len(text) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text
+    if binary:
+        body += struct.pack("<II", len(binary), 0x004E4942) + binary
+    return struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body
+
+
+def test_glb_bad_input_gets_clear_errors():
+    good = write_glb(quad_box())
+    with pytest.raises(GLBError, match="magic"):
+        read_glb(b"x" * 40)
+    with pytest.raises(GLBError, match="truncated"):
+        read_glb(good[:-40])
+    positions = np.zeros((3, 3), np.float32).tobytes()
+    indices = np.array([0, 1, 7], np.uint32).tobytes()
+    doc = {"asset": {"version": "2.0"}, "buffers": [{"byteLength": 48}],
+           "bufferViews": [{"buffer": 0, "byteLength": 36}, {"buffer": 0, "byteOffset": 36, "byteLength": 12}],
+           "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3"},
+                         {"bufferView": 1, "componentType": 5125, "count": 3, "type": "SCALAR"}],
+           "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}], "nodes": [{"mesh": 0}]}
+    with pytest.raises(GLBError, match="out of range"):
+        read_glb(_glb_with(doc, positions + indices))
+    doc["accessors"][0]["count"] = 30
+    with pytest.raises(GLBError, match="past the end"):
+        read_glb(_glb_with(doc, positions + indices))
+    with pytest.raises(GLBError, match="extensions"):
+        read_glb(_glb_with({**doc, "extensionsRequired": ["KHR_draco_mesh_compression"]}, positions + indices))
+    with pytest.raises(GLBError, match="no triangle meshes"):
+        read_glb(_glb_with({"asset": {"version": "2.0"}, "nodes": [{"name": "empty"}]}))
