@@ -1,0 +1,432 @@
+"""Operators: connect, start/stop a local backend, the four ops, and job controls.
+
+Each op operator reads its settings from its own properties when a script sets them, otherwise
+from the scene's Kiln panel settings. With ``wait`` (always under ``blender -b``) it blocks until
+the job ends and applies the result before returning; otherwise it returns at once and the
+result is applied by the timer when it arrives.
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+
+from . import op_params, preferences, props, results, scene, session
+from .backend_process import BackendProcessError
+from .session import SessionError
+
+BACKEND_START_WAIT_S = 60.0
+
+
+def _report_exception(op, exc: Exception) -> set:
+    op.report({"ERROR"}, f"Kiln: {exc}")
+    return {"CANCELLED"}
+
+
+def start_local_backend(context) -> None:
+    """Start the backend configured in preferences (raises BackendProcessError / SessionError)."""
+    prefs = preferences.get(context)
+    sess = session.get()
+    address = prefs.address.strip()
+    if not session.is_loopback(address):
+        raise SessionError(f"a local backend needs a local address (tcp://127.0.0.1:<port>), not {address}")
+    command = sess.backend.command_for(bpy.path.abspath(prefs.backend_python), prefs.backend_arguments,
+                                       address, str(preferences.user_dir("store")))
+    sess.backend.start(command, bpy.path.abspath(prefs.backend_workdir) if prefs.backend_workdir else "",
+                       preferences.user_dir("logs") / "backend.log")
+
+
+class KILN_OT_connect(bpy.types.Operator):
+    """Connect to the Kiln backend set in the add-on preferences (starting a local one if enabled)"""
+
+    bl_idname = "kiln.connect"
+    bl_label = "Connect"
+    bl_options = {"REGISTER"}
+
+    wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
+                       description="Block until connected (always under blender -b)")
+
+    def execute(self, context):
+        prefs = preferences.get(context)
+        sess = session.get()
+        wait = self.wait or bpy.app.background
+        retry = 0.0
+        try:
+            if prefs.start_local and not sess.backend.running:
+                start_local_backend(context)
+                retry = BACKEND_START_WAIT_S
+            sess.connect(prefs.settings(), wait=wait, retry_for=retry)
+        except (SessionError, BackendProcessError) as exc:
+            return _report_exception(self, exc)
+        if wait:
+            self.report({"INFO"}, f"Kiln: connected to {prefs.address} ({sess.welcome.get('device', '?')})")
+        return {"FINISHED"}
+
+
+class KILN_OT_disconnect(bpy.types.Operator):
+    """Disconnect from the backend (running jobs keep running there; re-import them later)"""
+
+    bl_idname = "kiln.disconnect"
+    bl_label = "Disconnect"
+
+    def execute(self, context):
+        session.get().disconnect()
+        return {"FINISHED"}
+
+
+class KILN_OT_start_backend(bpy.types.Operator):
+    """Start the local backend from the add-on preferences and connect to it"""
+
+    bl_idname = "kiln.start_backend"
+    bl_label = "Start Local Backend"
+
+    def execute(self, context):
+        prefs = preferences.get(context)
+        try:
+            start_local_backend(context)
+            session.get().connect(prefs.settings(), wait=bpy.app.background, retry_for=BACKEND_START_WAIT_S)
+        except (SessionError, BackendProcessError) as exc:
+            return _report_exception(self, exc)
+        return {"FINISHED"}
+
+
+class KILN_OT_stop_backend(bpy.types.Operator):
+    """Stop the local backend that Kiln started"""
+
+    bl_idname = "kiln.stop_backend"
+    bl_label = "Stop Local Backend"
+
+    @classmethod
+    def poll(cls, context):
+        if not session.get().backend.running:
+            cls.poll_message_set("Kiln did not start a backend that is still running")
+            return False
+        return True
+
+    def execute(self, context):
+        sess = session.get()
+        sess.disconnect()
+        sess.backend.stop()
+        return {"FINISHED"}
+
+
+# ------------------------------------------------------------------------------------------
+# The four ops
+
+class _JobOperator:
+    """Shared flow: connect, check the server offers the op, build the request, submit, maybe wait.
+
+    Subclasses define ``build(context, session) -> (params, inputs, JobContext, label)`` and raise
+    SceneError for input the op cannot use.
+    """
+
+    op_name = ""
+    needs_mesh = True
+
+    wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
+                       description="Block until the job ends and add its result before returning "
+                                   "(for scripts; always on under blender -b)")
+
+    @classmethod
+    def poll(cls, context):
+        if cls.needs_mesh:
+            obj = context.active_object
+            if obj is None or obj.type != "MESH":
+                cls.poll_message_set("Select a mesh object first (Kiln works on the active object)")
+                return False
+        return True
+
+    def setting(self, context, name: str, scene_name: str | None = None):
+        """The operator property if a script set it, else the scene's panel setting."""
+        if self.properties.is_property_set(name):
+            return getattr(self, name)
+        return getattr(context.scene.kiln, scene_name or name)
+
+    def execute(self, context):
+        prefs = preferences.get(context)
+        sess = session.get()
+        try:
+            sess.ensure_connected(prefs.settings())
+            ok, reason = sess.op_support(self.op_name)
+            if not ok:
+                raise SessionError(f"{reason}; update or reconfigure the backend to use {self.bl_label}")
+            params, inputs, ctx, label = self.build(context, sess)
+            record = sess.submit(self.op_name, params, inputs, ctx, label)
+        except (SessionError, scene.SceneError) as exc:
+            return _report_exception(self, exc)
+        if not (self.wait or bpy.app.background):
+            self.report({"INFO"}, f"Kiln: {self.op_name} started; follow it in the Jobs panel")
+            return {"FINISHED"}
+        try:
+            sess.wait_for_job(record)
+        except SessionError as exc:
+            return _report_exception(self, exc)
+        if record.state != "done":
+            self.report({"ERROR"}, f"Kiln {self.op_name} {record.state}: {record.message}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Kiln: {record.message}")
+        return {"FINISHED"}
+
+
+class KILN_OT_generate(_JobOperator, bpy.types.Operator):
+    """Generate a new object from a prompt and/or an image; it lands at the 3D cursor"""
+
+    bl_idname = "kiln.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+    op_name = "generate"
+    needs_mesh = False
+
+    prompt: StringProperty(name="Prompt", options={"SKIP_SAVE"})
+    image: StringProperty(name="Image", description="Name of a Blender image to condition on",
+                          options={"SKIP_SAVE"})
+    model: StringProperty(name="Model", description="Model name (empty: the panel's choice)", options={"SKIP_SAVE"})
+    seed: IntProperty(name="Seed", min=0, options={"SKIP_SAVE"})
+    quality: EnumProperty(name="Quality", items=props.QUALITY, default="STANDARD", options={"SKIP_SAVE"})
+    texture: BoolProperty(name="Texture", default=True, options={"SKIP_SAVE"})
+    name: StringProperty(name="Name", description="Name of the new object (default: from the prompt)",
+                         options={"SKIP_SAVE"})
+
+    def build(self, context, sess):
+        settings = context.scene.kiln
+        prompt = self.setting(context, "prompt").strip()
+        image = bpy.data.images.get(self.image) if self.image else settings.image
+        if self.image and image is None:
+            raise scene.SceneError(f"there is no image named '{self.image}'")
+        if not prompt and image is None:
+            raise scene.SceneError("type a prompt or pick an image to generate from")
+        specs = (sess.op_info("generate") or {}).get("params", [])
+        wanted = {"prompt": prompt, "seed": self.setting(context, "seed"),
+                  "model": self.model or settings.model, "texture": self.setting(context, "texture")}
+        params, _ = op_params.supported(specs, wanted)
+        params.update(op_params.quality_params(specs, self.setting(context, "quality")))
+        inputs = {"image": scene.image_payload(image)} if image is not None else {}
+        name = self.name or _name_from_prompt(prompt or image.name)
+        return params, inputs, results.context_for("generate", name, context), prompt or image.name
+
+
+class KILN_OT_retopo(_JobOperator, bpy.types.Operator):
+    """Rebuild the active object's topology (modifiers applied); the new object keeps its transform"""
+
+    bl_idname = "kiln.retopo"
+    bl_label = "Retopologize"
+    bl_options = {"REGISTER", "UNDO"}
+    op_name = "retopo"
+
+    target_faces: IntProperty(name="Target Faces", min=4, default=5000, options={"SKIP_SAVE"})
+    mode: EnumProperty(name="Mode", items=props.RETOPO_MODES, default="quad", options={"SKIP_SAVE"})
+    preserve_sharp: BoolProperty(name="Preserve Sharp Edges", default=True, options={"SKIP_SAVE"})
+    symmetry: EnumProperty(name="Symmetry", items=props.SYMMETRY, default="NONE", options={"SKIP_SAVE"})
+    keep_original: BoolProperty(name="Keep Original", default=True, options={"SKIP_SAVE"})
+
+    def build(self, context, sess):
+        source = context.active_object
+        mesh = scene.payload_from_object(source, context.evaluated_depsgraph_get())
+        specs = (sess.op_info("retopo") or {}).get("params", [])
+        wanted = {"target_faces": self.setting(context, "target_faces"),
+                  "mode": self.setting(context, "mode", "retopo_mode"),
+                  "preserve_sharp": self.setting(context, "preserve_sharp"),
+                  "symmetry": op_params.symmetry_value(sess.param_spec("retopo", "symmetry"),
+                                                       self.setting(context, "symmetry"))}
+        params, _ = op_params.supported(specs, wanted)
+        ctx = results.context_for("retopo", f"{source.name}_retopo", context, source,
+                                  self.setting(context, "keep_original"))
+        return params, {"mesh": mesh}, ctx, source.name
+
+
+class KILN_OT_split_parts(_JobOperator, bpy.types.Operator):
+    """Split the active object into parts: one named object per part under a new parent"""
+
+    bl_idname = "kiln.split_parts"
+    bl_label = "Split into Parts"
+    bl_options = {"REGISTER", "UNDO"}
+    op_name = "parts"
+
+    auto_parts: BoolProperty(name="Automatic", default=True, options={"SKIP_SAVE"})
+    num_parts: IntProperty(name="Parts", min=2, max=256, default=4, options={"SKIP_SAVE"})
+    method: StringProperty(name="Method", description="Segmentation method (empty: the panel's choice)",
+                           options={"SKIP_SAVE"})
+    keep_original: BoolProperty(name="Keep Original", default=True, options={"SKIP_SAVE"})
+
+    def build(self, context, sess):
+        source = context.active_object
+        mesh = scene.payload_from_object(source, context.evaluated_depsgraph_get())
+        specs = (sess.op_info("parts") or {}).get("params", [])
+        auto = self.setting(context, "auto_parts")
+        wanted = {"method": self.method or context.scene.kiln.parts_method}
+        if sess.param_spec("parts", "auto") is not None:
+            wanted["auto"] = auto
+            wanted["num_parts"] = None if auto else self.setting(context, "num_parts")
+        else:
+            spec = sess.param_spec("parts", "num_parts") or {}
+            wanted["num_parts"] = (spec.get("default") if auto else self.setting(context, "num_parts"))
+        params, _ = op_params.supported(specs, wanted)
+        ctx = results.context_for("parts", f"{source.name}_parts", context, source,
+                                  self.setting(context, "keep_original"))
+        return params, {"mesh": mesh}, ctx, source.name
+
+
+class KILN_OT_texture(_JobOperator, bpy.types.Operator):
+    """Texture the active object from a prompt and/or image: UVs plus PBR images, packed in the .blend"""
+
+    bl_idname = "kiln.texture"
+    bl_label = "Texture"
+    bl_options = {"REGISTER", "UNDO"}
+    op_name = "texture"
+
+    prompt: StringProperty(name="Prompt", options={"SKIP_SAVE"})
+    image: StringProperty(name="Image", description="Name of a Blender image to take colours from",
+                          options={"SKIP_SAVE"})
+    resolution: IntProperty(name="Resolution", min=64, max=8192, default=1024, options={"SKIP_SAVE"})
+    pbr: BoolProperty(name="PBR Maps", default=True, options={"SKIP_SAVE"})
+    keep_original: BoolProperty(name="Keep Original", default=True, options={"SKIP_SAVE"})
+
+    def build(self, context, sess):
+        settings = context.scene.kiln
+        source = context.active_object
+        prompt = self.setting(context, "prompt", "texture_prompt").strip()
+        image = bpy.data.images.get(self.image) if self.image else settings.texture_image
+        if self.image and image is None:
+            raise scene.SceneError(f"there is no image named '{self.image}'")
+        mesh = scene.payload_from_object(source, context.evaluated_depsgraph_get())
+        size = self.resolution if self.properties.is_property_set("resolution") else int(settings.texture_size)
+        specs = (sess.op_info("texture") or {}).get("params", [])
+        wanted = {"prompt": prompt, "pbr": self.setting(context, "pbr"),
+                  "resolution": op_params.choice_or_int(sess.param_spec("texture", "resolution"), size)}
+        params, _ = op_params.supported(specs, wanted)
+        inputs = {"mesh": mesh}
+        if image is not None:
+            inputs["image"] = scene.image_payload(image)
+        ctx = results.context_for("texture", f"{source.name}_textured", context, source,
+                                  self.setting(context, "keep_original"))
+        return params, inputs, ctx, prompt or source.name
+
+
+def _name_from_prompt(text: str) -> str:
+    words = "".join(c if c.isalnum() else " " for c in text).split()
+    skip = {"a", "an", "the", "of", "with"}
+    name = "_".join(w for w in words if w.lower() not in skip)[:40]
+    return name or "kiln_object"
+
+
+# ------------------------------------------------------------------------------------------
+# Jobs
+
+def _find_job(op, ident: str):
+    record = session.get().jobs.find(ident)
+    if record is None:
+        op.report({"ERROR"}, f"Kiln: no job '{ident}' in the job list")
+    return record
+
+
+class KILN_OT_cancel(bpy.types.Operator):
+    """Cancel a running job (nothing is added to the scene)"""
+
+    bl_idname = "kiln.cancel"
+    bl_label = "Cancel Job"
+
+    job: StringProperty(name="Job", description="Job id (or the list's local key)")
+    wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
+                       description="Block until the backend confirms the job ended")
+
+    def execute(self, context):
+        record = _find_job(self, self.job)
+        if record is None:
+            return {"CANCELLED"}
+        sess = session.get()
+        if record.final:
+            self.report({"WARNING"}, f"Kiln: job {record.display_id} already {record.state}")
+            return {"CANCELLED"}
+        if not record.job:
+            sess.pump(block=0.5, push_undo=False)
+        sess.cancel(record)
+        if self.wait or bpy.app.background:
+            try:
+                sess.wait_for_job(record)
+            except SessionError as exc:
+                return _report_exception(self, exc)
+        return {"FINISHED"}
+
+
+class KILN_OT_reimport(bpy.types.Operator):
+    """Fetch a finished job's result from the backend again and add it at the 3D cursor"""
+
+    bl_idname = "kiln.reimport"
+    bl_label = "Re-import"
+    bl_options = {"REGISTER", "UNDO"}
+
+    job: StringProperty(name="Job", description="Job id (as listed by the backend)")
+    wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
+                       description="Block until the result is in the scene (always under blender -b)")
+
+    def execute(self, context):
+        prefs = preferences.get(context)
+        sess = session.get()
+        try:
+            sess.ensure_connected(prefs.settings())
+            record = sess.jobs.find(self.job)
+            if record is None:  # a job id from elsewhere (another machine, an earlier session)
+                sess.jobs.merge_server_list([{"job": self.job, "op": "?", "state": "done"}])
+                record = sess.jobs.find(self.job)
+            name = f"kiln_{record.op if record.op != '?' else 'job'}_{record.display_id[:8]}"
+            sess.reimport(record, results.context_for(record.op, name, context))
+            if not (self.wait or bpy.app.background):
+                return {"FINISHED"}
+            sess.wait_for_job(record)
+        except SessionError as exc:
+            return _report_exception(self, exc)
+        if record.state != "done":
+            self.report({"ERROR"}, f"Kiln: re-import of {self.job} failed: {record.message}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Kiln: {record.message}")
+        return {"FINISHED"}
+
+
+class KILN_OT_remove_job(bpy.types.Operator):
+    """Remove a finished job from this list (its result stays on the backend and in the scene)"""
+
+    bl_idname = "kiln.remove_job"
+    bl_label = "Remove Job"
+
+    job: StringProperty(name="Job")
+
+    def execute(self, context):
+        record = _find_job(self, self.job)
+        if record is None:
+            return {"CANCELLED"}
+        if record.active:
+            self.report({"ERROR"}, "Kiln: cancel the job before removing it")
+            return {"CANCELLED"}
+        session.get().jobs.remove(self.job)
+        return {"FINISHED"}
+
+
+class KILN_OT_refresh_jobs(bpy.types.Operator):
+    """Ask the backend for its recent jobs (including ones finished while Blender was closed)"""
+
+    bl_idname = "kiln.refresh_jobs"
+    bl_label = "Refresh Jobs"
+
+    def execute(self, context):
+        session.get().refresh_jobs()
+        return {"FINISHED"}
+
+
+class KILN_OT_report(bpy.types.Operator):
+    """Show a Kiln message in the status bar (used when a background job ends)"""
+
+    bl_idname = "kiln.report"
+    bl_label = "Kiln Report"
+    bl_options = {"INTERNAL"}
+
+    level: StringProperty(default="INFO")
+    message: StringProperty(default="")
+
+    def execute(self, context):
+        level = self.level if self.level in {"INFO", "WARNING", "ERROR"} else "INFO"
+        self.report({level}, self.message)
+        return {"FINISHED"}
+
+
+classes = (KILN_OT_connect, KILN_OT_disconnect, KILN_OT_start_backend, KILN_OT_stop_backend,
+           KILN_OT_generate, KILN_OT_retopo, KILN_OT_split_parts, KILN_OT_texture,
+           KILN_OT_cancel, KILN_OT_reimport, KILN_OT_remove_job, KILN_OT_refresh_jobs, KILN_OT_report)

@@ -1,0 +1,183 @@
+"""The "Kiln" tab of the 3D View sidebar. Controls the server does not offer are greyed with the reason."""
+from __future__ import annotations
+
+import bpy
+
+from . import preferences, session
+
+STATE_ICONS = {"connected": "CHECKMARK", "connecting": "SORTTIME", "lost": "ERROR", "disconnected": "UNLINKED"}
+JOB_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL", "running": "PLAY",
+             "queued": "SORTTIME", "submitting": "EXPORT", "fetching": "IMPORT"}
+
+
+class _KilnPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Kiln"
+
+
+def _op_column(layout, op: str):
+    """A column for one op's controls, greyed (with the reason) when the server does not offer it."""
+    ok, reason = session.get().op_support(op)
+    col = layout.column()
+    if not ok:
+        box = layout.box()
+        box.label(text=reason[0].upper() + reason[1:], icon="INFO")
+        col.enabled = False
+    return col
+
+
+def _params(col, settings, op: str, rows: list[tuple[str, str]]) -> None:
+    """Draw (property, server parameter) rows; grey the ones the connected server lacks."""
+    sess = session.get()
+    ok, _ = sess.op_support(op)
+    missing = []
+    for prop, param in rows:
+        row = col.row()
+        if ok and param and sess.param_spec(op, param) is None:
+            row.enabled = False
+            missing.append(param)
+        row.prop(settings, prop)
+    if missing:
+        col.label(text=f"Not offered by this server: {', '.join(missing)}", icon="INFO")
+
+
+def _quality_param(op: str) -> str:
+    sess = session.get()
+    for name in ("quality", "steps", "resolution", "octree_resolution", "num_steps"):
+        if sess.param_spec(op, name) is not None:
+            return name
+    return "quality"
+
+
+class KILN_PT_connection(_KilnPanel, bpy.types.Panel):
+    bl_label = "Connection"
+    bl_idname = "KILN_PT_connection"
+
+    def draw(self, context):
+        layout = self.layout
+        sess = session.get()
+        prefs = preferences.get(context)
+        row = layout.row()
+        row.label(text=f"{sess.state.title()}: {prefs.address}", icon=STATE_ICONS.get(sess.state, "QUESTION"))
+        if sess.welcome:
+            col = layout.column(align=True)
+            col.label(text=f"Server v{sess.welcome.get('version', '?')} on {sess.welcome.get('device', '?')}")
+            names = [m["name"] for m in sess.models()]
+            col.label(text=f"Models: {', '.join(names) if names else 'none'}")
+            col.label(text=f"Ops: {', '.join(sorted(sess.welcome.get('ops') or {})) or 'none'}")
+        if sess.message:
+            box = layout.box()
+            for line in _wrap(sess.message, 48)[:6]:
+                box.label(text=line)
+        row = layout.row(align=True)
+        if sess.state in ("connected", "lost", "connecting"):
+            row.operator("kiln.disconnect", icon="UNLINKED")
+        else:
+            row.operator("kiln.connect", icon="LINKED")
+        if prefs.start_local or sess.backend.running:
+            row = layout.row(align=True)
+            if sess.backend.running:
+                row.operator("kiln.stop_backend", icon="X")
+            else:
+                row.operator("kiln.start_backend", icon="PLAY")
+
+
+class KILN_PT_generate(_KilnPanel, bpy.types.Panel):
+    bl_label = "Generate"
+    bl_idname = "KILN_PT_generate"
+
+    def draw(self, context):
+        settings = context.scene.kiln
+        col = _op_column(self.layout, "generate")
+        col.prop(settings, "prompt", text="")
+        col.template_ID(settings, "image", open="image.open")
+        _params(col, settings, "generate", [("model", "model"), ("seed", "seed"),
+                                            ("quality", _quality_param("generate")), ("texture", "texture")])
+        col.operator("kiln.generate", icon="MESH_MONKEY")
+
+
+class KILN_PT_retopo(_KilnPanel, bpy.types.Panel):
+    bl_label = "Retopologize"
+    bl_idname = "KILN_PT_retopo"
+
+    def draw(self, context):
+        settings = context.scene.kiln
+        col = _op_column(self.layout, "retopo")
+        _params(col, settings, "retopo", [("target_faces", "target_faces"), ("retopo_mode", "mode"),
+                                          ("preserve_sharp", "preserve_sharp"), ("symmetry", "symmetry"),
+                                          ("keep_original", "")])
+        col.operator("kiln.retopo", icon="MOD_REMESH")
+
+
+class KILN_PT_parts(_KilnPanel, bpy.types.Panel):
+    bl_label = "Parts"
+    bl_idname = "KILN_PT_parts"
+
+    def draw(self, context):
+        settings = context.scene.kiln
+        col = _op_column(self.layout, "parts")
+        col.prop(settings, "auto_parts")
+        sub = col.column()
+        sub.active = not settings.auto_parts
+        _params(sub, settings, "parts", [("num_parts", "num_parts")])
+        _params(col, settings, "parts", [("parts_method", "method"), ("keep_original", "")])
+        col.operator("kiln.split_parts", icon="MOD_EXPLODE")
+
+
+class KILN_PT_texture(_KilnPanel, bpy.types.Panel):
+    bl_label = "Texture"
+    bl_idname = "KILN_PT_texture"
+
+    def draw(self, context):
+        settings = context.scene.kiln
+        col = _op_column(self.layout, "texture")
+        col.prop(settings, "texture_prompt", text="")
+        col.template_ID(settings, "texture_image", open="image.open")
+        _params(col, settings, "texture", [("texture_size", "resolution"), ("pbr", "pbr"), ("keep_original", "")])
+        col.operator("kiln.texture", icon="TEXTURE")
+
+
+class KILN_PT_jobs(_KilnPanel, bpy.types.Panel):
+    bl_label = "Jobs"
+    bl_idname = "KILN_PT_jobs"
+
+    def draw_header(self, context):
+        self.layout.operator("kiln.refresh_jobs", text="", icon="FILE_REFRESH", emboss=False)
+
+    def draw(self, context):
+        layout = self.layout
+        jobs = list(session.get().jobs)
+        if not jobs:
+            layout.label(text="No jobs yet")
+            return
+        for record in jobs[:20]:
+            box = layout.box()
+            row = box.row(align=True)
+            row.label(text=f"{record.op}: {record.label[:28]}", icon=JOB_ICONS.get(record.state, "QUESTION"))
+            if record.active:
+                row.operator("kiln.cancel", text="", icon="X").job = record.key
+            else:
+                if record.job and record.state == "done":
+                    row.operator("kiln.reimport", text="", icon="IMPORT").job = record.job
+                row.operator("kiln.remove_job", text="", icon="TRASH").job = record.key
+            if record.active:
+                box.progress(factor=max(0.0, min(1.0, record.fraction)), type="BAR",
+                             text=f"{record.stage or record.state} {record.fraction:.0%}")
+            elif record.message:
+                for line in _wrap(record.message, 44)[:3]:
+                    box.label(text=line)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+classes = (KILN_PT_connection, KILN_PT_generate, KILN_PT_retopo, KILN_PT_parts, KILN_PT_texture, KILN_PT_jobs)

@@ -1,0 +1,55 @@
+"""Turn a finished job into scene objects where the user asked for it (main thread only)."""
+from __future__ import annotations
+
+import bpy
+from mathutils import Matrix
+
+from . import scene
+from .jobs import JobContext
+from .shared.payload import MeshPayload
+
+
+def context_for(op: str, name: str, context, source: bpy.types.Object | None = None,
+                keep_original: bool = True) -> JobContext:
+    """Capture scene, collection and placement now, so the result lands there later.
+
+    A result made from ``source`` keeps its world transform; anything else lands at the 3D cursor.
+    """
+    if source is not None:
+        matrix = source.matrix_world
+    else:
+        matrix = Matrix.Translation(context.scene.cursor.location)
+    collection = context.collection or context.scene.collection
+    return JobContext(op=op, name=name, scene=context.scene.name, view_layer=context.view_layer.name,
+                      collection="" if collection == context.scene.collection else collection.name,
+                      matrix=tuple(v for row in matrix for v in row), source=source.name if source else "",
+                      keep_original=keep_original)
+
+
+def apply(ctx: JobContext, payloads: dict, push_undo: bool) -> list[str]:
+    """Build the result's objects, select them, hide the source if asked; return the object names.
+
+    ``push_undo`` makes the result its own undo step (when applied outside an operator).
+    """
+    mesh = payloads.get("mesh")
+    if not isinstance(mesh, MeshPayload):
+        raise scene.SceneError(f"the backend's {ctx.op} result has no mesh (outputs: {', '.join(payloads) or 'none'})")
+    target_scene = bpy.data.scenes.get(ctx.scene) or bpy.context.scene
+    view_layer = target_scene.view_layers.get(ctx.view_layer) or target_scene.view_layers[0]
+    collection = bpy.data.collections.get(ctx.collection) if ctx.collection else None
+    if collection is None or collection not in target_scene.collection.children_recursive:
+        collection = target_scene.collection
+    matrix = Matrix([ctx.matrix[i:i + 4] for i in range(0, 16, 4)]) if len(ctx.matrix) == 16 else None
+    objects = scene.objects_from_payload(mesh, ctx.name, collection, matrix)
+    view_layer.update()
+    for obj in view_layer.objects.selected:
+        obj.select_set(False, view_layer=view_layer)
+    for obj in objects:
+        obj.select_set(True, view_layer=view_layer)
+    view_layer.objects.active = objects[0]
+    source = bpy.data.objects.get(ctx.source) if ctx.source else None
+    if source is not None and not ctx.keep_original and source.name in view_layer.objects:
+        source.hide_set(True, view_layer=view_layer)
+    if push_undo:
+        bpy.ops.ed.undo_push(message=f"Kiln {ctx.op}: {ctx.name}")
+    return [obj.name for obj in objects]
