@@ -70,10 +70,11 @@ class JobState:
 class ProtocolError(Exception):
     """A request or reply that breaks the protocol; carries an error code for the reply."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, job: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.job = job
 
 
 ALLOWED_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8}
@@ -255,7 +256,7 @@ def _decode_buffer(desc: Any, frame, limits: Limits) -> tuple[str, np.ndarray]:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"buffer {name!r}: shape {shape} x {dtype.itemsize} bytes != frame of {nbytes} bytes")
     array = np.frombuffer(frame, dtype=dtype).reshape(shape)
-    return name, array.astype(dtype.newbyteorder("="), copy=False)
+    return name, array.astype(dtype.newbyteorder("="))  # a private, writable copy: frames get reused
 
 
 def error_header(request_id: Any, code: str, message: str, job: str | None = None) -> dict:

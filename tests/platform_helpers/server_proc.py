@@ -1,0 +1,68 @@
+"""Run `kiln-backend serve` in a subprocess on a free loopback port, as users do."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_OPS = ("tests.platform_helpers.count_op", "tests.platform_helpers.model_count_op")
+
+
+@dataclass
+class ServerProcess:
+    address: str
+    process: subprocess.Popen
+    store: Path
+
+    def log_text(self) -> str:
+        path = self.store / "kiln-backend.log"
+        return path.read_text() if path.exists() else ""
+
+
+def start_server(store: Path, *extra_args: str, test_ops: bool = True, bind: str = "tcp://127.0.0.1:0",
+                 timeout: float = 90.0) -> ServerProcess:
+    """Start a backend and wait until it serves; raises with its output if it fails to start."""
+    store.mkdir(parents=True, exist_ok=True)
+    ready = store / "ready.txt"
+    ready.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "backend", "serve", "--bind", bind, "--store", str(store),
+               "--device", "cpu", "--ready-file", str(ready), *extra_args]
+    if test_ops:
+        for module in TEST_OPS:
+            command += ["--extra-op-module", module]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not ready.exists() or not ready.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-3000:]}")
+        time.sleep(0.05)
+    return ServerProcess(ready.read_text(), process, store)
+
+
+def stop_server(server: ServerProcess, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    """Signal the server and wait for it to exit; returns its exit code."""
+    if server.process.poll() is None:
+        server.process.send_signal(sig)
+    try:
+        return server.process.wait(timeout)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+        server.process.stderr.close()
+
+
+@contextlib.contextmanager
+def running_server(store: Path, *extra_args: str, **kwargs):
+    server = start_server(store, *extra_args, **kwargs)
+    try:
+        yield server
+    finally:
+        stop_server(server)
