@@ -1,0 +1,89 @@
+"""Registry provider for learned shape models.
+
+- ``kiln-shape-s``: the embedded default in ``backend/weights/`` (text + image), priority 20,
+  registered only when its weights are there.
+- Kiln-format checkpoints in the user's models folder (``NAME.json`` with ``"format": "kiln-shape"``
+  next to ``NAME.safetensors``, e.g. from ``kiln-backend train``).
+- TripoSG-layout folders in the models folder (``vae/`` + ``transformer/``, each a
+  ``config.json`` + one ``.safetensors``; DINOv2 in ``image_encoder_dinov2/``): image-conditioned.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from backend.models.registry import ModelEntry
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+EMBEDDED_NAME = "kiln-shape-s"
+EMBEDDED_PRIORITY = 20
+
+
+def model_entries(models_dir: Path | None) -> list[ModelEntry]:
+    """Every shape model found: the embedded one, then the user's."""
+    entries = []
+    embedded = WEIGHTS_DIR / EMBEDDED_NAME
+    if _is_kiln_checkpoint(embedded):
+        entries.append(_kiln_entry(embedded, EMBEDDED_NAME, EMBEDDED_PRIORITY))
+    if models_dir is not None and Path(models_dir).is_dir():
+        for path in sorted(Path(models_dir).iterdir()):
+            if path.suffix == ".json" and _is_kiln_checkpoint(path.with_suffix("")):
+                entries.append(_kiln_entry(path.with_suffix(""), path.stem, 10))
+            elif path.is_dir() and is_triposg_folder(path):
+                entries.append(_triposg_entry(path))
+    return entries
+
+
+def is_triposg_folder(path: Path) -> bool:
+    """True for a folder with ``vae/`` and ``transformer/`` parts, each config.json + safetensors."""
+    return all((path / part / "config.json").is_file() and any((path / part).glob("*.safetensors"))
+               for part in ("vae", "transformer"))
+
+
+def _is_kiln_checkpoint(stem: Path) -> bool:
+    config = stem.with_name(stem.name + ".json")
+    weights = stem.with_name(stem.name + ".safetensors")
+    if not (config.is_file() and weights.is_file()):
+        return False
+    try:
+        return json.loads(config.read_text()).get("format") == "kiln-shape"
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("ignoring %s: %s", config, exc)
+        return False
+
+
+def _kiln_entry(stem: Path, name: str, priority: int) -> ModelEntry:
+    from backend.models.conditioning import modality, slot_kinds
+
+    config = json.loads(stem.with_name(stem.name + ".json").read_text())
+    kinds = slot_kinds(config["conditioning"]).values()
+    conditioning = tuple(sorted({modality(k) for k in kinds}, key=("text", "image").index))
+
+    def load(device: str):
+        from backend.models.shape_pipeline import ShapePipeline
+        pipeline = ShapePipeline.from_checkpoint(stem, device)
+        pipeline.config.setdefault("name", name)
+        return pipeline
+
+    return ModelEntry(name=name, capability="shape",
+                      description=config.get("description", "latent-set VAE + rectified-flow transformer"),
+                      license=config.get("license", "GPL-3.0-or-later"), conditioning=conditioning, load=load,
+                      weights=stem.with_name(stem.name + ".safetensors"), priority=priority,
+                      extra={"tokens": config.get("num_tokens", config["vae"].get("num_tokens"))})
+
+
+def _triposg_entry(folder: Path) -> ModelEntry:
+    def load(device: str):
+        from backend.models.shape_pipeline import ShapePipeline
+        pipeline = ShapePipeline.from_triposg_folder(folder, device)
+        pipeline.config["name"] = folder.name
+        return pipeline
+
+    weights = next((folder / "transformer").glob("*.safetensors"))
+    return ModelEntry(name=folder.name, capability="shape",
+                      description="TripoSG-layout image-to-3D model (VAE + rectified-flow DiT, DINOv2 image tokens)",
+                      license="see the model folder's license (TripoSG: MIT)", conditioning=("image",), load=load,
+                      weights=weights, priority=5)

@@ -1,0 +1,166 @@
+"""Prompt and/or image -> mesh with the latent VAE + flow transformer: encode, sample, extract, simplify.
+
+One class serves the embedded kiln-shape models (one ``.safetensors`` with ``vae.*`` and
+``transformer.*`` tensors + one JSON config) and TripoSG-layout folders (``vae/`` and
+``transformer/`` sub-folders with diffusers-style ``config.json`` + safetensors, DINOv2 in
+``image_encoder_dinov2/``).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shared.payload import MeshPayload
+
+from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
+from .conditioning import Conditioner
+from .shape_flow import FlowConfig, ShapeFlowTransformer, sample_latents
+from .shape_vae import ShapeVAE, VAEConfig
+
+KILN_FORMAT = "kiln-shape"
+DEFAULTS = {"steps": 25, "guidance": 4.0, "seed": 0, "resolution": 128, "face_budget": 20000}
+
+
+class ShapePipeline:
+    """A loaded shape generator (registry ``ShapeModel``)."""
+
+    def __init__(self, vae: ShapeVAE, transformer: ShapeFlowTransformer, conditioner: Conditioner,
+                 config: dict, device: str = "cpu"):
+        self.vae = vae.eval().to(device)
+        self.transformer = transformer.eval().to(device)
+        self.conditioner = conditioner
+        self.config = config
+        self.device = device
+
+    # ---------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_checkpoint(cls, stem: str | Path, device: str = "cpu") -> "ShapePipeline":
+        """Load a kiln-shape checkpoint (``stem.safetensors`` + ``stem.json``)."""
+        weights, _ = checkpoint_paths(stem)
+        config = read_config(stem)
+        if config.get("format") != KILN_FORMAT:
+            raise CheckpointError(f"{stem}: config format is {config.get('format')!r}, expected {KILN_FORMAT!r}")
+        tensors = read_tensors(weights)
+        vae = ShapeVAE(VAEConfig.from_dict(config["vae"]))
+        transformer = ShapeFlowTransformer(FlowConfig.from_dict(config["transformer"]))
+        load_into(vae, tensors, "vae")
+        load_into(transformer, tensors, "transformer")
+        conditioner = Conditioner(config["conditioning"], device, root=Path(stem).parent)
+        return cls(vae, transformer, conditioner, config, device)
+
+    @classmethod
+    def from_triposg_folder(cls, folder: str | Path, device: str = "cpu") -> "ShapePipeline":
+        """Load TripoSG's published layout: ``vae/``, ``transformer/``, ``image_encoder_dinov2/``."""
+        folder = Path(folder)
+        vae_config, vae_weights = _diffusers_part(folder / "vae")
+        flow_config, flow_weights = _diffusers_part(folder / "transformer")
+        vae_cfg = VAEConfig.from_dict({**vae_config, "sdf_sign": -1.0})
+        flow_cfg = FlowConfig.from_dict(flow_config)
+        vae, transformer = ShapeVAE(vae_cfg), ShapeFlowTransformer(flow_cfg)
+        load_into(vae, read_tensors(vae_weights))
+        load_into(transformer, read_tensors(flow_weights))
+        scheduler = folder / "scheduler" / "scheduler_config.json"
+        shift = json.loads(scheduler.read_text()).get("shift", 1.0) if scheduler.is_file() else 1.0
+        config = {"format": "triposg", "vae": vae_cfg.to_dict(), "transformer": flow_cfg.to_dict(),
+                  "conditioning": {"context": {"kind": "image-dinov2", "path": "image_encoder_dinov2"}},
+                  "sampler": {"shift": shift, "bounds": 1.005}, "up_axis": "y"}
+        conditioner = Conditioner(config["conditioning"], device, root=folder)
+        return cls(vae, transformer, conditioner, config, device)
+
+    # ------------------------------------------------------------------------------- generation
+    @property
+    def num_tokens(self) -> int:
+        return int(self.config.get("num_tokens", self.vae.config.num_tokens))
+
+    def generate(self, prompt: str | None, image: np.ndarray | None, params: dict, progress, cancel) -> MeshPayload:
+        """Sample a shape for ``prompt`` and/or ``image`` and return it as a mesh (Blender axes, Z up)."""
+        params = {**DEFAULTS, **{k: v for k, v in (params or {}).items() if v is not None}}
+        timings = {}
+        start = time.perf_counter()
+        progress(0.0, "encode", "encoding the condition")
+        cond, uncond = self.conditioner.encode(prompt, image)
+        timings["encode"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        sampler = self.config.get("sampler", {})
+        latents = sample_latents(self.transformer, cond, uncond, num_tokens=self.num_tokens,
+                                 steps=int(params["steps"]), guidance=float(params["guidance"]),
+                                 seed=int(params["seed"]), shift=float(sampler.get("shift", 1.0)),
+                                 progress=lambda f, s, m="": progress(0.05 + 0.55 * f, s, m), cancel=cancel)
+        timings["sample"] = time.perf_counter() - start
+
+        vertices, faces, more = self.latents_to_mesh(
+            latents, int(params["resolution"]), int(params["face_budget"]) if params["face_budget"] else None,
+            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel)
+        timings.update(more)
+        vertices = self.to_blender_axes(vertices)
+        progress(1.0, "done", f"{len(faces)} triangles")
+        info = {"model": self.config.get("name", "shape"), "seed": int(params["seed"]),
+                "timings": {k: round(v, 3) for k, v in timings.items()}}
+        return MeshPayload.from_triangles(vertices, faces, info=info)
+
+    @torch.no_grad()
+    def latents_to_mesh(self, latents: torch.Tensor, resolution: int, face_budget: int | None,
+                        progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings."""
+        from backend.geometry.extract import extract_mesh, simplify_to_budget
+
+        timings = {}
+        start = time.perf_counter()
+        tokens = self.vae.decode_tokens(latents.to(self.device))
+
+        def sdf(points: np.ndarray) -> np.ndarray:
+            query = torch.from_numpy(points).to(self.device, tokens.dtype)[None]
+            return self.vae.query(tokens, query)[0].float().cpu().numpy()
+
+        bounds = float(self.config.get("sampler", {}).get("bounds", 1.0))
+        vertices, faces = extract_mesh(sdf, bounds, resolution, batch_size=32768,
+                                       progress=progress, cancel=cancel)
+        if len(faces) == 0:
+            from backend.ops.base import OpError
+            raise OpError("the model produced an empty shape; try another seed or a higher guidance")
+        vertices, faces = clean_mesh(vertices, faces)
+        timings["extract"] = time.perf_counter() - start
+        start = time.perf_counter()
+        if face_budget and len(faces) > face_budget:
+            if progress:
+                progress(0.95, "simplify", f"{len(faces)} -> {face_budget} faces")
+            vertices, faces = simplify_to_budget(vertices, faces, face_budget)
+        timings["simplify"] = time.perf_counter() - start
+        return vertices, faces, timings
+
+    def to_blender_axes(self, vertices: np.ndarray) -> np.ndarray:
+        """Model axes -> Blender's Z-up (TripoSG works Y-up like glTF)."""
+        if self.config.get("up_axis", "z") == "y":
+            return np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=1).astype(np.float32)
+        return vertices.astype(np.float32)
+
+
+def clean_mesh(vertices: np.ndarray, faces: np.ndarray, min_share: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """Drop floating pieces under ``min_share`` of the total area and orient faces outward."""
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    parts = mesh.split(only_watertight=False)
+    if len(parts) > 1:
+        total = sum(p.area for p in parts)
+        kept = [p for p in parts if p.area >= min_share * total]
+        mesh = trimesh.util.concatenate(kept)
+    if mesh.volume < 0:
+        mesh.invert()
+    return np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def _diffusers_part(folder: Path) -> tuple[dict, Path]:
+    """(config dict, safetensors path) of one diffusers-style sub-folder."""
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(f"{folder} has no config.json")
+    candidates = sorted(folder.glob("*.safetensors"))
+    if len(candidates) != 1:
+        raise CheckpointError(f"{folder} needs exactly one .safetensors file, found {len(candidates)}")
+    return json.loads(config_path.read_text()), candidates[0]
