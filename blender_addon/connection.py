@@ -248,7 +248,7 @@ class ClientThread:
             self._drain_events(0)  # a result may have arrived while we asked
             if job not in self._watched:
                 continue
-            info = reply.get("job", reply) if isinstance(reply.get("job"), dict) else reply
+            info = reply
             state = info.get("state", "")
             self._post("status", job=job, data=info)
             if state == "done":
@@ -256,8 +256,10 @@ class ClientThread:
                 self._cmd_fetch("", job)
             elif state in ("failed", "cancelled"):
                 self._watched.discard(job)
-                self._post("job_error", job=job, data={"code": state, "message": str(info.get("error") or
-                                                                                     info.get("message") or state)})
+                error = info.get("error") if isinstance(info.get("error"), dict) else {}
+                self._post("job_error", job=job, data={"code": error.get("code", state),
+                                                       "message": str(error.get("message") or info.get("message")
+                                                                      or state)})
 
     def _connection_trouble(self, exc: BaseException) -> None:
         if not self._lost:

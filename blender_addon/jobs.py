@@ -94,7 +94,8 @@ class JobTable:
             if record is None:
                 record = self.add(JobRecord(key=job, job=job, op=str(entry.get("op", "?")),
                                             created=float(entry.get("created") or time.time())))
-                record.label = str(entry.get("label", "")) or "from the server"
+                params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+                record.label = str(params.get("prompt") or "") or "from the server"
             if not record.final or record.state == "submitting":
                 record.state = str(entry.get("state", record.state))
                 record.fraction = float(entry.get("fraction") or record.fraction)

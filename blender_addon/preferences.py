@@ -1,6 +1,7 @@
 """Add-on preferences: where the backend is, how to start a local one, timeouts, CURVE keys."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import bpy
@@ -57,7 +58,7 @@ class KilnPreferences(bpy.types.AddonPreferences):
         """Connection settings for the client thread."""
         return Settings(address=self.address.strip(), timeout=float(self.timeout),
                         curve_dir=bpy.path.abspath(self.curve_keys_dir) if self.curve_keys_dir else "",
-                        client_name=f"blender {bpy.app.version_string}")
+                        client_name=f"blender@{socket.gethostname()}")
 
     def draw(self, context):
         layout = self.layout

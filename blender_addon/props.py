@@ -16,9 +16,13 @@ def _cached(key: str, items: list) -> list:
 
 
 def _model_items(self, context):
-    models = [m for m in session.get().models() if m.get("capability", "shape") in ("shape", "generate", "")]
+    sess = session.get()
+    spec = sess.param_spec("generate", "model") or {}
+    described = {m["name"]: m for m in sess.models()}
+    names = [str(c) for c in spec.get("choices", [])] or [
+        name for name, m in described.items() if m.get("capability", "shape") == "shape"]
     return _cached("model", [(NO_CHOICE, "Server Default", "The backend's default model")] + [
-        (m["name"], m["name"], str(m.get("summary") or m.get("license") or m["name"])) for m in models])
+        (n, n, str(described.get(n, {}).get("description") or n)) for n in names])
 
 
 def _choice_items(op: str, param: str):
