@@ -1,0 +1,79 @@
+"""`kiln-backend submit --connect ADDR <op> ...`: run one op through a backend and wait for it.
+
+The op's flags come from the server's welcome (its parameter schemas), so they always match what
+that server offers. Progress is shown as a bar; Ctrl-C cancels the job on the server.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from backend.commands.run_op import ProgressBar, collect_params, op_parser, write_outputs
+from shared.protocol import DEFAULT_ADDRESS, ParamSpec
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("submit", help="run an op through a running backend",
+                                   description="Submit one job to a Kiln backend, show its progress, write its "
+                                               "result. `kiln-backend submit --connect ADDR OP --help` lists the "
+                                               "op's flags as that server defines them.")
+    parser.add_argument("--connect", default=DEFAULT_ADDRESS, help=f"backend address (default {DEFAULT_ADDRESS})")
+    parser.add_argument("--curve-keys", type=Path, default=None, metavar="DIR",
+                        help="client key bundle from `kiln-backend keys` (for a CURVE-protected server)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each reply (default 30)")
+    parser.add_argument("--client-name", default="kiln-cli", help="name under which the job is listed")
+    parser.add_argument("op", help="op name (generate, retopo, parts, texture, ...)")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="the op's inputs and flags")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from backend.meshio import WRITE_FORMATS, MeshIOError
+    from shared.client import Client, KilnError, load_curve_keys
+
+    curve = load_curve_keys(args.curve_keys) if args.curve_keys else None
+    client = Client(args.connect, timeout=args.timeout, curve=curve, client_name=args.client_name)
+    try:
+        welcome = client.connect()
+        ops = welcome.get("ops", {})
+        if args.op not in ops:
+            print(f"kiln-backend submit: the backend at {args.connect} has no op {args.op!r}; it offers: "
+                  f"{', '.join(sorted(ops)) or 'none'}", file=sys.stderr)
+            return 2
+        spec = ops[args.op]
+        specs = [ParamSpec.from_json(p) for p in spec.get("params", [])]
+        parser = op_parser(f"kiln-backend submit {args.op}", spec.get("summary", ""), specs, spec.get("inputs", {}))
+        op_args = parser.parse_args(args.rest)
+        if op_args.output.suffix.lower() not in WRITE_FORMATS:
+            parser.error(f"--output must end in one of {', '.join(WRITE_FORMATS)}")
+        inputs = _load_inputs(op_args, spec.get("inputs", {}))
+        job = client.submit(args.op, collect_params(op_args, specs), inputs)
+        print(f"job {job} accepted by {args.connect}", file=sys.stderr)
+        bar = ProgressBar()
+        try:
+            outputs = client.wait(job, on_progress=lambda h: bar(h.get("fraction", 0), h.get("stage", ""),
+                                                                 h.get("message", "")))
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"cancelling job {job} ...", file=sys.stderr)
+            client.cancel(job)
+            return 130
+        bar.close()
+        for path in write_outputs(op_args.output, outputs):
+            print(f"wrote {path}")
+        return 0
+    except KilnError as exc:
+        print(f"kiln-backend submit: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except MeshIOError as exc:
+        print(f"kiln-backend submit: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+
+
+def _load_inputs(op_args, inputs: dict) -> dict:
+    from backend.commands.run_op import load_inputs
+
+    return load_inputs(op_args, inputs)
