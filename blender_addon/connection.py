@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .shared.client import Client, KilnError, load_curve_keys
+from .shared.client import TIMEOUT, Client, KilnError, load_curve_keys
 
 EVENT_POLL_S = 0.05
 STATUS_EVERY_S = 1.0
@@ -46,7 +46,7 @@ class Note:
 def describe(exc: BaseException, address: str) -> str:
     """A sentence that says what went wrong talking to the backend and what to do."""
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if "timed out" in text.lower() or "timeout" in text.lower():
+    if getattr(exc, "code", "") == TIMEOUT:
         return (f"the Kiln backend at {address} did not answer ({text}). Is it running? Start it from the "
                 "Kiln panel or with 'kiln-backend serve', or fix the address in the add-on preferences")
     return text

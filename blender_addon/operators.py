@@ -17,6 +17,11 @@ from .session import SessionError
 BACKEND_START_WAIT_S = 60.0
 
 
+def should_wait(op) -> bool:
+    """The operator's ``wait`` if the caller set it; otherwise wait only under ``blender -b``."""
+    return op.wait if op.properties.is_property_set("wait") else bpy.app.background
+
+
 def _report_exception(op, exc: Exception) -> set:
     op.report({"ERROR"}, f"Kiln: {exc}")
     return {"CANCELLED"}
@@ -48,7 +53,7 @@ class KILN_OT_connect(bpy.types.Operator):
     def execute(self, context):
         prefs = preferences.get(context)
         sess = session.get()
-        wait = self.wait or bpy.app.background
+        wait = should_wait(self)
         retry = 0.0
         try:
             if prefs.start_local and not sess.backend.running:
@@ -124,7 +129,7 @@ class _JobOperator:
 
     wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
                        description="Block until the job ends and add its result before returning "
-                                   "(for scripts; always on under blender -b)")
+                                   "(for scripts; on by default under blender -b, where timers never run)")
 
     @classmethod
     def poll(cls, context):
@@ -153,7 +158,7 @@ class _JobOperator:
             record = sess.submit(self.op_name, params, inputs, ctx, label)
         except (SessionError, scene.SceneError) as exc:
             return _report_exception(self, exc)
-        if not (self.wait or bpy.app.background):
+        if not should_wait(self):
             self.report({"INFO"}, f"Kiln: {self.op_name} started; follow it in the Jobs panel")
             return {"FINISHED"}
         try:
@@ -339,7 +344,7 @@ class KILN_OT_cancel(bpy.types.Operator):
         if not record.job:
             sess.pump(block=0.5, push_undo=False)
         sess.cancel(record)
-        if self.wait or bpy.app.background:
+        if should_wait(self):
             try:
                 sess.wait_for_job(record)
             except SessionError as exc:
@@ -369,7 +374,7 @@ class KILN_OT_reimport(bpy.types.Operator):
                 record = sess.jobs.find(self.job)
             name = f"kiln_{record.op if record.op != '?' else 'job'}_{record.display_id[:8]}"
             sess.reimport(record, results.context_for(record.op, name, context))
-            if not (self.wait or bpy.app.background):
+            if not should_wait(self):
                 return {"FINISHED"}
             sess.wait_for_job(record)
         except SessionError as exc:

@@ -1,7 +1,8 @@
 """A 'generate' op with a controllable duration, loaded into a real backend with --extra-op-module.
 
 It stands in for the real generate op only where a test needs exact timing (cancel mid-job, the
-main-thread stall benchmark); the real ops are exercised by the other add-on tests.
+main-thread stall benchmark); the real ops are exercised by the other add-on tests. A prompt that
+starts with "slow" runs for SLOW_S seconds unless cancelled; otherwise ``duration`` applies.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shared.protocol import ParamSpec
 
 NAME = "generate"
 RESOURCE = "cpu"
+SLOW_S = 60.0
 SUMMARY = "test op: a quad sphere after `duration` seconds of progress"
 INPUTS = {"image": InputSpec("image", required=False)}
 
@@ -50,7 +52,7 @@ def quad_sphere(segments: int) -> MeshPayload:
 
 def run(inputs, params, progress, cancel):
     start = time.monotonic()
-    duration = params["duration"]
+    duration = SLOW_S if params["prompt"].startswith("slow") else params["duration"]
     while (elapsed := time.monotonic() - start) < duration:
         cancel.check()
         progress(elapsed / max(duration, 1e-6), "sampling", f"{elapsed:.1f} s")

@@ -1,0 +1,176 @@
+"""The add-on's operators headless in real Blender against a real backend process.
+
+The backend here runs a timed 'generate' (tests/addon_helpers/timed_op.py) so cancel and
+connection-loss tests can act mid-job; test_addon_real_ops.py drives the real ops.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from addon_helpers import blender
+from addon_helpers.backend import Backend
+from addon_helpers.blender import bpy
+from addon_helpers.limited_server import LimitedServer
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    server = Backend(tmp_path_factory.mktemp("store"), extra_ops=("timed_op",)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def prefs(backend):
+    return blender.fresh(backend.address, timeout=3.0)
+
+
+def session():
+    return blender.kiln().session.get()
+
+
+def kiln_objects():
+    return sorted(o.name for o in bpy.data.objects)
+
+
+def free_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_generate_waits_and_lands_at_the_cursor_selected_and_active(prefs):
+    bpy.context.scene.cursor.location = (1.0, 2.0, 3.0)
+    assert bpy.ops.kiln.generate(prompt="a clay ball", seed=3, wait=True) == {"FINISHED"}
+    obj = bpy.data.objects["clay_ball"]
+    assert tuple(obj.location) == pytest.approx((1.0, 2.0, 3.0))
+    assert obj.select_get() and bpy.context.view_layer.objects.active == obj
+    sizes = [len(p.vertices) for p in obj.data.polygons]
+    assert sizes.count(4) == 14 * 32 and sizes.count(3) == 2 * 32, "quads arrive as quads"
+    assert obj.data.materials[0].name == "clay_ball_clay"
+    record = next(iter(session().jobs))
+    assert record.state == "done" and record.objects == ["clay_ball"] and record.job
+
+
+def test_undo_after_generate_removes_the_object(prefs):
+    bpy.ops.ed.undo_push(message="before Kiln")
+    bpy.ops.kiln.generate(prompt="undo me", wait=True)
+    assert "undo_me" in bpy.data.objects
+    bpy.ops.ed.undo()
+    assert "undo_me" not in bpy.data.objects and len(bpy.data.meshes) == 0
+
+
+def test_cancel_mid_job_leaves_no_objects(prefs):
+    assert bpy.ops.kiln.generate(prompt="slow ball", wait=False) == {"FINISHED"}  # 60 s unless cancelled
+    record = next(iter(session().jobs))
+    deadline = time.monotonic() + 30
+    while record.state != "running" and time.monotonic() < deadline:
+        session().pump(block=0.05)
+    assert record.state == "running" and record.fraction < 1.0
+    assert bpy.ops.kiln.cancel(job=record.job, wait=True) == {"FINISHED"}
+    assert record.state == "cancelled"
+    assert kiln_objects() == [] and len(bpy.data.meshes) == 0
+
+
+def test_no_backend_gives_a_clear_error_and_no_objects(backend):
+    blender.fresh(free_address(), timeout=1.0)
+    with pytest.raises(RuntimeError, match="did not answer.*Is it running"):
+        bpy.ops.kiln.generate(prompt="nobody home", wait=True)
+    assert kiln_objects() == []
+
+
+def test_remote_address_needs_blender_online_access(backend):
+    blender.fresh("tcp://10.255.255.1:5555", timeout=1.0)
+    assert not bpy.app.online_access
+    with pytest.raises(RuntimeError, match="online access is disabled"):
+        bpy.ops.kiln.connect(wait=True)
+
+
+def test_ops_the_server_does_not_offer_fail_cleanly_and_are_greyed(backend):
+    spec = {"summary": "", "resource": "cpu", "inputs": {}, "params": [{"name": "prompt", "type": "str"}]}
+    server = LimitedServer({"generate": spec})
+    try:
+        blender.fresh(server.address, timeout=2.0)
+        bpy.ops.mesh.primitive_cube_add()
+        with pytest.raises(RuntimeError, match="does not offer 'retopo'"):
+            bpy.ops.kiln.retopo(wait=True)
+        assert kiln_objects() == ["Cube"] and "submit" not in server.requests
+        sess = session()
+        assert sess.op_support("parts") == (False, f"the backend at {server.address} does not offer 'parts'")
+        assert sess.op_support("generate") == (True, "")
+        assert sess.param_spec("generate", "seed") is None, "the panel greys Seed for this server"
+    finally:
+        server.close()
+
+
+def test_backend_dying_mid_job_reports_and_leaves_nothing(tmp_path):
+    server = Backend(tmp_path / "store", extra_ops=("timed_op",)).start()
+    try:
+        blender.fresh(server.address, timeout=1.0)
+        bpy.ops.kiln.connect(wait=True)
+        killer = threading.Timer(1.0, server.proc.kill)
+        killer.start()
+        with pytest.raises(RuntimeError, match="lost the connection.*re-import"):
+            bpy.ops.kiln.generate(prompt="slow doomed", wait=True)
+        killer.join()
+        assert kiln_objects() == []
+    finally:
+        server.stop()
+
+
+def test_jobs_survive_a_blender_session_and_can_be_reimported(prefs, backend):
+    bpy.ops.kiln.generate(prompt="keeper", wait=True)
+    job = next(iter(session().jobs)).job
+    bpy.ops.wm.read_factory_settings(use_empty=True)          # add-on off: session gone
+    blender.fresh(backend.address, timeout=3.0)
+    assert len(session().jobs) == 0
+    bpy.ops.kiln.connect(wait=True)
+    deadline = time.monotonic() + 10
+    while session().jobs.find(job) is None and time.monotonic() < deadline:
+        session().pump(block=0.05)
+    listed = session().jobs.find(job)
+    assert listed is not None and listed.state == "done" and listed.label == "keeper"
+    bpy.context.scene.cursor.location = (0, 0, 5)
+    assert bpy.ops.kiln.reimport(job=job, wait=True) == {"FINISHED"}
+    obj = bpy.context.view_layer.objects.active
+    assert obj.name.startswith("kiln_generate_") and obj.location.z == pytest.approx(5)
+    assert len(obj.data.polygons) == 14 * 32 + 2 * 32
+
+
+def test_disable_enable_twice_leaves_no_threads_or_timers(prefs, backend):
+    kiln = blender.kiln()
+    for _ in range(2):
+        bpy.ops.kiln.connect(wait=True)
+        assert any(t.name == "kiln-client" for t in threading.enumerate())
+        tick = kiln.session.tick
+        assert bpy.app.timers.is_registered(tick)
+        bpy.ops.preferences.addon_disable(module=blender.MODULE)
+        assert not any(t.name == "kiln-client" for t in threading.enumerate())
+        assert not bpy.app.timers.is_registered(tick)
+        assert not hasattr(bpy.types.Scene, "kiln")
+        bpy.ops.preferences.addon_enable(module=blender.MODULE)
+        kiln = blender.kiln()
+        blender.fresh(backend.address, timeout=3.0)
+    assert bpy.ops.kiln.generate(prompt="still works", wait=True) == {"FINISHED"}
+
+
+def test_local_backend_is_started_watched_and_stopped(tmp_path, backend):
+    import sys
+    prefs = blender.fresh(free_address(), timeout=3.0)
+    prefs.start_local = True
+    prefs.backend_python = sys.executable
+    prefs.backend_workdir = str(blender.ROOT)
+    assert bpy.ops.kiln.connect(wait=True) == {"FINISHED"}
+    sess = session()
+    assert sess.state == "connected" and sess.backend.running
+    proc = sess.backend.proc
+    log = sess.backend.log_path
+    assert log.exists() and "kiln: starting" in log.read_text()
+    bpy.ops.preferences.addon_disable(module=blender.MODULE)
+    assert proc.poll() is not None, "disabling the add-on stops the backend it started"
