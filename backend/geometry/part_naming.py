@@ -1,0 +1,104 @@
+"""Human-readable part names from shape and position (Blender axes: Z up, front is -Y).
+
+Each part is described by its bounding box relative to the whole object; simple rules name
+legs, tops, bases, backs, handles, arms, heads and the body. Parts no rule fits are called
+``part_N``. Repeated names are numbered left to right: ``leg_1`` ... ``leg_4``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class PartShape:
+    """What the naming rules look at for one part."""
+
+    low: np.ndarray      # bbox minimum (3,)
+    high: np.ndarray     # bbox maximum (3,)
+    centroid: np.ndarray  # area-weighted (3,)
+    area_share: float
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.high - self.low
+
+
+def describe_parts(positions: np.ndarray, triangles: np.ndarray, labels: np.ndarray, count: int) -> list[PartShape]:
+    """Bounding box, centroid and area share of every label 0..count-1 (triangle labels)."""
+    tri = positions[triangles]
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    centers = tri.mean(axis=1)
+    total = float(areas.sum()) or 1.0
+    shapes = []
+    for label in range(count):
+        mask = labels == label
+        if not mask.any():
+            shapes.append(PartShape(np.zeros(3), np.zeros(3), np.zeros(3), 0.0))
+            continue
+        pts = tri[mask].reshape(-1, 3)
+        weight = areas[mask]
+        centroid = (centers[mask] * weight[:, None]).sum(0) / weight.sum() if weight.sum() > 0 else centers[mask].mean(0)
+        shapes.append(PartShape(pts.min(0), pts.max(0), centroid, float(weight.sum() / total)))
+    return shapes
+
+
+def _name_one(part: PartShape, whole_low: np.ndarray, whole_size: np.ndarray, is_largest: bool, count: int) -> str | None:
+    size = np.maximum(part.size, 1e-12)
+    rel = (part.centroid - whole_low) / np.maximum(whole_size, 1e-12)
+    horizontal = max(size[0], size[1])
+    touches_floor = (part.low[2] - whole_low[2]) < 0.1 * whole_size[2]
+    if count == 1:
+        return "body"
+    if (size[2] > 2.5 * horizontal and touches_floor and not is_largest
+            and horizontal < 0.25 * max(whole_size[0], whole_size[1])):
+        return "leg"
+    if size[2] < 0.3 * min(size[0], size[1]) and part.area_share > 0.08:
+        if rel[2] > 0.6:
+            return "top"
+        if touches_floor:
+            return "base"
+        return "seat" if rel[2] > 0.3 else "shelf"
+    if (min(size[0], size[1]) < 0.3 * size[2] and max(size[0], size[1]) > 0.6 * size[2]
+            and rel[2] > 0.55 and part.area_share > 0.08):
+        return "back"
+    if is_largest:
+        return "body"
+    sideways = abs(rel[0] - 0.5) > 0.3 or abs(rel[1] - 0.5) > 0.3
+    if sideways and not touches_floor and part.area_share < 0.25:
+        if max(size[0], size[1]) > 2.5 * size[2]:
+            return "arm"
+        return "handle"
+    if rel[2] > 0.8 and part.area_share < 0.3:
+        return "head"
+    return None
+
+
+def name_parts(shapes: list[PartShape]) -> list[str]:
+    """One unique name per part, in label order."""
+    if not shapes:
+        return []
+    lows = np.array([s.low for s in shapes if s.area_share > 0])
+    highs = np.array([s.high for s in shapes if s.area_share > 0])
+    whole_low, whole_size = lows.min(0), highs.max(0) - lows.min(0)
+    largest = int(np.argmax([s.area_share for s in shapes]))
+    raw = [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]
+    names: list[str] = [""] * len(shapes)
+    for base in {n for n in raw if n}:
+        members = [i for i, n in enumerate(raw) if n == base]
+        if len(members) == 1:
+            names[members[0]] = base
+            continue
+        members.sort(key=lambda i: (round(float(shapes[i].centroid[0]), 6), float(shapes[i].centroid[1])))
+        for number, i in enumerate(members, start=1):
+            names[i] = f"{base}_{number}"
+    taken = set(names)
+    counter = 1
+    for i, name in enumerate(names):
+        if not name:
+            while f"part_{counter}" in taken:
+                counter += 1
+            names[i] = f"part_{counter}"
+            taken.add(names[i])
+    return names
