@@ -174,3 +174,22 @@ def test_local_backend_is_started_watched_and_stopped(tmp_path, backend):
     assert log.exists() and "kiln: starting" in log.read_text()
     bpy.ops.preferences.addon_disable(module=blender.MODULE)
     assert proc.poll() is not None, "disabling the add-on stops the backend it started"
+
+
+def test_batch_example_generates_and_saves_a_blend(backend, tmp_path):
+    import os
+    import subprocess
+    import sys
+    blender.install()
+    out = tmp_path / "batch.blend"
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(blender.USER_RESOURCES))
+    proc = subprocess.run([sys.executable, str(blender.ROOT / "examples" / "batch_generate.py"), "--",
+                           "--prompt", "a chair", "--prompt", "a table", "--seeds", "2",
+                           "--address", backend.address, "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "saved" in proc.stdout and out.exists()
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    names = sorted(o.name for o in bpy.data.objects)
+    assert names == ["chair", "chair.001", "table", "table.001"]
+    assert [round(bpy.data.objects[n].location.x, 2) for n in names] == [0.0, 2.5, 5.0, 7.5]
