@@ -1,0 +1,68 @@
+"""Every add-on op operator against the real backend ops, headless, asserting on the scene."""
+from __future__ import annotations
+
+import pytest
+
+from addon_helpers import blender
+from addon_helpers.backend import Backend
+from addon_helpers.blender import bpy
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    server = Backend(tmp_path_factory.mktemp("store")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def prefs(backend):
+    return blender.fresh(backend.address, timeout=10.0)
+
+
+def two_boxes():
+    """One object made of two separate boxes, moved and rotated, with a bevel modifier."""
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0, 0, 0))
+    first = bpy.context.active_object
+    bpy.ops.mesh.primitive_cube_add(size=0.5, location=(2, 0, 0))
+    first.select_set(True)
+    bpy.context.view_layer.objects.active = first
+    bpy.ops.object.join()
+    obj = bpy.context.active_object
+    obj.name = "Boxes"
+    obj.location = (0, 3, 1)
+    obj.rotation_euler = (0, 0, 0.5)
+    bevel = obj.modifiers.new("bevel", "BEVEL")
+    bevel.width = 0.05
+    assert len(bpy.data.objects) == 1
+    return obj
+
+
+def test_split_parts_makes_named_objects_under_one_parent(prefs):
+    source = two_boxes()
+    evaluated_faces = len(source.evaluated_get(bpy.context.evaluated_depsgraph_get()).data.polygons)
+    assert bpy.ops.kiln.split_parts(auto_parts=True, method="components", keep_original=False,
+                                    wait=True) == {"FINISHED"}
+    parent = bpy.data.objects["Boxes_parts"]
+    children = sorted(parent.children, key=lambda o: len(o.data.vertices))
+    assert parent.type == "EMPTY" and len(children) == 2
+    assert all(c.type == "MESH" and c.name and c.data.polygons for c in children)
+    assert len({c.name for c in children}) == 2
+    assert sum(len(c.data.polygons) for c in children) >= evaluated_faces, "modifiers were applied before sending"
+    assert parent.matrix_world == source.matrix_world, "the result keeps the source's transform"
+    assert source.hide_get() and source.name in bpy.data.objects, "keep original off hides, never deletes"
+    assert bpy.context.view_layer.objects.active == parent and all(c.select_get() for c in children)
+
+
+def test_split_parts_with_a_count_keeps_the_original_visible(prefs):
+    source = two_boxes()
+    assert bpy.ops.kiln.split_parts(auto_parts=False, num_parts=2, method="components", wait=True) == {"FINISHED"}
+    assert len(bpy.data.objects["Boxes_parts"].children) == 2
+    assert not source.hide_get()
+
+
+def test_split_parts_needs_a_mesh(prefs):
+    with pytest.raises(RuntimeError, match="Select a mesh object"):
+        bpy.ops.kiln.split_parts(wait=True)
