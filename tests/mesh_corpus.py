@@ -80,10 +80,10 @@ def uv_sphere(segments: int = 32, rings: int = 16, radius: float = 1.0) -> MeshP
                           radius * math.cos(theta)])
     verts.append([0, 0, -radius])
     bottom = len(verts) - 1
-    faces = [[0, 1 + (s + 1) % segments, 1 + s] for s in range(segments)]
+    faces = [[0, 1 + s, 1 + (s + 1) % segments] for s in range(segments)]
     faces += [[1 + q for q in quad][::-1] for quad in _grid_quads(rings - 1, segments, wrap_cols=True)]
     last = 1 + (rings - 2) * segments
-    faces += [[bottom, last + s, last + (s + 1) % segments] for s in range(segments)]
+    faces += [[bottom, last + (s + 1) % segments, last + s] for s in range(segments)]
     return _polygons(verts, faces)
 
 
@@ -115,7 +115,8 @@ def torus(major_segments: int = 48, minor_segments: int = 12, major: float = 1.0
     uu, vv = np.meshgrid(u, v, indexing="ij")
     verts = np.stack([(major + minor * np.cos(vv)) * np.cos(uu), (major + minor * np.cos(vv)) * np.sin(uu),
                       minor * np.sin(vv)], axis=-1).reshape(-1, 3)
-    return _polygons(verts, _grid_quads(major_segments, minor_segments, wrap_cols=True, wrap_rows=True))
+    quads = _grid_quads(major_segments, minor_segments, wrap_cols=True, wrap_rows=True)
+    return _polygons(verts, [q[::-1] for q in quads])
 
 
 def grid(size: int = 10) -> MeshPayload:
