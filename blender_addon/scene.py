@@ -45,10 +45,12 @@ def mesh_from_arrays(name: str, positions: np.ndarray, face_sizes: np.ndarray, f
     """A new mesh from validated polygon arrays, written with ``foreach_set`` (no Python loops)."""
     mesh = bpy.data.meshes.new(name)
     try:
+        # The generic attribute arrays (Blender 4.0+) take bulk writes much faster than
+        # vertices["co"] / loops["vertex_index"].
         mesh.vertices.add(len(positions))
-        mesh.vertices.foreach_set("co", np.ascontiguousarray(positions, dtype=np.float32).ravel())
+        mesh.attributes["position"].data.foreach_set("vector", np.ascontiguousarray(positions, np.float32).ravel())
         mesh.loops.add(len(face_indices))
-        mesh.loops.foreach_set("vertex_index", np.ascontiguousarray(face_indices, dtype=np.int32))
+        mesh.attributes[".corner_vert"].data.foreach_set("value", np.ascontiguousarray(face_indices, np.int32))
         mesh.polygons.add(len(face_sizes))
         starts = np.zeros(len(face_sizes), dtype=np.int32)
         np.cumsum(face_sizes[:-1], out=starts[1:])
@@ -200,11 +202,11 @@ def payload_from_object(obj: bpy.types.Object, depsgraph) -> MeshPayload:
         if len(mesh.polygons) == 0:
             raise SceneError(f"'{obj.name}' has no faces after its modifiers; nothing to send")
         positions = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-        mesh.vertices.foreach_get("co", positions)
+        mesh.attributes["position"].data.foreach_get("vector", positions)
         sizes = np.empty(len(mesh.polygons), dtype=np.int32)
         mesh.polygons.foreach_get("loop_total", sizes)
         indices = np.empty(len(mesh.loops), dtype=np.int32)
-        mesh.loops.foreach_get("vertex_index", indices)
+        mesh.attributes[".corner_vert"].data.foreach_get("value", indices)
         uvs = None
         layer = mesh.uv_layers.active
         if layer is not None:
