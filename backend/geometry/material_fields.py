@@ -1,0 +1,220 @@
+"""Procedural PBR material fields: f(points, normals) -> base colour, roughness, metallic.
+
+The honest baseline texture "model": solid noise patterns (wood rings, stone, marble veins,
+brushed metal, woven fabric, bricks...) evaluated at surface points, so they need no UV-aware
+logic and bake seamlessly. ``points`` are expected in object-normalised units (bbox diagonal 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .noise import fbm, gradient_noise
+
+Field = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class MaterialKind:
+    """One procedural material: a name, a description for text matching, and its field maker."""
+
+    name: str
+    description: str
+    make: Callable[[np.ndarray | None, int], Field]
+
+
+def _lerp(a, b, t):
+    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)[:, None]
+    return np.asarray(a, dtype=np.float64) * (1 - t) + np.asarray(b, dtype=np.float64) * t
+
+
+def _tinted(rgb: np.ndarray, tint: np.ndarray | None, amount: float = 0.8) -> np.ndarray:
+    """Recolour keeping the pattern's light/dark variation."""
+    if tint is None:
+        return rgb
+    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    shade = luminance / max(float(luminance.mean()), 1e-6)
+    return np.clip(rgb * (1 - amount) + np.asarray(tint)[None, :] * shade[:, None] * amount, 0, 1)
+
+
+def _result(rgb, roughness, metallic) -> dict[str, np.ndarray]:
+    n = len(rgb)
+    return {"base_color": np.clip(rgb, 0, 1),
+            "roughness": np.clip(np.broadcast_to(roughness, (n,)), 0, 1)[:, None],
+            "metallic": np.clip(np.broadcast_to(metallic, (n,)), 0, 1)[:, None]}
+
+
+def _triplanar_pattern(points: np.ndarray, normals: np.ndarray, pattern: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Blend a 2D pattern projected along X, Y and Z by how much the surface faces each axis."""
+    w = np.abs(normals) ** 4
+    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    return (w[:, 0] * pattern(points[:, [1, 2]]) + w[:, 1] * pattern(points[:, [0, 2]])
+            + w[:, 2] * pattern(points[:, [0, 1]]))
+
+
+def wood(tint, seed) -> Field:
+    def field(p, n):
+        warp = fbm(p * 3.0, 3, seed)
+        rings = np.sin(2 * np.pi * (np.hypot(p[:, 0], p[:, 1]) * 18.0 + 2.0 * warp)) * 0.5 + 0.5
+        grain = gradient_noise(p * np.array([60.0, 60.0, 4.0]), seed + 7) * 0.5 + 0.5
+        rgb = _lerp([0.66, 0.45, 0.26], [0.38, 0.22, 0.11], rings ** 2 * 0.8 + grain * 0.2)
+        return _result(_tinted(rgb, tint, 0.5), 0.55 + 0.15 * rings, 0.0)
+    return field
+
+
+def stone(tint, seed) -> Field:
+    def field(p, n):
+        base = fbm(p * 6.0, 5, seed) * 0.5 + 0.5
+        speck = (gradient_noise(p * 90.0, seed + 3) > 0.55).astype(float)
+        rgb = _lerp([0.32, 0.31, 0.30], [0.62, 0.60, 0.57], base)
+        rgb = _lerp(rgb, [0.15, 0.15, 0.15], speck * 0.6)
+        return _result(_tinted(rgb, tint, 0.5), 0.8 + 0.15 * base, 0.0)
+    return field
+
+
+def marble(tint, seed) -> Field:
+    def field(p, n):
+        veins = np.abs(np.sin((p[:, 0] + p[:, 2]) * 12.0 + fbm(p * 4.0, 5, seed) * 6.0)) ** 0.25
+        rgb = _lerp([0.35, 0.35, 0.38], [0.94, 0.93, 0.91], veins)
+        return _result(_tinted(rgb, tint, 0.4), 0.15 + 0.1 * (1 - veins), 0.0)
+    return field
+
+
+def metal(tint, seed) -> Field:
+    def field(p, n):
+        brushed = gradient_noise(p * np.array([400.0, 8.0, 8.0]), seed) * 0.5 + 0.5
+        smudge = fbm(p * 5.0, 3, seed + 5) * 0.5 + 0.5
+        rgb = _lerp([0.55, 0.56, 0.58], [0.78, 0.79, 0.80], brushed * 0.6 + smudge * 0.4)
+        return _result(_tinted(rgb, tint, 0.6), 0.25 + 0.2 * smudge, 1.0)
+    return field
+
+
+def gold(tint, seed) -> Field:
+    def field(p, n):
+        smudge = fbm(p * 6.0, 3, seed) * 0.5 + 0.5
+        rgb = _lerp([1.0, 0.71, 0.29], [0.83, 0.61, 0.22], smudge)
+        return _result(_tinted(rgb, tint, 0.3), 0.15 + 0.15 * smudge, 1.0)
+    return field
+
+
+def rust(tint, seed) -> Field:
+    def field(p, n):
+        amount = np.clip(fbm(p * 5.0, 5, seed) * 1.5 + 0.5, 0, 1)
+        rgb = _lerp([0.55, 0.55, 0.57], [0.45, 0.20, 0.08], amount)
+        return _result(_tinted(rgb, tint, 0.3), 0.35 + 0.6 * amount, 1.0 - amount)
+    return field
+
+
+def fabric(tint, seed) -> Field:
+    def weave(uv):
+        return (np.sin(uv[:, 0] * 400.0) * np.sin(uv[:, 1] * 400.0)) * 0.5 + 0.5
+
+    def field(p, n):
+        threads = _triplanar_pattern(p, n, weave)
+        blotch = fbm(p * 4.0, 3, seed) * 0.5 + 0.5
+        rgb = _lerp([0.30, 0.36, 0.52], [0.42, 0.48, 0.64], threads * 0.7 + blotch * 0.3)
+        return _result(_tinted(rgb, tint, 0.9), 0.9 + 0.08 * threads, 0.0)
+    return field
+
+
+def leather(tint, seed) -> Field:
+    def field(p, n):
+        pores = np.abs(gradient_noise(p * 80.0, seed)) ** 0.5
+        wear = fbm(p * 4.0, 4, seed + 2) * 0.5 + 0.5
+        rgb = _lerp([0.22, 0.12, 0.07], [0.45, 0.28, 0.16], wear * 0.7 + pores * 0.3)
+        return _result(_tinted(rgb, tint, 0.8), 0.55 + 0.25 * pores, 0.0)
+    return field
+
+
+def plastic(tint, seed) -> Field:
+    color = np.array([0.75, 0.75, 0.75]) if tint is None else np.asarray(tint)
+
+    def field(p, n):
+        variation = fbm(p * 3.0, 2, seed) * 0.04
+        return _result(np.clip(color[None, :] * (1 + variation[:, None]), 0, 1), 0.35 + variation, 0.0)
+    return field
+
+
+def ceramic(tint, seed) -> Field:
+    color = np.array([0.92, 0.91, 0.87]) if tint is None else np.asarray(tint)
+
+    def field(p, n):
+        glaze = fbm(p * 8.0, 3, seed) * 0.5 + 0.5
+        return _result(np.clip(color[None, :] * (0.93 + 0.07 * glaze[:, None]), 0, 1), 0.08 + 0.06 * glaze, 0.0)
+    return field
+
+
+def rubber(tint, seed) -> Field:
+    def field(p, n):
+        grit = gradient_noise(p * 120.0, seed) * 0.03
+        rgb = np.array([0.08, 0.08, 0.085])[None, :] + grit[:, None]
+        return _result(_tinted(rgb, tint, 0.8), 0.9, 0.0)
+    return field
+
+
+def brick(tint, seed) -> Field:
+    def bricks(uv):
+        rows = uv[:, 1] * 16.0
+        offset = (np.floor(rows) % 2) * 0.5
+        cols = uv[:, 0] * 8.0 + offset
+        mortar = (np.minimum(rows % 1, 1 - rows % 1) < 0.06) | (np.minimum(cols % 1, 1 - cols % 1) < 0.03)
+        return mortar.astype(float)
+
+    def field(p, n):
+        mortar = _triplanar_pattern(p, n, bricks)
+        mottle = fbm(p * 10.0, 3, seed) * 0.5 + 0.5
+        rgb = _lerp(_lerp([0.50, 0.20, 0.13], [0.66, 0.32, 0.22], mottle), [0.72, 0.70, 0.66], mortar)
+        return _result(_tinted(rgb, tint, 0.5), 0.85 + 0.1 * mortar, 0.0)
+    return field
+
+
+def concrete(tint, seed) -> Field:
+    def field(p, n):
+        base = fbm(p * 8.0, 5, seed) * 0.5 + 0.5
+        pits = (gradient_noise(p * 150.0, seed + 9) > 0.6).astype(float)
+        rgb = _lerp([0.50, 0.50, 0.49], [0.66, 0.66, 0.64], base)
+        rgb = _lerp(rgb, [0.30, 0.30, 0.30], pits * 0.7)
+        return _result(_tinted(rgb, tint, 0.4), 0.9, 0.0)
+    return field
+
+
+MATERIALS: tuple[MaterialKind, ...] = (
+    MaterialKind("wood", "wood, wooden, oak, pine, walnut, timber, planks, tree bark, furniture", wood),
+    MaterialKind("stone", "stone, rock, granite, boulder, pebble, rough grey stone", stone),
+    MaterialKind("marble", "marble, polished marble statue, white veined stone, countertop", marble),
+    MaterialKind("metal", "metal, steel, iron, aluminium, chrome, brushed metal, robot, machine", metal),
+    MaterialKind("gold", "gold, golden, brass, bronze, jewellery, treasure, crown, coin", gold),
+    MaterialKind("rust", "rust, rusty, corroded, old weathered iron, scrap", rust),
+    MaterialKind("fabric", "fabric, cloth, cotton, wool, textile, sofa, cushion, pillow, clothes", fabric),
+    MaterialKind("leather", "leather, hide, saddle, boots, wallet, jacket, bag", leather),
+    MaterialKind("plastic", "plastic, toy, smooth plastic, injection moulded, casing, lego", plastic),
+    MaterialKind("ceramic", "ceramic, porcelain, pottery, clay, glazed mug, vase, plate, tiles", ceramic),
+    MaterialKind("rubber", "rubber, tyre, tire, black rubber, eraser, sole", rubber),
+    MaterialKind("brick", "brick, brick wall, masonry, house, chimney", brick),
+    MaterialKind("concrete", "concrete, cement, pavement, bunker, brutalist", concrete),
+)
+
+COLOR_WORDS = {
+    "red": (0.70, 0.08, 0.06), "green": (0.12, 0.50, 0.15), "blue": (0.10, 0.25, 0.70),
+    "yellow": (0.90, 0.78, 0.10), "orange": (0.90, 0.42, 0.08), "purple": (0.42, 0.15, 0.55),
+    "pink": (0.92, 0.52, 0.65), "white": (0.92, 0.92, 0.90), "black": (0.05, 0.05, 0.05),
+    "grey": (0.45, 0.45, 0.45), "gray": (0.45, 0.45, 0.45), "brown": (0.40, 0.24, 0.12),
+    "teal": (0.05, 0.45, 0.45), "cyan": (0.10, 0.65, 0.75), "beige": (0.80, 0.72, 0.56),
+}
+
+
+def material_by_name(name: str) -> MaterialKind:
+    for kind in MATERIALS:
+        if kind.name == name:
+            return kind
+    raise KeyError(name)
+
+
+def color_in_prompt(prompt: str) -> tuple[str | None, np.ndarray | None]:
+    """The first colour word in the prompt and its RGB, if any."""
+    for word in prompt.lower().replace(",", " ").replace(".", " ").split():
+        if word in COLOR_WORDS:
+            return word, np.array(COLOR_WORDS[word])
+    return None, None
