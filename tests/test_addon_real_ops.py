@@ -1,6 +1,7 @@
 """Every add-on op operator against the real backend ops, headless, asserting on the scene."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from addon_helpers import blender
@@ -66,3 +67,22 @@ def test_split_parts_with_a_count_keeps_the_original_visible(prefs):
 def test_split_parts_needs_a_mesh(prefs):
     with pytest.raises(RuntimeError, match="Select a mesh object"):
         bpy.ops.kiln.split_parts(wait=True)
+
+
+def test_texture_adds_uvs_and_packed_pbr_images(prefs):
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8, location=(1, 1, 0))
+    source = bpy.context.active_object
+    assert bpy.ops.kiln.texture(prompt="weathered oak", resolution=128, pbr=True, keep_original=False,
+                                wait=True) == {"FINISHED"}
+    obj = bpy.data.objects["Sphere_textured"]
+    assert obj.data.uv_layers.active is not None
+    assert tuple(obj.location) == pytest.approx((1, 1, 0))
+    mat = obj.data.materials[0]
+    bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    color = bsdf.inputs["Base Color"].links[0].from_node.image
+    assert tuple(color.size) == (128, 128) and color.packed_file is not None
+    assert bsdf.inputs["Roughness"].is_linked and bsdf.inputs["Metallic"].is_linked
+    pixels = np.empty(128 * 128 * 4, np.float32)
+    color.pixels.foreach_get(pixels)
+    assert pixels.reshape(-1, 4)[:, :3].std() > 0.01, "the base colour is an actual texture, not a flat fill"
+    assert source.hide_get() and obj.select_get()
