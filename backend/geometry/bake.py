@@ -105,20 +105,33 @@ class View:
     image: np.ndarray
 
 
+def pixel_footprint(camera: Camera, depth: np.ndarray) -> np.ndarray:
+    """World size of one pixel at each depth."""
+    if camera.ortho_height is not None:
+        return np.full(np.shape(depth), camera.ortho_height / camera.height)
+    return np.abs(depth) * 2.0 * np.tan(0.5 * camera.fov_y) / camera.height
+
+
 def visible(camera: Camera, positions: np.ndarray, triangles: np.ndarray, points: np.ndarray,
-            tolerance: float, check: Check = _nothing) -> tuple[np.ndarray, np.ndarray]:
-    """Which ``points`` on the surface the camera sees (depth-map test), and their pixel coords."""
+            normals: np.ndarray, check: Check = _nothing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which surface ``points`` the camera sees, their pixel coordinates, and cos(view angle).
+
+    A point is visible when its depth is within a bias of the depth map at its pixel; the bias
+    grows with the pixel's world size and the surface slope (shadow-map style), so steep
+    surfaces are not lost to pixel quantisation.
+    """
+    diag = float(np.linalg.norm(positions.max(0) - positions.min(0))) or 1.0
     vertex_xy, vertex_depth = camera.project(positions)
     raster = rasterize(vertex_xy[triangles], camera.width, camera.height,
                        depth=vertex_depth[triangles], check=check)
     xy, depth = camera.project(points)
+    facing = np.einsum("ij,ij->i", normals, camera.view_directions(points))
     col = np.clip(np.floor(xy[:, 0]).astype(np.int64), 0, camera.width - 1)
     row = np.clip(np.floor(xy[:, 1]).astype(np.int64), 0, camera.height - 1)
     inside = (xy[:, 0] >= 0) & (xy[:, 0] < camera.width) & (xy[:, 1] >= 0) & (xy[:, 1] < camera.height)
-    # The nearest surface in a 3x3 neighbourhood: lenient at silhouettes and at pixel boundaries.
-    nearest = ndimage.minimum_filter(raster.depth, size=3, mode="nearest")
-    seen = inside & (depth > 0) & (depth <= nearest[row, col] + tolerance)
-    return seen, xy
+    bias = 1e-3 * diag + 1.5 * pixel_footprint(camera, depth) / np.maximum(facing, 0.2)
+    seen = inside & (depth > 0) & (facing > 0) & (depth <= raster.depth[row, col] + bias)
+    return seen, xy, facing
 
 
 def bake_views(texels: TexelMap, positions: np.ndarray, triangles: np.ndarray, views: list[View],
@@ -126,13 +139,11 @@ def bake_views(texels: TexelMap, positions: np.ndarray, triangles: np.ndarray, v
                report: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Blend the views onto the texels: colour (N,3) and total weight (N,) (0 = no view saw it)."""
     positions = np.asarray(positions, dtype=np.float64)
-    diag = float(np.linalg.norm(positions.max(0) - positions.min(0))) or 1.0
     color = np.zeros((len(texels.index), 3))
     weight = np.zeros(len(texels.index))
     for number, view in enumerate(views):
         check()
-        seen, xy = visible(view.camera, positions, triangles, texels.points, 0.004 * diag, check)
-        facing = np.einsum("ij,ij->i", texels.normals, view.camera.view_directions(texels.points))
+        seen, xy, facing = visible(view.camera, positions, triangles, texels.points, texels.normals, check)
         keep = seen & (facing > 0.05)
         image = np.asarray(view.image, dtype=np.float64)
         premultiplied = np.concatenate([image[..., :3] * image[..., 3:4], image[..., 3:4]], axis=-1)

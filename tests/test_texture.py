@@ -1,0 +1,142 @@
+"""The texture op: prompt-only procedural materials, image projection, UVs, errors, cancel."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.geometry.material_fields import MATERIALS
+from backend.ops import texture
+from backend.ops.base import CancelToken, Cancelled, OpError
+from shared.payload import ImagePayload, MeshPayload
+from tests import mesh_corpus
+
+
+def run_texture(inputs, progress=None, cancel=None, **params):
+    params = {"prompt": "", "resolution": 128, "pbr": True, **params}
+    return texture.run(inputs, params, progress or (lambda *a: None), cancel or CancelToken())["mesh"]
+
+
+def test_prompt_picks_wood_and_bakes_pbr_textures():
+    mesh = mesh_corpus.load("cube")
+    out = run_texture({"mesh": mesh}, prompt="an old oak table", resolution=256)
+    out.validate("mesh")
+    info = out.info["texture"]
+    assert info["material"] == "wood" and 0 < info["similarity"] <= 1
+    assert set(out.textures) == {"base_color", "roughness", "metallic"}
+    assert all(t.shape == (256, 256, 4) for t in out.textures.values())
+    assert out.corner_uvs.shape == (len(out.face_indices), 2)
+    assert out.face_sizes.tolist() == [4] * 6  # the cube's quads survive the unwrap
+    rgb = out.textures["base_color"][..., :3].astype(float)
+    assert rgb.sum(-1).min() > 0  # no black holes, gutters included
+    assert rgb.std() > 3  # a pattern, not a flat colour
+    assert out.textures["metallic"][..., 0].max() == 0  # wood is not metal
+
+
+@pytest.mark.parametrize("prompt,expected", [("shiny golden crown", "gold"), ("a marble statue", "marble"),
+                                             ("brick house", "brick"), ("car tire", "rubber")])
+def test_prompt_to_material(prompt, expected):
+    from backend.geometry.material_choice import choose_material
+
+    assert choose_material(prompt)[0].name == expected
+
+
+def test_every_material_field_is_finite_and_in_range():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-0.5, 0.5, (2000, 3))
+    normals = rng.normal(size=(2000, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    for kind in MATERIALS:
+        values = kind.make(None, 0)(points, normals)
+        for channel, array in values.items():
+            assert np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1, (kind.name, channel)
+
+
+def test_colour_word_tints_the_material():
+    mesh = mesh_corpus.load("uv_sphere")
+    out = run_texture({"mesh": mesh}, prompt="red plastic toy")
+    rgb = out.textures["base_color"][..., :3].reshape(-1, 3).astype(float).mean(0)
+    assert out.info["texture"]["color"] == "red" and rgb[0] > 2 * rgb[1]
+
+
+def test_existing_uvs_are_kept():
+    mesh = mesh_corpus.load("uv_sphere")
+    first = run_texture({"mesh": mesh}, prompt="stone")
+    again = run_texture({"mesh": first}, prompt="stone", pbr=False)
+    np.testing.assert_array_equal(again.corner_uvs, first.corner_uvs)
+    assert again.info["texture"]["uv"] == "kept the input UVs"
+    assert set(again.textures) == {"base_color"}
+    assert first.textures is not again.textures and "texture" in first.info  # input not mutated
+
+
+def _front_image(width=96, height=96):
+    """Left half red, right half blue, object fills the frame, transparent margin of 8 px."""
+    image = np.zeros((height + 16, width + 16, 4), dtype=np.uint8)
+    image[8:-8, 8:8 + width // 2] = [255, 0, 0, 255]
+    image[8:-8, 8 + width // 2:-8] = [0, 0, 255, 255]
+    return ImagePayload(image)
+
+
+def test_image_is_projected_from_the_front_and_holes_are_filled():
+    mesh = mesh_corpus.load("uv_sphere")
+    out = run_texture({"mesh": mesh, "image": _front_image()}, resolution=128)
+    info = out.info["texture"]
+    assert 0.3 < info["image_coverage"] < 0.8  # the front, not the back
+    # Sample the baked texture at surface points: left (-X) is red, right (+X) blue, front and back.
+    from backend.geometry import bake
+    from backend.ops.texture import triangle_corner_uvs
+
+    texels = bake.texel_map(out.positions.astype(float), out.triangulated(), triangle_corner_uvs(out), 128)
+    colors = out.textures["base_color"].reshape(-1, 4)[texels.index, :3].astype(float)
+    left = texels.points[:, 0] < -0.3
+    right = texels.points[:, 0] > 0.3
+    assert colors[left, 0].mean() > 200 and colors[left, 2].mean() < 50
+    assert colors[right, 2].mean() > 200 and colors[right, 0].mean() < 50
+    back = texels.points[:, 1] > 0.5  # never seen: filled from the nearest seen colour
+    assert (colors[back].sum(-1) > 100).all()
+
+
+def test_polygons_and_parts_survive():
+    mesh = mesh_corpus.load("cylinder")  # quads + 32-gon caps
+    mesh.part_ids = np.zeros(mesh.num_faces, dtype=np.int32)
+    mesh.part_names = ["body"]
+    out = run_texture({"mesh": mesh}, prompt="brushed steel")
+    out.validate("mesh")
+    assert out.part_names == ["body"] and out.part_materials == [0]
+    assert out.info["texture"]["material"] == "metal"
+    assert out.textures["metallic"][..., 0].min() == 255
+
+
+def test_progress_and_cancel():
+    seen = []
+    run_texture({"mesh": mesh_corpus.load("cube")}, progress=lambda f, s, m="": seen.append((f, s)), prompt="wood")
+    fractions = [f for f, _ in seen]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    token = CancelToken()
+
+    def cancel_at_bake(fraction, stage, message=""):
+        if stage == "texel map":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_texture({"mesh": mesh_corpus.load("cube")}, progress=cancel_at_bake, cancel=token, prompt="wood")
+
+
+@pytest.mark.parametrize("inputs,params,match", [
+    ({}, {"prompt": "wood"}, "input mesh"),
+    ({"mesh": "cube"}, {"prompt": "wood"}, "input mesh"),
+    ({"mesh": mesh_corpus.cube()}, {}, "prompt, an image"),
+    ({"mesh": mesh_corpus.cube(), "image": ImagePayload(np.zeros((8, 8, 4), np.uint8))}, {}, "transparent"),
+    ({"mesh": mesh_corpus.cube(), "image": ImagePayload(np.zeros((8, 8, 3), np.uint8))}, {}, "uint8"),
+    ({"mesh": MeshPayload.from_triangles(np.zeros((0, 3)), np.zeros((0, 3)))}, {"prompt": "wood"}, "empty"),
+    ({"mesh": mesh_corpus.cube()}, {"prompt": "wood", "resolution": 8}, "resolution"),
+])
+def test_bad_input_is_a_clear_error(inputs, params, match):
+    with pytest.raises(OpError, match=match):
+        run_texture(inputs, **params)
+
+
+def test_collapsed_uvs_are_reported():
+    mesh = mesh_corpus.load("cube")
+    mesh.corner_uvs = np.zeros((len(mesh.face_indices), 2), dtype=np.float32)
+    with pytest.raises(OpError, match="cover no texel"):
+        run_texture({"mesh": mesh}, prompt="wood")
