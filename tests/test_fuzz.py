@@ -1,5 +1,6 @@
 """Random multipart messages thrown at a real backend: every one gets one reply, the server survives."""
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,28 +28,49 @@ buffer_desc = st.fixed_dictionaries({"name": st.sampled_from(["mesh.positions", 
 headers = st.fixed_dictionaries(
     {"kiln": st.sampled_from([1, 1, 1, 2, None, "1"]),
      "type": st.sampled_from(["hello", "submit", "cancel", "status", "fetch", "unload", "welcome", "zzz"]),
-     "id": st.one_of(st.integers(), st.text(max_size=10), st.none()),
      "op": st.sampled_from(["count", "model_count", "nope", None]),
      "params": json_values,
      "inputs": st.one_of(st.just({"mesh": {"kind": "mesh"}}), json_values),
      "job": st.one_of(st.text(max_size=30), st.none()),
-     "buffers": st.lists(buffer_desc, max_size=4)})
-structured = st.tuples(headers, st.lists(st.binary(max_size=96), max_size=4)).map(
-    lambda hb: [json.dumps(hb[0]).encode()] + hb[1])
+     "buffers": st.lists(buffer_desc, max_size=4)},
+    optional={"client": json_values, "limit": json_values, "model": json_values})
+structured = st.tuples(headers, st.lists(st.binary(max_size=96), max_size=4))
 garbage = st.lists(st.binary(max_size=300), min_size=1, max_size=5)
+_ids = iter(range(10**9))
+
+
+def _is_job_event(header: dict) -> bool:
+    """Progress/result/error events of jobs the fuzzer managed to submit (not replies)."""
+    return header.get("id") is None and "job" in header and header.get("type") in ("progress", "result", "error")
+
+
+def _next_reply(peer, timeout: float):
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        header = peer.reply(remaining)
+        if header is None or not _is_job_event(header):
+            return header
+    return None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
-@given(frames=st.one_of(structured, garbage))
-def test_random_messages_get_one_reply_each(peer, frames):
+@given(message=st.one_of(structured, garbage.map(lambda frames: (None, frames))))
+def test_random_messages_get_one_reply_each(peer, message):
+    header, buffers = message
+    marker = None
+    if header is not None:
+        marker = f"fuzz-{next(_ids)}"
+        frames = [json.dumps({**header, "id": marker}).encode()] + buffers
+    else:
+        frames = buffers
     peer.send(frames)
-    reply = peer.reply(10)
-    assert reply is not None and reply["type"] in ("error", "welcome", "accepted", "status", "result")
-    extra = peer.reply(0.0)
-    while extra is not None and extra.get("type") in ("progress", "result", "error") and extra.get("id") is None:
-        extra = peer.reply(0.0)  # job events of fuzz-submitted jobs are fine; a second reply is not
-    assert extra is None or extra.get("id") is None
+    reply = _next_reply(peer, 20)
+    assert reply is not None, "no reply"
+    assert reply["type"] in ("error", "welcome", "accepted", "status", "result")
+    if marker is not None and header.get("kiln") == 1:
+        assert reply["id"] == marker
+    assert _next_reply(peer, 0.02) is None, "a second reply"
 
 
 def test_server_still_serves_after_fuzzing(peer):
