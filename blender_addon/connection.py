@@ -47,8 +47,8 @@ def describe(exc: BaseException, address: str) -> str:
     """A sentence that says what went wrong talking to the backend and what to do."""
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     if getattr(exc, "code", "") == TIMEOUT:
-        return (f"the Kiln backend at {address} did not answer ({text}). Is it running? Start it from the "
-                "Kiln panel or with 'kiln-backend serve', or fix the address in the add-on preferences")
+        return (f"{text.rstrip('.?')}? Start it from the Kiln panel (Start Local Backend) or with "
+                f"'kiln-backend serve --bind {address}', or fix the address in the add-on preferences")
     return text
 
 
@@ -132,7 +132,7 @@ class ClientThread:
             raise KilnError("internal", f"not connected to {self.settings.address}")
         return self._client
 
-    def _cmd_connect(self, settings: Settings | None = None, retry_for: float = 0.0) -> None:
+    def _cmd_connect(self, settings: Settings | None = None, retry_for: float = 0.0, attempt: str = "") -> None:
         if settings is not None:
             self.settings = settings
         self._close()
@@ -151,12 +151,12 @@ class ClientThread:
                 if time.monotonic() < deadline and not self._stop.is_set():
                     time.sleep(0.5)
                     continue
-                self._post("connect_failed", data={"message": describe(exc, s.address)})
+                self._post("connect_failed", key=attempt, data={"message": describe(exc, s.address)})
                 return
             break
         self._client = client
         self._lost = False
-        self._post("connected", data=welcome)
+        self._post("connected", key=attempt, data=welcome)
 
     def _cmd_disconnect(self) -> None:
         self._close()

@@ -53,6 +53,7 @@ class Session:
         self.backend = BackendProcess()
         self.reports: list[tuple[str, str]] = []   # (level, text) waiting for the status bar
         self._keys = itertools.count(1)
+        self._attempt = ""                # the connect request whose answer counts
 
     # -- connection ---------------------------------------------------------------------------
     def check_allowed(self, address: str) -> None:
@@ -69,7 +70,8 @@ class Session:
             self.thread = ClientThread(settings)
             self.thread.start()
         self.state, self.message = "connecting", ""
-        self.thread.send("connect", settings=settings, retry_for=retry_for)
+        self._attempt = f"connect-{next(self._keys)}"
+        self.thread.send("connect", settings=settings, retry_for=retry_for, attempt=self._attempt)
         if wait:
             deadline = time.monotonic() + retry_for + settings.timeout + 5.0
             while self.state == "connecting" and time.monotonic() < deadline:
@@ -187,13 +189,16 @@ class Session:
 
     def _handle(self, note: Note, push_undo: bool) -> None:
         kind = note.kind
+        if kind in ("connected", "connect_failed") and note.key != self._attempt:
+            return  # the answer to a connect that a later one replaced
         if kind == "connected":
             self.state, self.welcome, self.message = "connected", note.data, ""
             self.refresh_jobs()
         elif kind == "connect_failed":
             self.state, self.welcome, self.message = "disconnected", {}, note.data["message"]
         elif kind == "disconnected":
-            self.state, self.welcome = "disconnected", {}
+            if self.state != "connecting":
+                self.state, self.welcome = "disconnected", {}
         elif kind == "connection_lost":
             self.state, self.message = "lost", note.data["message"]
         elif kind == "connection_restored":

@@ -12,18 +12,16 @@ import time
 import pytest
 
 from addon_helpers import blender
-from addon_helpers.backend import Backend
+from addon_helpers.backend import Backend, shared_backend
 from addon_helpers.blender import bpy
 from addon_helpers.limited_server import LimitedServer
 
 pytestmark = pytest.mark.blender
 
 
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    server = Backend(tmp_path_factory.mktemp("store"), extra_ops=("timed_op",)).start()
-    yield server
-    server.stop()
+@pytest.fixture()
+def backend():
+    return shared_backend(("timed_op",))
 
 
 @pytest.fixture()
@@ -80,7 +78,7 @@ def test_cancel_mid_job_leaves_no_objects(prefs):
 
 def test_no_backend_gives_a_clear_error_and_no_objects(backend):
     blender.fresh(free_address(), timeout=1.0)
-    with pytest.raises(RuntimeError, match="did not answer.*Is it running"):
+    with pytest.raises(RuntimeError, match="no reply from.*kiln-backend serve"):
         bpy.ops.kiln.generate(prompt="nobody home", wait=True)
     assert kiln_objects() == []
 

@@ -5,17 +5,15 @@ import numpy as np
 import pytest
 
 from addon_helpers import blender
-from addon_helpers.backend import Backend
+from addon_helpers.backend import shared_backend
 from addon_helpers.blender import bpy
 
 pytestmark = pytest.mark.blender
 
 
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    server = Backend(tmp_path_factory.mktemp("store")).start()
-    yield server
-    server.stop()
+@pytest.fixture()
+def backend():
+    return shared_backend()
 
 
 @pytest.fixture()

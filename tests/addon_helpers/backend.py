@@ -1,9 +1,12 @@
 """A real Kiln backend process on a free loopback port, for the add-on tests."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,9 +17,10 @@ HELPERS = Path(__file__).resolve().parent
 class Backend:
     """``python -m backend serve`` in a subprocess; ``address`` is known once it is listening."""
 
-    def __init__(self, store: Path, extra_ops: tuple[str, ...] = ()):
+    def __init__(self, store: Path, extra_ops: tuple[str, ...] = (), extra_args: tuple[str, ...] = ()):
         self.store = Path(store)
         self.extra_ops = extra_ops
+        self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
         self.address = ""
 
@@ -28,6 +32,7 @@ class Backend:
                "--ready-file", str(ready), "--cpu-workers", "1"]
         for module in self.extra_ops:
             cmd += ["--extra-op-module", module]
+        cmd += list(self.extra_args)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HELPERS)]))
         self.log = open(self.store / "test-backend.log", "ab")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -58,3 +63,17 @@ class Backend:
         if getattr(self, "log", None):
             self.log.close()
             self.log = None
+
+
+_shared: dict[tuple, Backend] = {}
+
+
+def shared_backend(extra_ops: tuple[str, ...] = ()) -> Backend:
+    """One backend per op set for the whole test session (stopped when the process exits)."""
+    key = tuple(extra_ops)
+    if key not in _shared or _shared[key].proc is None or _shared[key].proc.poll() is not None:
+        store = Path(tempfile.mkdtemp(prefix="kiln-test-store-"))
+        _shared[key] = Backend(store, extra_ops=extra_ops).start()
+        atexit.register(_shared[key].stop)
+        atexit.register(shutil.rmtree, store, True)
+    return _shared[key]
