@@ -31,7 +31,8 @@ MAX_AUTO_PARTS = 12
 MIN_PART_AREA = 0.01       # regions below this share of the surface are merged away
 BEND_SCALE = 0.1           # a 90-degree concave crease keeps e^-10 of its affinity, a convex one e^-1
 SDF_WEIGHT = 0.5           # thickness vs spectral coordinates (unit vectors) in k-means
-CREASE_RATIO = 0.1         # auto: eigenvalues below this x the crease-blind Fiedler value count
+GAP_FLOOR = 0.1            # auto: relative eigenvalues below this count as "cut off" (zero)
+MIN_GAP = 3.0              # auto: the spectrum must jump this much to claim a part boundary
 
 Check = Callable[[], None]
 Report = Callable[[float, str], None]
@@ -118,12 +119,21 @@ def spectral_embedding(graph: FaceGraph, count: int, creases: bool = True) -> tu
 
 
 def choose_part_count(eigenvalues: np.ndarray, reference: float, maximum: int = MAX_AUTO_PARTS) -> int:
-    """Parts separated by creases: eigenvalues far below the crease-blind Fiedler value ``reference``.
+    """Parts separated by creases, from the spectrum relative to the crease-blind Fiedler value.
 
-    Weakening concave creases pulls one eigenvalue towards zero per part they cut off; a smooth
-    shape keeps its spectrum and stays one part.
+    Weakening concave creases pulls one eigenvalue down per part they cut off; a smooth shape
+    keeps its spectrum and stays one part. k is where the relative spectrum jumps most
+    (multiplicatively, at least ``MIN_GAP`` x) while still below the reference.
     """
-    return int(max(1, min(maximum, np.count_nonzero(eigenvalues < CREASE_RATIO * reference))))
+    ratio = np.asarray(eigenvalues[: maximum + 1], dtype=np.float64) / max(reference, 1e-12)
+    best_k, best_gap = 1, MIN_GAP
+    for k in range(1, len(ratio)):
+        if ratio[k - 1] >= 1.0:
+            break
+        gap = ratio[k] / max(ratio[k - 1], GAP_FLOOR)
+        if gap >= best_gap:
+            best_k, best_gap = k, gap
+    return best_k
 
 
 def coarse_shape_diameter(positions: np.ndarray, triangles: np.ndarray, graph: FaceGraph, check: Check) -> np.ndarray:
