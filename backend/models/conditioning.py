@@ -6,7 +6,7 @@ A model's config names what each cross-attention reads::
                      "context_2": {"kind": "image-efficientnet-lite0"}}
 
 Kinds: ``text-minilm`` (384-d token states, ``backend.models.text_encoder``),
-``image-efficientnet-lite0`` (49 x 1280 feature tokens), ``image-dinov2`` (DINOv2 last hidden
+``image-efficientnet-lite0`` (grid x grid tokens of 1280 features, ``grid`` <= 7), ``image-dinov2`` (DINOv2 last hidden
 state through transformers, from a local folder given as ``path``). A request may give text,
 image or both; an absent input (and the unconditional branch of classifier-free guidance)
 is all-zero tokens, which is how the models are trained to see "no condition".
@@ -90,7 +90,7 @@ class Conditioner:
             return int(self.spec[slot].get("max_tokens", 32)), EMBED_DIM
         if kind == EFFICIENTNET_KIND:
             from .image_encoder import FEATURE_DIM
-            return 49, FEATURE_DIM
+            return int(self.spec[slot].get("grid", 7)) ** 2, FEATURE_DIM
         model = self._dinov2_model()
         return -1, int(model.config.hidden_size)
 
@@ -110,7 +110,8 @@ class Conditioner:
                                                                              device=self.device)
         if kind == EFFICIENTNET_KIND:
             from .image_encoder import image_tokens
-            tokens = image_tokens([image], self.device, self.spec[slot].get("background", 1.0))
+            tokens = image_tokens([image], self.device, self.spec[slot].get("background", 1.0),
+                                  int(self.spec[slot].get("grid", 7)))
         else:
             tokens = self._dinov2_tokens(image)
         return tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=self.device)

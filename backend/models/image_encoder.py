@@ -5,8 +5,8 @@ plain state dict (loaded with ``weights_only=True``) whose names (``_conv_stem``
 _expand_conv``...) this module tree reproduces: MBConv blocks without squeeze-excite, ReLU6,
 BatchNorm eps 1e-3, the fixed 32-channel stem and 1280-channel head of the "lite" variants.
 
-:func:`image_tokens` turns RGBA/RGB uint8 images into (N, 49, 1280) feature tokens (the 7x7 head
-feature map at 224 px) for the flow transformer's image cross-attention.
+:func:`image_tokens` turns RGBA/RGB uint8 images into (N, g*g, 1280) feature tokens (the 7x7 head
+feature map at 224 px, optionally pooled to g x g) for the flow transformer's image cross-attention.
 """
 from __future__ import annotations
 
@@ -138,8 +138,16 @@ def prepare_image(image: np.ndarray, background: float = 1.0, size: int = IMAGE_
 
 
 @torch.no_grad()
-def image_tokens(images: list[np.ndarray], device: str = "cpu", background: float = 1.0) -> torch.Tensor:
-    """(N, 49, 1280) feature tokens for uint8 RGB/RGBA ``images``, on ``device``."""
+def image_tokens(images: list[np.ndarray], device: str = "cpu", background: float = 1.0,
+                 grid: int = 7) -> torch.Tensor:
+    """(N, grid*grid, 1280) feature tokens for uint8 RGB/RGBA ``images``, on ``device``.
+
+    The 7x7 head feature map is average-pooled to ``grid`` x ``grid`` tokens when grid < 7.
+    """
+    if not 1 <= grid <= 7:
+        raise ValueError(f"grid must be in [1, 7], got {grid}")
     batch = torch.stack([prepare_image(image, background) for image in images]).to(device)
     features = load_network(device).features(batch)
+    if grid != features.shape[-1]:
+        features = F.adaptive_avg_pool2d(features, grid)
     return features.flatten(2).transpose(1, 2).contiguous()

@@ -91,6 +91,7 @@ class ShapePipeline:
                                  steps=int(params["steps"]), guidance=float(params["guidance"]),
                                  seed=int(params["seed"]), shift=float(sampler.get("shift", 1.0)),
                                  progress=lambda f, s, m="": progress(0.05 + 0.55 * f, s, m), cancel=cancel)
+        latents = self.denormalise(latents)
         timings["sample"] = time.perf_counter() - start
 
         vertices, faces, more = self.latents_to_mesh(
@@ -102,6 +103,14 @@ class ShapePipeline:
         info = {"model": self.config.get("name", "shape"), "seed": int(params["seed"]),
                 "timings": {k: round(v, 3) for k, v in timings.items()}}
         return MeshPayload.from_triangles(vertices, faces, info=info)
+
+    def denormalise(self, latents: torch.Tensor) -> torch.Tensor:
+        """Sampler space -> VAE latent space (per-channel statistics stored with kiln models)."""
+        if "latent_scale" not in self.config:
+            return latents
+        scale = torch.tensor(self.config["latent_scale"], dtype=latents.dtype, device=latents.device)
+        shift = torch.tensor(self.config["latent_shift"], dtype=latents.dtype, device=latents.device)
+        return latents * scale + shift
 
     @torch.no_grad()
     def latents_to_mesh(self, latents: torch.Tensor, resolution: int, face_budget: int | None,

@@ -1,0 +1,64 @@
+"""Model presets and training hyper-parameters (torch-free, so the CLI can list them quickly)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VAE_PRESETS = {
+    # the embedded kiln-shape-s VAE: sized to train in under an hour on a shared 2-core CPU
+    "s": dict(latent_channels=8, num_attention_heads=4, width_encoder=64, width_decoder=64,
+              num_layers_encoder=1, num_layers_decoder=2, embed_frequency=6, num_tokens=64),
+    # for tests
+    "tiny": dict(latent_channels=4, num_attention_heads=2, width_encoder=16, width_decoder=16,
+                 num_layers_encoder=1, num_layers_decoder=1, embed_frequency=4, num_tokens=16),
+    # TripoSG's released size (VAEConfig defaults)
+    "triposg": dict(),
+}
+
+FLOW_PRESETS = {
+    "s": dict(num_attention_heads=4, width=96, in_channels=8, num_layers=5, cross_attention_dim=384,
+              use_cross_attention_2=True, cross_attention_2_dim=1280),
+    "tiny": dict(num_attention_heads=2, width=16, in_channels=4, num_layers=3, cross_attention_dim=384,
+                 use_cross_attention_2=True, cross_attention_2_dim=1280),
+    # TripoSG's released size (FlowConfig defaults: image-only, DINOv2 1024-d tokens)
+    "triposg": dict(),
+}
+
+TEXT_TOKENS = 20      # MiniLM token states per caption
+IMAGE_GRID = 2        # EfficientNet head features pooled to IMAGE_GRID x IMAGE_GRID tokens
+
+
+@dataclass
+class VAETrainConfig:
+    """Hyper-parameters of a VAE run (recorded in the checkpoint JSON)."""
+
+    steps: int = 6000
+    batch_size: int = 8
+    lr: float = 8e-4
+    warmup: int = 100
+    kl_weight: float = 1e-3
+    far_weight: float = 0.5
+    num_points: int = 1024
+    num_near: int = 512
+    num_far: int = 256
+    num_surface: int = 128
+    held_out: float = 0.05
+    eval_every: int = 200
+    log_every: int = 20
+    checkpoint_minutes: float = 3.0
+    seed: int = 0
+
+
+@dataclass
+class FlowTrainConfig:
+    """Hyper-parameters of a flow run (recorded in the checkpoint JSON)."""
+
+    steps: int = 5000
+    batch_size: int = 16
+    lr: float = 5e-4
+    warmup: int = 100
+    views: int = 2
+    held_out: float = 0.05
+    eval_every: int = 200
+    log_every: int = 20
+    checkpoint_minutes: float = 3.0
+    seed: int = 0

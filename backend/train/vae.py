@@ -1,0 +1,132 @@
+"""``kiln-backend train vae``: fit the shape VAE to a procedural dataset.
+
+Loss: L1 between predicted and true signed distance at near-surface points, on-surface points
+(target 0) and uniform points (weighted ``far_weight``), plus ``kl_weight`` times the KL
+divergence of the latent tokens. Held-out loss (posterior mean, fixed points) every
+``eval_every`` steps; the best weights go to ``best.*``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from backend.models.shape_vae import ShapeVAE, VAEConfig
+
+from .data import load_shapes, open_dataset, split_indices, vae_batch
+from .loop import Clock, RunFolder, learning_rate, setup_distributed, wrap_for_training
+from .options import VAE_PRESETS, VAETrainConfig
+
+def vae_loss(model, batch, config: VAETrainConfig, generator=None, sample: bool = True):
+    """(total, parts dict) for one batch; ``sample=False`` decodes the posterior mean."""
+    if sample:
+        pred, kl = model(batch.points, batch.normals, batch.queries, generator=generator)
+    else:
+        core = getattr(model, "module", model)
+        mean, logvar = core.encode(batch.points, batch.normals)
+        pred = core.query(core.decode_tokens(mean), batch.queries)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=(1, 2))
+    error = (pred - batch.sdf).abs()
+    near = error[:, :batch.near_count].mean()
+    far = error[:, batch.near_count:].mean()
+    kl = kl.mean()
+    total = near + config.far_weight * far + config.kl_weight * kl
+    sign = ((pred[:, :batch.near_count] < 0) == (batch.sdf[:, :batch.near_count] < 0)).float().mean()
+    return total, {"near_l1": near.item(), "far_l1": far.item(), "kl": kl.item(), "sign_acc": sign.item()}
+
+
+def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = VAETrainConfig(),
+              device: str | None = None, resume: bool = True, limit: int | None = None,
+              progress=None, cancel=None) -> dict:
+    """Train (or resume) a VAE run in ``out``; returns the final summary."""
+    if preset not in VAE_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; use one of {', '.join(VAE_PRESETS)}")
+    dist = setup_distributed(device)
+    report = progress or (lambda f, s, m="": None)
+    dataset = open_dataset(data)
+    count = min(len(dataset), limit) if limit else len(dataset)
+    train_idx, val_idx = split_indices(count, config.held_out)
+    report(0.0, "load", f"{len(train_idx)} training + {len(val_idx)} held-out shapes")
+    train = load_shapes(dataset, train_idx, cancel=cancel)
+    val = load_shapes(dataset, val_idx, cancel=cancel) if val_idx else None
+
+    model_config = VAEConfig(**VAE_PRESETS[preset])
+    torch.manual_seed(config.seed)
+    model = ShapeVAE(model_config).to(dist.device)
+    run = RunFolder(out, {"format": "kiln-vae", "vae": model_config.to_dict(), "preset": preset}, dist)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    rng = np.random.default_rng([config.seed, dist.rank])
+    generator = torch.Generator().manual_seed(config.seed * 1000 + dist.rank)
+    step, best = 0, float("inf")
+    if resume and run.has_state():
+        step, saved = run.load_state(model, optimizer, rng, generator)
+        best = float(saved.get("best_val", best))
+        report(0.0, "resume", f"resuming at step {step}")
+    trainable = wrap_for_training(model, dist)
+    val_rng = np.random.default_rng(12345)
+    val_batches = [vae_batch(val, np.arange(i, min(i + config.batch_size, len(val))), val_rng, config.num_points,
+                             config.num_near, config.num_far, config.num_surface)
+                   for i in range(0, len(val), config.batch_size)] if val is not None else []
+    clock = Clock(config.checkpoint_minutes)
+    meta = {"data": str(data), "train_shapes": len(train_idx), "held_out_shapes": len(val_idx),
+            "train_config": config.__dict__}
+    running: dict[str, float] = {}
+    while step < config.steps:
+        if cancel is not None and cancel.cancelled:
+            run.save_state(model, optimizer, step, rng, generator, extra={"best_val": best, **meta})
+            cancel.check()
+        model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config.steps, config.lr, config.warmup)
+        rows = rng.integers(0, len(train), size=config.batch_size)
+        batch = _to(vae_batch(train, rows, rng, config.num_points, config.num_near, config.num_far,
+                              config.num_surface), dist.device)
+        loss, parts = vae_loss(trainable, batch, config, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        for key, value in {"loss": loss.item(), **parts}.items():
+            running[key] = running.get(key, 0.0) + value
+        if step % config.log_every == 0 or step == config.steps:
+            row = {"step": step, "lr": optimizer.param_groups[0]["lr"], "seconds": round(clock.elapsed, 1),
+                   **{k: dist.mean(v / config.log_every) for k, v in running.items()}}
+            running = {}
+            if val_batches and (step % config.eval_every == 0 or step == config.steps):
+                val_loss, val_parts = evaluate_vae(model, val_batches, config, dist.device)
+                row.update({"val_loss": val_loss, "val_sign_acc": val_parts["sign_acc"]})
+                if val_loss < best:
+                    best = val_loss
+                    run.save_best({f"vae.{k}": v for k, v in model.state_dict().items()},
+                                  {**run.model_config, "step": step, "val_loss": val_loss, **meta})
+            run.log(row)
+            report(step / config.steps, "train", f"step {step}/{config.steps} loss {row['loss']:.4f}")
+        if clock.due() or step == config.steps:
+            run.save_state(model, optimizer, step, rng, generator, extra={"best_val": best, **meta})
+            run.plot()
+    if not val_batches:  # nothing held out: the last weights are the best we know
+        run.save_best({f"vae.{k}": v for k, v in model.state_dict().items()}, {**run.model_config, "step": step, **meta})
+    dist.barrier()
+    return {"step": step, "best_val": best, "out": str(out)}
+
+
+@torch.no_grad()
+def evaluate_vae(model: ShapeVAE, batches, config: VAETrainConfig, device: str) -> tuple[float, dict]:
+    """Mean held-out loss (posterior mean) and its parts."""
+    model.eval()
+    totals, parts_sum = 0.0, {}
+    for batch in batches:
+        loss, parts = vae_loss(model, _to(batch, device), config, sample=False)
+        totals += loss.item()
+        for k, v in parts.items():
+            parts_sum[k] = parts_sum.get(k, 0.0) + v
+    n = max(len(batches), 1)
+    return totals / n, {k: v / n for k, v in parts_sum.items()}
+
+
+def _to(batch, device):
+    if device == "cpu":
+        return batch
+    batch.points, batch.normals = batch.points.to(device), batch.normals.to(device)
+    batch.queries, batch.sdf = batch.queries.to(device), batch.sdf.to(device)
+    return batch
