@@ -114,6 +114,31 @@ class KILN_OT_stop_backend(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class KILN_OT_open_log(bpy.types.Operator):
+    """Open the local backend's log in Blender's text editor"""
+
+    bl_idname = "kiln.open_log"
+    bl_label = "Open Backend Log"
+
+    def execute(self, context):
+        path = session.get().backend.log_path or preferences.user_dir("logs") / "backend.log"
+        if not path.exists():
+            self.report({"ERROR"}, f"Kiln: no backend log yet at {path}; start the local backend first")
+            return {"CANCELLED"}
+        text = bpy.data.texts.get(path.name)
+        if text is not None and text.filepath == str(path):
+            text.clear()
+            text.write(path.read_text(errors="replace"))
+        else:
+            text = bpy.data.texts.load(str(path))
+        for area in context.screen.areas if context.screen else []:
+            if area.type == "TEXT_EDITOR":
+                area.spaces.active.text = text
+                break
+        self.report({"INFO"}, f"Kiln: backend log loaded as text '{text.name}'")
+        return {"FINISHED"}
+
+
 # ------------------------------------------------------------------------------------------
 # The four ops
 
@@ -432,6 +457,6 @@ class KILN_OT_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (KILN_OT_connect, KILN_OT_disconnect, KILN_OT_start_backend, KILN_OT_stop_backend,
+classes = (KILN_OT_connect, KILN_OT_disconnect, KILN_OT_start_backend, KILN_OT_stop_backend, KILN_OT_open_log,
            KILN_OT_generate, KILN_OT_retopo, KILN_OT_split_parts, KILN_OT_texture,
            KILN_OT_cancel, KILN_OT_reimport, KILN_OT_remove_job, KILN_OT_refresh_jobs, KILN_OT_report)

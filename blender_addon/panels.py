@@ -81,6 +81,7 @@ class KILN_PT_connection(_KilnPanel, bpy.types.Panel):
                 row.operator("kiln.stop_backend", icon="X")
             else:
                 row.operator("kiln.start_backend", icon="PLAY")
+            row.operator("kiln.open_log", text="", icon="TEXT")
 
 
 class KILN_PT_generate(_KilnPanel, bpy.types.Panel):

@@ -76,8 +76,21 @@ class Session:
             deadline = time.monotonic() + retry_for + settings.timeout + 5.0
             while self.state == "connecting" and time.monotonic() < deadline:
                 self.pump(block=0.05, push_undo=False)
+                self.check_backend_alive()
             if self.state != "connected":
                 raise SessionError(self.message or f"no answer from the Kiln backend at {settings.address}")
+
+    def check_backend_alive(self) -> None:
+        """Raise if the local backend this session started has exited (with the end of its log)."""
+        proc = self.backend
+        if proc.proc is not None and not proc.running:
+            code = proc.exit_code
+            proc.proc = None
+            self.state = "disconnected"
+            self.message = f"the local backend exited with code {code}; its log {proc.log_path} ends with:\n{proc.log_tail(4)}"
+            if self.thread is not None:
+                self.thread.send("disconnect")
+            raise SessionError(self.message)
 
     def ensure_connected(self, settings: Settings) -> None:
         """Connect and wait, unless already connected to the same address."""
@@ -290,12 +303,10 @@ def tick() -> float:
 
 
 def _watch_backend(session: Session) -> bool:
-    proc = session.backend
-    if proc.proc is not None and not proc.running:
-        code = proc.exit_code
-        proc.proc = None
-        session.message = f"the local backend exited (code {code}); see its log {proc.log_path}"
-        session.reports.append(("ERROR", f"Kiln: {session.message}\n{proc.log_tail(3)}"))
+    try:
+        session.check_backend_alive()
+    except SessionError as exc:
+        session.reports.append(("ERROR", f"Kiln: {exc}"))
         return True
     return False
 

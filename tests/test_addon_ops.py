@@ -191,3 +191,20 @@ def test_batch_example_generates_and_saves_a_blend(backend, tmp_path):
     names = sorted(o.name for o in bpy.data.objects)
     assert names == ["chair", "chair.001", "table", "table.001"]
     assert [round(bpy.data.objects[n].location.x, 2) for n in names] == [0.0, 2.5, 5.0, 7.5]
+
+
+def test_a_local_backend_that_exits_is_reported_with_its_log(backend):
+    import sys
+    prefs = blender.fresh(free_address(), timeout=3.0)
+    prefs.start_local = True
+    prefs.backend_python = sys.executable
+    prefs.backend_workdir = str(blender.ROOT)
+    prefs.backend_arguments = "-m backend serve --bind {address} --no-such-flag"
+    with pytest.raises(RuntimeError, match=r"(?s)exited with code 2.*unrecognized arguments: --no-such-flag"):
+        bpy.ops.kiln.connect(wait=True)
+    assert session().state == "disconnected"
+    assert bpy.ops.kiln.open_log() == {"FINISHED"}
+    assert "no-such-flag" in bpy.data.texts["backend.log"].as_string()
+    prefs.backend_python = "/nonexistent/python3"
+    with pytest.raises(RuntimeError, match="does not exist; fix it in the add-on preferences"):
+        bpy.ops.kiln.connect(wait=True)
