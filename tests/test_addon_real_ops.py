@@ -84,3 +84,17 @@ def test_texture_adds_uvs_and_packed_pbr_images(prefs):
     color.pixels.foreach_get(pixels)
     assert pixels.reshape(-1, 4)[:, :3].std() > 0.01, "the base colour is an actual texture, not a flat fill"
     assert source.hide_get() and obj.select_get()
+
+
+def test_retopo_makes_quads_near_the_target_and_keeps_the_transform(prefs):
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=48, ring_count=24, location=(0, 0, 2), rotation=(0.3, 0, 0))
+    source = bpy.context.active_object
+    source.modifiers.new("subd", "SUBSURF").levels = 1
+    assert bpy.ops.kiln.retopo(target_faces=400, mode="quad", preserve_sharp=False, symmetry="NONE",
+                               keep_original=False, wait=True) == {"FINISHED"}
+    obj = bpy.data.objects["Sphere_retopo"]
+    sizes = [len(p.vertices) for p in obj.data.polygons]
+    assert 300 <= len(sizes) <= 500, len(sizes)
+    assert sizes.count(4) / len(sizes) > 0.9, "quad mode gives (almost) all quads"
+    assert obj.matrix_world == source.matrix_world
+    assert source.hide_get() and bpy.context.view_layer.objects.active == obj
