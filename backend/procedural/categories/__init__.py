@@ -1,0 +1,1 @@
+"""One module per object category; each defines ``CATEGORY`` (see ``backend/procedural/registry.py``)."""
