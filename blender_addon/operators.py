@@ -174,7 +174,11 @@ class _JobOperator:
     def execute(self, context):
         prefs = preferences.get(context)
         sess = session.get()
+        wait = should_wait(self)
         try:
+            if not wait and sess.state != "connected":
+                # never block the UI on the network: connecting is the Connect button's job
+                raise SessionError("not connected: press Connect in the Kiln sidebar tab first")
             sess.ensure_connected(prefs.settings())
             ok, reason = sess.op_support(self.op_name)
             if not ok:
@@ -183,7 +187,7 @@ class _JobOperator:
             record = sess.submit(self.op_name, params, inputs, ctx, label)
         except (SessionError, scene.SceneError) as exc:
             return _report_exception(self, exc)
-        if not should_wait(self):
+        if not wait:
             self.report({"INFO"}, f"Kiln: {self.op_name} started; follow it in the Jobs panel")
             return {"FINISHED"}
         try:

@@ -19,11 +19,10 @@ class _KilnPanel:
 def _op_column(layout, op: str):
     """A column for one op's controls, greyed (with the reason) when the server does not offer it."""
     ok, reason = session.get().op_support(op)
-    col = layout.column()
     if not ok:
-        box = layout.box()
-        box.label(text=reason[0].upper() + reason[1:], icon="INFO")
-        col.enabled = False
+        layout.box().label(text=reason[0].upper() + reason[1:], icon="INFO")
+    col = layout.column()
+    col.enabled = ok
     return col
 
 

@@ -65,6 +65,7 @@ def test_undo_after_generate_removes_the_object(prefs):
 
 
 def test_cancel_mid_job_leaves_no_objects(prefs):
+    bpy.ops.kiln.connect(wait=True)
     assert bpy.ops.kiln.generate(prompt="slow ball", wait=False) == {"FINISHED"}  # 60 s unless cancelled
     record = next(iter(session().jobs))
     deadline = time.monotonic() + 30

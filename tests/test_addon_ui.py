@@ -36,6 +36,10 @@ def run_timer_until(predicate, limit_s: float = 30.0) -> int:
 def test_the_timer_applies_results_as_one_undo_step_and_reports(backend, capfd):
     blender.fresh(backend.address, timeout=3.0)
     sess = blender.kiln().session.get()
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="not connected: press Connect"):
+        bpy.ops.kiln.generate(prompt="too early", wait=False)
+    assert time.monotonic() - started < 0.5, "a UI click never waits on the network"
     assert bpy.ops.kiln.connect(wait=False) == {"FINISHED"}
     run_timer_until(lambda: sess.state == "connected")
     bpy.ops.ed.undo_push(message="before")
