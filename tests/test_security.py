@@ -30,7 +30,7 @@ def test_non_loopback_bind_is_refused_without_keys(tmp_path):
     with pytest.raises(ValueError, match="--curve-keys"):
         Server("tcp://0.0.0.0:5555", JobStore(tmp_path), {})
     result = subprocess.run([sys.executable, "-m", "backend", "serve", "--bind", "tcp://*:5599", "--store",
-                             str(tmp_path), "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                             str(tmp_path), "--device", "cpu", "--ops", "none"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "--curve-keys" in result.stderr
 
 

@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: CUDA when present)")
     parser.add_argument("--curve-keys", type=Path, default=None, metavar="DIR",
                         help="CurveZMQ keys folder from `kiln-backend keys DIR` (required for non-loopback binds)")
+    parser.add_argument("--ops", default="all", metavar="LIST",
+                        help="comma-separated ops to serve, e.g. retopo,parts for a CPU box (default: all that "
+                             "are available; 'none' for none)")
     parser.add_argument("--cpu-workers", type=int, default=2, help="parallel geometry jobs (default 2)")
     parser.add_argument("--max-message-mb", type=float, default=DEFAULT_LIMITS.max_total_bytes / 2**20,
                         help="largest request accepted, in MiB (default %(default).0f)")
@@ -46,6 +49,18 @@ def _setup_logging(store: Path) -> Path:
     return log_file
 
 
+def _op_names(value: str) -> list[str] | None:
+    from backend.ops import OP_MODULES
+
+    if value == "all":
+        return None
+    names = [] if value == "none" else [n.strip() for n in value.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(OP_MODULES))
+    if unknown:
+        raise ValueError(f"--ops: unknown op(s) {', '.join(unknown)}; choose from {', '.join(OP_MODULES)}")
+    return names
+
+
 def run(args) -> int:
     from backend.models.device import pick_device
     from backend.models.registry import configure
@@ -56,10 +71,10 @@ def run(args) -> int:
     log_file = _setup_logging(args.store)
     log = logging.getLogger("kiln.serve")
     try:
-        device = pick_device(args.device)
+        device = "cpu" if args.device == "cpu" else pick_device(args.device)  # "cpu" needs no torch import
         curve = CurveConfig(args.curve_keys) if args.curve_keys else None
         registry = configure(args.models, device)
-        ops = available_ops()
+        ops = available_ops(_op_names(args.ops))
         for module_name in args.extra_op_module:
             module = importlib.import_module(module_name)
             ops[module.NAME] = module

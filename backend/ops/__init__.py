@@ -21,10 +21,10 @@ def load_op(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def available_ops() -> dict[str, ModuleType]:
-    """The ops that import and report themselves available, by name."""
+def available_ops(names: tuple[str, ...] | list[str] | None = None) -> dict[str, ModuleType]:
+    """The ops (all, or only ``names``) that import and report themselves available, by name."""
     found: dict[str, ModuleType] = {}
-    for name in OP_MODULES:
+    for name in OP_MODULES if names is None else [n for n in OP_MODULES if n in names]:
         try:
             module = load_op(name)
         except ModuleNotFoundError as exc:

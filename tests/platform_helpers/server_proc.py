@@ -25,14 +25,17 @@ class ServerProcess:
         return path.read_text() if path.exists() else ""
 
 
-def start_server(store: Path, *extra_args: str, test_ops: bool = True, bind: str = "tcp://127.0.0.1:0",
-                 timeout: float = 90.0) -> ServerProcess:
-    """Start a backend and wait until it serves; raises with its output if it fails to start."""
+def start_server(store: Path, *extra_args: str, test_ops: bool = True, real_ops: str = "none",
+                 bind: str = "tcp://127.0.0.1:0", timeout: float = 180.0) -> ServerProcess:
+    """Start a backend and wait until it serves; raises with its output if it fails to start.
+
+    ``real_ops`` is passed as ``--ops``: platform tests serve only the test ops unless they ask.
+    """
     store.mkdir(parents=True, exist_ok=True)
     ready = store / "ready.txt"
     ready.unlink(missing_ok=True)
     command = [sys.executable, "-m", "backend", "serve", "--bind", bind, "--store", str(store),
-               "--device", "cpu", "--ready-file", str(ready), *extra_args]
+               "--device", "cpu", "--ready-file", str(ready), "--ops", real_ops, *extra_args]
     if test_ops:
         for module in TEST_OPS:
             command += ["--extra-op-module", module]
