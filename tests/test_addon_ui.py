@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import pytest
 from addon_helpers import blender
 from addon_helpers.backend import Backend, shared_backend
 from addon_helpers.blender import bpy
+from addon_helpers.limited_server import LimitedServer
 
 pytestmark = pytest.mark.blender
 
@@ -18,6 +20,12 @@ pytestmark = pytest.mark.blender
 @pytest.fixture()
 def backend():
     return shared_backend(("timed_op",))
+
+
+def free_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def run_timer_until(predicate, limit_s: float = 30.0) -> int:
@@ -120,3 +128,61 @@ def test_the_installed_extension_carries_its_pyzmq_wheel():
     site = blender.USER_RESOURCES / "extensions" / ".local" / "lib"
     assert list(site.glob("python3.*/site-packages/zmq/__init__.py")), "Blender unpacked the bundled wheel"
     assert (blender.USER_RESOURCES / "extensions" / "user_default" / "kiln" / "shared" / "client.py").exists()
+
+
+def _panels():
+    kiln = blender.kiln()
+    return {cls.bl_label: cls for cls in kiln.panels.classes}
+
+
+def test_panels_draw_disconnected_with_ops_greyed_and_the_reason():
+    from addon_helpers.checking_layout import draw
+    blender.fresh(free_address())
+    panels = _panels()
+    conn = draw(panels["Connection"], bpy.context)
+    assert ("operator", "kiln.connect") in conn and any("Disconnected" in t for k, t in conn if k == "label")
+    gen = draw(panels["Generate"], bpy.context)
+    assert ("label", "Not connected to a Kiln backend") in gen
+    assert ("operator", "kiln.generate (greyed)") in gen
+    assert draw(panels["Jobs"], bpy.context)[-1] == ("label", "No jobs yet")
+
+
+def test_panels_grey_what_a_limited_server_lacks():
+    from addon_helpers.checking_layout import draw
+    spec = {"summary": "", "resource": "cpu", "inputs": {},
+            "params": [{"name": "prompt", "type": "str"}, {"name": "seed", "type": "int", "default": 0}]}
+    server = LimitedServer({"generate": spec})
+    try:
+        blender.fresh(server.address, timeout=2.0)
+        bpy.ops.kiln.connect(wait=True)
+        panels = _panels()
+        gen = draw(panels["Generate"], bpy.context)
+        assert ("operator", "kiln.generate") in gen and ("prop", "seed") in gen
+        assert ("prop", "texture (greyed)") in gen and ("prop", "model (greyed)") in gen
+        assert any(k == "label" and t.startswith("Not offered by this server: model") for k, t in gen)
+        retopo = draw(panels["Retopologize"], bpy.context)
+        assert ("operator", "kiln.retopo (greyed)") in retopo
+        assert ("label", f"The backend at {server.address} does not offer 'retopo'") in retopo
+        conn = draw(panels["Connection"], bpy.context)
+        assert ("label", "Ops: generate") in conn and ("operator", "kiln.disconnect") in conn
+    finally:
+        server.close()
+
+
+def test_jobs_panel_shows_progress_cancel_reimport_and_remove(backend):
+    from addon_helpers.checking_layout import draw
+    blender.fresh(backend.address, timeout=3.0)
+    bpy.ops.kiln.generate(prompt="finished one", wait=True)
+    bpy.ops.kiln.generate(prompt="slow running one", wait=False)
+    sess = blender.kiln().session.get()
+    running = next(iter(sess.jobs))
+    deadline = time.monotonic() + 20
+    while running.stage != "sampling" and time.monotonic() < deadline:
+        sess.pump(block=0.05)
+    calls = draw(_panels()["Jobs"], bpy.context)
+    ops = [c[1] for c in calls if c[0] == "operator"]
+    assert ops == ["kiln.refresh_jobs", "kiln.cancel", "kiln.reimport", "kiln.remove_job"]
+    assert [("set", "kiln.cancel", "job", running.key)] == [c for c in calls if c[0] == "set" and c[1] == "kiln.cancel"]
+    assert any(c[0] == "progress" and "sampling" in c[1] for c in calls), calls
+    bpy.ops.kiln.cancel(job=running.key, wait=True)
+    assert running.state == "cancelled"
