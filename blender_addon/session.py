@@ -93,8 +93,8 @@ class Session:
             raise SessionError(self.message)
 
     def ensure_connected(self, settings: Settings) -> None:
-        """Connect and wait, unless already connected to the same address."""
-        if self.state in ("connected", "lost") and self.settings and self.settings.address == settings.address:
+        """Connect and wait, unless already connected with these same settings."""
+        if self.state in ("connected", "lost") and self.settings == settings:
             return
         self.connect(settings, wait=True)
 
