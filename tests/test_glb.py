@@ -134,3 +134,42 @@ def test_glb_bad_input_gets_clear_errors():
         read_glb(_glb_with({**doc, "extensionsRequired": ["KHR_draco_mesh_compression"]}, positions + indices))
     with pytest.raises(GLBError, match="no triangle meshes"):
         read_glb(_glb_with({"asset": {"version": "2.0"}, "nodes": [{"name": "empty"}]}))
+
+
+def _filtered_png(rgba: np.ndarray) -> bytes:
+    """A PNG whose row y uses filter type y % 5 (None, Sub, Up, Average, Paeth), built by hand."""
+    import zlib
+
+    height, width, _ = rgba.shape
+    raw = rgba.reshape(height, -1).astype(np.int32)
+    rows = []
+    for y in range(height):
+        line = raw[y]
+        prior = raw[y - 1] if y else np.zeros_like(line)
+        left = np.concatenate([np.zeros(4, np.int32), line[:-4]])
+        upleft = np.concatenate([np.zeros(4, np.int32), prior[:-4]])
+        kind = y % 5
+        if kind == 0:
+            predictor = np.zeros_like(line)
+        elif kind == 1:
+            predictor = left
+        elif kind == 2:
+            predictor = prior
+        elif kind == 3:
+            predictor = (left + prior) // 2
+        else:
+            p = left + prior - upleft
+            pa, pb, pc = abs(p - left), abs(p - prior), abs(p - upleft)
+            predictor = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prior, upleft))
+        rows.append(bytes([kind]) + ((line - predictor) & 255).astype(np.uint8).tobytes())
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+
+
+def test_png_decodes_every_filter_type():
+    rgba = np.random.default_rng(3).integers(0, 256, (11, 9, 4), dtype=np.uint8)
+    data = _filtered_png(rgba)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")), rgba)  # the file is valid
+    assert np.array_equal(decode_png(data), rgba)
