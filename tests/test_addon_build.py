@@ -99,3 +99,26 @@ def test_command_line_reports_a_bad_platform(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "--platform", "amiga-68k", "--out", str(tmp_path),
                            "--no-blender"], capture_output=True, text=True)
     assert proc.returncode == 1 and "amiga-68k" in proc.stderr and "choose from" in proc.stderr
+
+
+@pytest.mark.skipif(not BLENDER_EXT.exists(), reason="Blender's extension CLI ships with the bpy module")
+def test_with_a_blender_binary_the_archive_comes_from_blender_extension_build(tmp_path):
+    """A 'blender' that only implements '--command extension build' by running Blender's own CLI."""
+    shim = tmp_path / "blender"
+    shim.write_text(f"""#!{sys.executable}
+import subprocess, sys
+args = sys.argv[1:]
+assert args[:4] == ["--factory-startup", "--command", "extension", "build"], args
+sys.exit(subprocess.call([sys.executable, {str(BLENDER_EXT)!r}, "build", *args[4:]]))
+""")
+    shim.chmod(0o755)
+    with_blender = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(tmp_path / "a"),
+                                   "--blender", str(shim)], capture_output=True, text=True)
+    without = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(tmp_path / "b"),
+                              "--no-blender"], capture_output=True, text=True)
+    assert with_blender.returncode == 0 and without.returncode == 0, with_blender.stderr + without.stderr
+    made_a, made_b = Path(with_blender.stdout.strip()), Path(without.stdout.strip())
+    assert made_a.name == made_b.name == f"kiln-0.1.0-{build.current_platform().replace('-', '_')}.zip"
+    with zipfile.ZipFile(made_a) as a, zipfile.ZipFile(made_b) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+        assert all(a.read(n) == b.read(n) for n in a.namelist())

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from addon_helpers import blender
 from addon_helpers.blender import bpy
@@ -144,3 +146,50 @@ def test_invalid_payload_is_rejected_before_touching_blender(scene_mod):
     with pytest.raises(blender.kiln().shared.protocol.ProtocolError, match="out of range"):
         scene_mod.objects_from_payload(mesh, "bad", bpy.context.scene.collection)
     assert len(bpy.data.meshes) == 0
+
+
+@st.composite
+def polygon_meshes(draw):
+    """Random polygon meshes: 3-7 distinct corners per face, optional UVs and parts."""
+    num_vertices = draw(st.integers(3, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    sizes = rng.integers(3, min(7, num_vertices) + 1, draw(st.integers(1, 30))).astype(np.int32)
+    faces = [rng.choice(num_vertices, size, replace=False) for size in sizes]
+    positions = rng.normal(size=(num_vertices, 3)).astype(np.float32)
+    payload = _payload_mod()
+    mesh = payload.MeshPayload(positions, sizes, np.concatenate(faces).astype(np.int32))
+    if draw(st.booleans()):
+        mesh.corner_uvs = rng.random((len(mesh.face_indices), 2)).astype(np.float32)
+    if draw(st.booleans()):
+        parts = draw(st.integers(1, 4))
+        mesh.part_ids = rng.integers(0, parts, len(sizes)).astype(np.int32)
+        mesh.part_names = [f"p{i}" for i in range(parts)]
+    return mesh
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mesh=polygon_meshes())
+def test_any_polygon_mesh_round_trips_exactly(scene_mod, mesh):
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    objs = scene_mod.objects_from_payload(mesh, "rt", bpy.context.scene.collection)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    pieces = objs[1:] if mesh.part_ids is not None else objs
+    face_order = np.argsort(mesh.part_ids, kind="stable") if mesh.part_ids is not None else np.arange(mesh.num_faces)
+    offsets = mesh.face_offsets()
+    expected = [mesh.positions[mesh.face_indices[offsets[f]:offsets[f + 1]]] for f in face_order]
+    expected_uv = ([mesh.corner_uvs[offsets[f]:offsets[f + 1]] for f in face_order]
+                   if mesh.corner_uvs is not None else None)
+    got, got_uv = [], []
+    for obj in pieces:
+        back = scene_mod.payload_from_object(obj, depsgraph)
+        starts = back.face_offsets()
+        got += [back.positions[back.face_indices[starts[f]:starts[f + 1]]] for f in range(back.num_faces)]
+        if back.corner_uvs is not None:
+            got_uv += [back.corner_uvs[starts[f]:starts[f + 1]] for f in range(back.num_faces)]
+    assert len(got) == mesh.num_faces
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    if expected_uv is not None:
+        for a, b in zip(got_uv, expected_uv):
+            np.testing.assert_allclose(a, b, atol=1e-6)
