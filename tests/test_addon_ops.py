@@ -209,3 +209,18 @@ def test_a_local_backend_that_exits_is_reported_with_its_log(backend):
     prefs.backend_python = "/nonexistent/python3"
     with pytest.raises(RuntimeError, match="does not exist; fix it in the add-on preferences"):
         bpy.ops.kiln.connect(wait=True)
+
+
+def test_generate_from_an_image_sends_it_and_names_the_result_after_it(prefs, backend):
+    import json
+    image = bpy.data.images.new("ref_photo", 24, 16, alpha=True)
+    with pytest.raises(RuntimeError, match="type a prompt or pick an image"):
+        bpy.ops.kiln.generate(wait=True)
+    with pytest.raises(RuntimeError, match="no image named 'nope'"):
+        bpy.ops.kiln.generate(image="nope", wait=True)
+    assert bpy.ops.kiln.generate(image=image.name, wait=True) == {"FINISHED"}
+    assert "ref_photo" in bpy.data.objects
+    record = next(iter(session().jobs))
+    request = json.loads((backend.store / "jobs" / record.job / "request.json").read_text())
+    assert request["inputs"]["image"] == {"kind": "image", "shape": [16, 24, 4]}
+    assert request["params"]["prompt"] == "" and request["params"]["seed"] == 0
