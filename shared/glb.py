@@ -39,6 +39,21 @@ class GLBError(ValueError):
     """A GLB/glTF file that is malformed or uses a feature this reader does not support."""
 
 
+def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique rows of an int32 (N,k) array and the inverse index. Columns are folded into dense
+    int64 ids one at a time (1-D sorts), far faster than ``np.unique(axis=0)``."""
+    if not len(keys):
+        return keys, np.zeros(0, dtype=np.int64)
+    _, ids = np.unique(keys[:, 0].view(np.uint32), return_inverse=True)
+    first = None
+    for column in range(1, keys.shape[1]):
+        combined = ids.astype(np.int64) * (1 << 32) + keys[:, column].view(np.uint32)
+        _, first, ids = np.unique(combined, return_index=True, return_inverse=True)
+    if first is None:
+        _, first = np.unique(ids, return_index=True)
+    return keys[first], ids.reshape(-1).astype(np.int64)
+
+
 # ----------------------------------------------------------------------------------------------
 # Writing
 
@@ -125,8 +140,8 @@ def _primitive(out: _BinaryBuilder, mesh: MeshPayload, corners: np.ndarray) -> d
     flat = corners.reshape(-1)
     vertex = mesh.face_indices[flat]
     if mesh.corner_uvs is not None:
-        key = np.column_stack([vertex, mesh.corner_uvs[flat].view(np.int32)])
-        unique, inverse = np.unique(key, axis=0, return_inverse=True)
+        key = np.column_stack([vertex, (mesh.corner_uvs[flat] + np.float32(0)).view(np.int32)])
+        unique, inverse = unique_rows(key)
         source, uv = unique[:, 0], unique[:, 1:].copy().view(np.float32)
     else:
         source, inverse = np.unique(vertex, return_inverse=True)
@@ -406,8 +421,8 @@ class _Reader:
             corner_uvs = np.concatenate([u if u is not None else np.zeros((3 * len(f), 2), np.float32)
                                          for u, f in zip(uvs, faces)]).astype(np.float32)
         if weld:
-            points, inverse = np.unique(points, axis=0, return_inverse=True)
-            tris = inverse.reshape(-1)[tris]
+            unique, inverse = unique_rows((points + np.float32(0)).view(np.int32))  # +0 folds -0.0 into 0.0
+            points, tris = unique.view(np.float32), inverse[tris]
         materials, part_materials, textures = self._materials(part_material)
         info = {}
         scenes = self.doc.get("scenes", [])

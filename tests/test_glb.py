@@ -173,3 +173,12 @@ def test_png_decodes_every_filter_type():
     data = _filtered_png(rgba)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")), rgba)  # the file is valid
     assert np.array_equal(decode_png(data), rgba)
+
+
+def test_unique_rows_matches_numpy():
+    from shared.glb import unique_rows
+
+    keys = np.random.default_rng(4).integers(-3, 3, (2000, 3)).astype(np.int32)
+    rows, inverse = unique_rows(keys)
+    assert len(rows) == len(np.unique(keys, axis=0))
+    assert np.array_equal(rows[inverse], keys)
