@@ -29,11 +29,11 @@ def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, prese
     pass_notes: list[str] = []
     for _ in range(6):
         pass_notes = []
-        v, t = qem_decimate(v, t, goal, preserve_sharp, sharp_angle, pass_notes)
+        v, t = qem_decimate(v, t, goal, preserve_sharp, pass_notes)
         quads, rest = pair_triangles(v, t, max_fold=max_fold)
         faces = len(quads) + len(rest)
         if faces <= 1.04 * target or len(t) > 1.1 * goal:
-            break  # close enough, or decimation cannot go lower (locked creases)
+            break  # close enough, or decimation cannot go lower
         goal = max(int(len(t) * target / faces), 1)
     notes.extend(pass_notes)
     notes.append(f"decimated to {len(t)} triangles, paired {len(quads)} into quads")

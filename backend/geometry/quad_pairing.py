@@ -42,7 +42,7 @@ def _corner_angles(vertices, quads):
 
 
 def pair_triangles(vertices: np.ndarray, triangles: np.ndarray, max_fold: float = 30.0,
-                   min_corner: float = 45.0, max_corner: float = 135.0) -> tuple[np.ndarray, np.ndarray]:
+                   min_corner: float = 30.0, max_corner: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
     """Split ``triangles`` into (quads (Q,4), leftover triangles (T,3)), both keeping the winding."""
     vertices = np.asarray(vertices, dtype=np.float64)
     triangles = np.asarray(triangles, dtype=np.int64)

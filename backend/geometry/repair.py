@@ -80,6 +80,37 @@ def split_nonmanifold_edges(vertices: np.ndarray, triangles: np.ndarray) -> tupl
     return np.concatenate([vertices, fresh]), t, int(len(bad_edges))
 
 
+def split_pinched_vertices(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Give every fan of faces around a vertex its own copy of it (bow-tie / pinched vertices).
+
+    Corners of one vertex are joined when their faces share an edge at that vertex; each joined
+    group becomes one vertex. Returns (vertices, triangles, number of vertices that were split).
+    """
+    t = np.asarray(triangles, np.int64)
+    edges = np.sort(np.stack([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]], axis=1).reshape(-1, 2), axis=1)
+    face = np.repeat(np.arange(len(t)), 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    e, f = edges[order], face[order]
+    same = np.flatnonzero(np.all(e[1:] == e[:-1], axis=1))  # consecutive faces sharing an edge
+    corner = np.arange(3 * len(t)).reshape(-1, 3)
+    rows, cols = [], []
+    for end in (0, 1):
+        vert = e[same, end]
+        fa, fb = f[same], f[same + 1]
+        rows.append(corner[fa, np.argmax(t[fa] == vert[:, None], axis=1)])
+        cols.append(corner[fb, np.argmax(t[fb] == vert[:, None], axis=1)])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(3 * len(t), 3 * len(t)))
+    _, label = connected_components(graph, directed=False)
+    key = np.stack([t.reshape(-1), label], axis=1)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    original = t.reshape(-1)[first]
+    pinched = int(np.count_nonzero(np.bincount(original) > 1))
+    if pinched == 0:
+        return vertices, t, 0
+    return np.asarray(vertices)[original], inverse.reshape(-1, 3), pinched
+
+
 def component_labels(num_vertices: int, triangles: np.ndarray) -> tuple[int, np.ndarray]:
     """Connected components through shared vertices: (count, label of each triangle)."""
     rows = np.repeat(triangles[:, 0], 2)
@@ -156,6 +187,9 @@ def clean(vertices: np.ndarray, triangles: np.ndarray, report: list[str]) -> Tri
     v, t, nonmanifold = split_nonmanifold_edges(v, t)
     if nonmanifold:
         report.append(f"{nonmanifold} non-manifold edges repaired")
+    v, t, pinched = split_pinched_vertices(v, t)
+    if pinched:
+        report.append(f"{pinched} non-manifold vertices split")
     t, flipped = orient_consistently(v, t)
     if flipped:
         report.append(f"{flipped} faces flipped to a consistent winding")

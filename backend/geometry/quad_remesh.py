@@ -1,0 +1,249 @@
+"""Field-aligned quad remeshing of a repaired triangle mesh, component by component, with a
+fallback chain so a result always comes back.
+
+For every connected component with a face budget (its share of the target by area):
+1. the primary engine (QuadriFlow), all components in one killable child process;
+2. a result is accepted when it is non-empty, within 10% of its budget (one retry with a
+   corrected target otherwise), within 2% of the diagonal of the component's surface and, when
+   ``keep_topology``, has the component's Euler characteristic (same genus and holes);
+3. otherwise the other engine (Instant Meshes); if neither is accepted, the best result that
+   at least hit the face count is kept (and the report says what it missed); with none, an
+   SDF (voxel) remesh of the component followed by Instant Meshes, then the low-poly path
+   (decimate + pair), which always succeeds.
+Components too small for a field (budget below ``MIN_FIELD_FACES``) go to the low-poly path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backend.ops.base import CancelToken, ProgressFn, no_progress, sub_progress
+
+from .killable import ChildFailure, call_in_child
+from .lowpoly import lowpoly
+from .polymesh import bbox_diagonal
+from .repair import TriMesh, boundary_edge_count, euler_characteristic
+from .surface_distance import SurfaceQuery, sample_surface
+
+ENGINES = ("quadriflow", "instant_meshes")
+MIN_FIELD_FACES = 24
+COUNT_TOLERANCE = 0.10
+SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
+
+
+@dataclass
+class Piece:
+    """Remeshed output of one component: vertices, quads (F,4) and leftover triangles (T,3)."""
+
+    vertices: np.ndarray
+    quads: np.ndarray
+    triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
+    method: str = ""
+
+    @property
+    def faces(self) -> int:
+        return len(self.quads) + len(self.triangles)
+
+
+def _quad_euler(quads: np.ndarray) -> int:
+    edges = np.unique(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1), axis=0)
+    return int(len(np.unique(quads)) - len(edges) + len(quads))
+
+
+def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: np.ndarray, offsets_t: np.ndarray,
+                       budgets: np.ndarray, engine: str, preserve_sharp: bool, crease_angle: float,
+                       seed: int = 0) -> dict[str, np.ndarray]:
+    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``.
+
+    A component whose engine raises gets zero quads; a native crash fails the whole call.
+    """
+    from . import quad_engines
+
+    out_v, out_q, counts_v, counts_q = [], [], [], []
+    for i, budget in enumerate(budgets):
+        v = vertices[offsets_v[i]:offsets_v[i + 1]]
+        t = triangles[offsets_t[i]:offsets_t[i + 1]] - offsets_v[i]
+        open_boundary = boundary_edge_count(t) > 0
+        try:
+            if engine == "quadriflow":
+                res = quad_engines.quadriflow(v, t, int(budget), preserve_sharp=preserve_sharp,
+                                              preserve_boundary=open_boundary, seed=seed)
+            elif engine == "instant_meshes":
+                res = quad_engines.instant_meshes(v, t, int(budget), crease_angle=crease_angle if preserve_sharp else 0.0,
+                                                  align_boundaries=open_boundary)
+            else:
+                raise ValueError(f"unknown quad engine {engine!r}")
+            rv, rq = res["vertices"], res["quads"]
+        except Exception:  # noqa: BLE001 - a failed component is reported through its empty result
+            rv, rq = np.zeros((0, 3), np.float32), np.zeros((0, 4), np.int64)
+        out_v.append(rv)
+        out_q.append(rq)
+        counts_v.append(len(rv))
+        counts_q.append(len(rq))
+    return {"vertices": np.concatenate(out_v).astype(np.float64), "quads": np.concatenate(out_q).astype(np.int64),
+            "counts_v": np.array(counts_v, np.int64), "counts_q": np.array(counts_q, np.int64)}
+
+
+def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_sharp: bool, crease_angle: float,
+                cancel, progress) -> list[Piece | None]:
+    """One child call remeshing every part; None for parts that came back empty."""
+    if not parts:
+        return []
+    offsets_v = np.cumsum([0] + [len(p.vertices) for p in parts])
+    offsets_t = np.cumsum([0] + [len(p.triangles) for p in parts])
+    arrays = {"vertices": np.concatenate([p.vertices for p in parts]),
+              "triangles": np.concatenate([p.triangles + o for p, o in zip(parts, offsets_v)]),
+              "offsets_v": offsets_v, "offsets_t": offsets_t, "budgets": np.array(budgets, np.int64)}
+    expected = sum(budgets) / (1500 if engine == "quadriflow" else 6000) + 1
+    out = call_in_child(__name__, "remesh_batch_child", arrays,
+                        {"engine": engine, "preserve_sharp": bool(preserve_sharp), "crease_angle": float(crease_angle)},
+                        cancel=cancel, progress=progress, stage=f"quad remeshing ({engine})",
+                        expected_seconds=expected, timeout=300)
+    pieces: list[Piece | None] = []
+    ov = np.concatenate([[0], np.cumsum(out["counts_v"])])
+    oq = np.concatenate([[0], np.cumsum(out["counts_q"])])
+    for i in range(len(parts)):
+        quads = out["quads"][oq[i]:oq[i + 1]]
+        pieces.append(Piece(out["vertices"][ov[i]:ov[i + 1]], quads, method=engine) if len(quads) else None)
+    return pieces
+
+
+@dataclass
+class Verdict:
+    """How well a piece fits its part: problems (empty when accepted) and a ranking key."""
+
+    problems: list[str]
+    rank: tuple
+
+
+def shape_error(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
+    """Largest distance from the part's surface to the piece, relative to the part's bbox diagonal."""
+    tris = np.concatenate([piece.quads[:, [0, 1, 2]], piece.quads[:, [0, 2, 3]], piece.triangles.reshape(-1, 3)])
+    query = SurfaceQuery(piece.vertices, tris, samples=max(4 * len(tris), 2000), k=6)
+    points = np.concatenate([sample_surface(part.vertices, part.triangles, samples)[0], part.vertices[::7]])
+    return float(query.distance(points).max() / max(bbox_diagonal(part.vertices), 1e-30))
+
+
+def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool) -> Verdict:
+    """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept)
+    and within ``SHAPE_LIMIT`` of its surface; otherwise say what is wrong."""
+    if piece is None:
+        return Verdict(["failed"], (9, 9, 9.0))
+    problems = []
+    count_off = abs(piece.faces - budget) > COUNT_TOLERANCE * budget + 2
+    if count_off:
+        problems.append(f"face count {piece.faces} vs {budget}")
+    euler_gap = abs(_quad_euler(piece.quads) - euler_characteristic(part.triangles))
+    if keep_topology and euler_gap:
+        problems.append("topology changed")
+    error = shape_error(piece, part)
+    if error > SHAPE_LIMIT:
+        problems.append(f"shape error {error:.1%}")
+    return Verdict(problems, (int(count_off), min(euler_gap, 1) if keep_topology else 0, error))
+
+
+def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool = False, crease_angle: float = 30.0,
+                 keep_topology: bool = True, report: list[str] | None = None, cancel: CancelToken | None = None,
+                 progress: ProgressFn = no_progress) -> list[Piece]:
+    """Quad-remesh every part to its budget; always returns one piece per part."""
+    report = report if report is not None else []
+    result: list[Piece | None] = [None] * len(parts)
+    small = [i for i, b in enumerate(budgets) if b < MIN_FIELD_FACES]
+    todo = [i for i, b in enumerate(budgets) if b >= MIN_FIELD_FACES]
+    why: dict[int, str] = {}
+    best: dict[int, tuple[Verdict, Piece]] = {}  # best rejected result per part
+    stages = len(ENGINES) + 2
+    for stage, engine in enumerate(ENGINES):
+        if not todo:
+            break
+        step = sub_progress(progress, stage / stages, (stage + 1) / stages)
+        pieces = _attempt(parts, budgets, todo, engine, preserve_sharp, crease_angle, cancel, step)
+        verdicts = {i: assess(pieces[i], parts[i], budgets[i], keep_topology) for i in todo}
+        retry = [i for i in todo if pieces[i] is not None and verdicts[i].rank[0]]
+        if retry:  # one retry with a corrected target for pieces that missed the face count
+            scaled = list(budgets)
+            for i in retry:
+                scaled[i] = max(int(round(budgets[i] * budgets[i] / pieces[i].faces)), MIN_FIELD_FACES)
+            again = _attempt(parts, scaled, retry, engine, preserve_sharp, crease_angle, cancel, step)
+            for i in retry:
+                verdict = assess(again[i], parts[i], budgets[i], keep_topology)
+                if verdict.rank < verdicts[i].rank:
+                    pieces[i], verdicts[i] = again[i], verdict
+        left = []
+        for i in todo:
+            if not verdicts[i].problems:
+                result[i] = pieces[i]
+                continue
+            why[i] = f"{engine}: {', '.join(verdicts[i].problems)}"
+            left.append(i)
+            if pieces[i] is not None and (i not in best or verdicts[i].rank < best[i][0].rank):
+                best[i] = (verdicts[i], pieces[i])
+        if left and stage + 1 < len(ENGINES):
+            report.append(f"{len(left)} component(s) fell back from {engine} to {ENGINES[stage + 1]} "
+                          f"({'; '.join(sorted(set(why[i] for i in left)))})")
+        todo = left
+    # a result that hit the count but missed topology or shape beats rebuilding the part from voxels
+    for i in [i for i in todo if i in best and not best[i][0].rank[0]]:
+        verdict, result[i] = best[i]
+        report.append(f"kept the closest remesh ({result[i].method}) of a component despite: "
+                      f"{', '.join(verdict.problems)}")
+    todo = [i for i in todo if result[i] is None]
+    if todo:
+        report.append(f"{len(todo)} component(s) fell back to SDF remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
+        todo = _sdf_fallback(parts, budgets, todo, result, cancel,
+                             sub_progress(progress, len(ENGINES) / stages, (len(ENGINES) + 1) / stages))
+    lowpoly_parts = small + todo
+    if todo:
+        report.append(f"{len(todo)} component(s) fell back to low-poly quads")
+    if small:
+        report.append(f"{len(small)} small component(s) (< {MIN_FIELD_FACES} faces of budget) made low-poly")
+    if lowpoly_parts:
+        # one call for all of them: QEM never merges separate components
+        chosen = [parts[i] for i in lowpoly_parts]
+        offsets = np.cumsum([0] + [len(p.vertices) for p in chosen[:-1]])
+        v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
+                          np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
+                          max(sum(budgets[i] for i in lowpoly_parts), 1), preserve_sharp, crease_angle, None, cancel,
+                          sub_progress(progress, (stages - 1) / stages, 1.0))
+        for i in lowpoly_parts:
+            result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly")
+        result[lowpoly_parts[0]] = Piece(v, q, t, method="lowpoly")
+    return result  # type: ignore[return-value]
+
+
+def _attempt(parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel, progress) -> dict[int, Piece | None]:
+    """Run ``engine`` on the parts in ``indices``; a crash of the batch is retried part by part."""
+    chosen = [parts[i] for i in indices]
+    try:
+        got = _run_engine(chosen, [budgets[i] for i in indices], engine, preserve_sharp, crease_angle, cancel, progress)
+        return dict(zip(indices, got))
+    except ChildFailure:
+        if len(indices) == 1:
+            return {indices[0]: None}
+        out: dict[int, Piece | None] = {}
+        for i in indices:
+            out.update(_attempt(parts, budgets, [i], engine, preserve_sharp, crease_angle, cancel, progress))
+        return out
+
+
+def _sdf_fallback(parts, budgets, indices, result, cancel, progress) -> list[int]:
+    """Voxel-remesh each failed part, then Instant Meshes; returns the parts still unsolved."""
+    from .sdf_remesh import sdf_remesh
+
+    left = []
+    for i in indices:
+        if cancel is not None:
+            cancel.check()
+        try:
+            rebuilt = sdf_remesh(parts[i], cancel=cancel)
+        except ValueError:
+            left.append(i)
+            continue
+        piece = _attempt([rebuilt], [budgets[i]], [0], "instant_meshes", False, 30.0, cancel, progress)[0]
+        if piece is None or assess(piece, parts[i], budgets[i], keep_topology=False).rank[0]:
+            left.append(i)
+        else:
+            piece.method = "sdf+instant_meshes"
+            result[i] = piece
+    return left

@@ -1,0 +1,197 @@
+"""The ``retopo`` op: rebuild a mesh's faces at a target count.
+
+Modes:
+- ``quad``: field-aligned pure-quad remesh (QuadriFlow, falling back to Instant Meshes, an SDF
+  remesh, then low-poly), per connected component, after repairing what remeshers reject.
+- ``lowpoly``: QEM decimation to the target, then triangles paired into quads where clean.
+- ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
+
+``symmetry`` (none/x/y/z) remeshes the positive half and mirrors it across the plane through the
+object's origin (the bounding-box centre when the mesh does not cross it). The result's
+``info["report"]`` lists, in order, every repair and fallback that happened.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from shared.payload import MeshPayload
+from shared.protocol import ParamSpec, ProtocolError
+
+from backend.geometry import repair
+from backend.geometry.decimate import decimate, subdivide_to
+from backend.geometry.killable import ChildFailure
+from backend.geometry.lowpoly import lowpoly
+from backend.geometry.polymesh import bbox_diagonal, payload_from_mixed
+from backend.geometry.quad_remesh import remesh_quads
+from backend.geometry.symmetry import AXES, keep_half, mirror_plane, mirror_weld
+
+from .base import CancelToken, InputSpec, OpError, ProgressFn, sub_progress
+
+NAME = "retopo"
+RESOURCE = "cpu"
+SUMMARY = "Retopologize a mesh: clean quads, a low-poly quad/tri mix, or triangles at a target face count."
+INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to rebuild (polygons or triangles)")}
+MODES = ("quad", "lowpoly", "tri")
+DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
+
+
+def params_schema() -> list[ParamSpec]:
+    return [
+        ParamSpec("target_faces", "int", 2000, "number of faces wanted (the result is within 10%)",
+                  minimum=8, maximum=1_000_000),
+        ParamSpec("mode", "choice", "quad", "quad: all-quad remesh; lowpoly: decimate + pair into quads; "
+                  "tri: triangle decimation", choices=list(MODES)),
+        ParamSpec("preserve_sharp", "bool", False, "keep creases (edges sharper than sharp_angle)"),
+        ParamSpec("sharp_angle", "float", 35.0, "dihedral angle in degrees above which an edge is a crease",
+                  minimum=1.0, maximum=179.0),
+        ParamSpec("symmetry", "choice", "none", "mirror symmetry across the plane through the origin "
+                  "perpendicular to this axis", choices=["none", *AXES]),
+        ParamSpec("keep_topology", "bool", True, "keep the genus and holes of each piece (quad mode retries "
+                  "another remesher when one changes them)"),
+        ParamSpec("fill_holes", "bool", False, "close open holes before remeshing (MeshFix)"),
+        ParamSpec("remove_debris", "bool", True, "drop loose pieces under 0.01% of the surface area"),
+    ]
+
+
+def available() -> tuple[bool, str]:
+    try:
+        import pymeshlab  # noqa: F401
+        import pynanoinstantmeshes  # noqa: F401
+        import pyQuadriFlow  # noqa: F401
+    except ImportError as exc:
+        return False, f"missing {exc.name}: pip install -e ."
+    return True, ""
+
+
+def _input_mesh(inputs: dict) -> MeshPayload:
+    mesh = inputs.get("mesh")
+    if not isinstance(mesh, MeshPayload):
+        raise OpError("retopo needs an input mesh named 'mesh'")
+    try:
+        mesh.validate("mesh")
+    except ProtocolError as exc:
+        raise OpError(f"{exc.message}; fix the mesh and try again") from None
+    return mesh
+
+
+def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict[str, MeshPayload]:
+    """Rebuild ``inputs['mesh']`` at ``params['target_faces']``; see the module docstring."""
+    mesh = _input_mesh(inputs)
+    defaults = {p.name: p.default for p in params_schema()}
+    params = {**defaults, **params}
+    report: list[str] = []
+    progress(0.0, "repairing", f"{mesh.num_faces} faces in")
+    if mesh.corner_uvs is not None or mesh.part_ids is not None:
+        report.append("UVs and part ids dropped (retopology replaces every face)")
+    try:
+        cleaned = repair.clean(mesh.positions, mesh.triangulated(), report)
+    except ValueError as exc:
+        raise OpError(f"the mesh has nothing left to remesh: {exc}") from None
+    cancel.check()
+
+    target = int(params["target_faces"])
+    axis = AXES.get(params["symmetry"])
+    plane = 0.0
+    if axis is not None:
+        plane, at_origin = mirror_plane(cleaned.vertices, axis)
+        v, t = keep_half(cleaned.vertices, cleaned.triangles, axis, plane)
+        if len(t) == 0:
+            raise OpError("nothing is on the positive side of the symmetry plane; choose another axis")
+        report.append(f"symmetric across {params['symmetry']} = {plane:.4g}"
+                      + ("" if at_origin else " (bounding-box centre: the mesh does not cross the origin)"))
+        cleaned = repair.TriMesh(v, t)
+        target = max(target // 2, 4)
+
+    parts = _prepare_parts(cleaned, params, report, cancel)
+    cancel.check()
+    work = sub_progress(progress, 0.1, 0.95)
+    mode = params["mode"]
+    try:
+        if mode == "quad":
+            v, tris, quads = _quad(parts, target, params, report, cancel, work)
+        elif mode == "lowpoly":
+            merged = _merge(parts)
+            v, tris, quads = lowpoly(merged.vertices, merged.triangles, target, params["preserve_sharp"],
+                                     params["sharp_angle"], report, cancel, work)
+        else:
+            merged = _merge(parts)
+            v, tris = _tri(merged, target, params, report, cancel, work)
+            quads = np.zeros((0, 4), np.int64)
+    except ChildFailure as exc:
+        raise OpError(f"{mode} retopology failed: {exc}; try mode lowpoly or a different target") from None
+
+    if axis is not None:
+        snap = 0.01 * bbox_diagonal(v)
+        v, quads, tris, seam = mirror_weld(v, quads, tris, axis, plane, snap)
+        report.append(f"mirrored; {seam} seam vertices welded")
+    out = payload_from_mixed(v, tris, quads)
+    out.materials = list(mesh.materials)
+    out.part_materials = []
+    report.append(f"{out.num_faces} faces ({len(quads)} quads, {len(tris)} triangles) for a target of "
+                  f"{int(params['target_faces'])}")
+    out.info = {"report": report, "mode": mode}
+    progress(1.0, "done", report[-1])
+    return {"mesh": out}
+
+
+def _prepare_parts(mesh: repair.TriMesh, params: dict, report: list[str], cancel: CancelToken) -> list[repair.TriMesh]:
+    """Components, without debris when asked, holes filled when asked."""
+    parts = repair.split_components(mesh)
+    total = sum(p.area for p in parts)
+    if params["remove_debris"] and len(parts) > 1:
+        kept = [p for p in parts if p.area >= DEBRIS_SHARE * total]
+        if len(kept) < len(parts):
+            report.append(f"{len(parts) - len(kept)} debris pieces under {DEBRIS_SHARE:.2%} of the area removed")
+        parts = kept or parts[:1]
+    if params["fill_holes"]:
+        filled = 0
+        for i, part in enumerate(parts):
+            cancel.check()
+            if repair.boundary_edge_count(part.triangles):
+                try:
+                    parts[i] = repair.TriMesh(*repair.fill_holes(part.vertices, part.triangles))
+                    filled += 1
+                except ValueError:
+                    report.append("MeshFix could not close one piece; left open")
+        if filled:
+            report.append(f"holes closed in {filled} piece(s) (MeshFix)")
+    return parts
+
+
+def _merge(parts: list[repair.TriMesh]) -> repair.TriMesh:
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
+    return repair.TriMesh(np.concatenate([p.vertices for p in parts]),
+                          np.concatenate([p.triangles + o for p, o in zip(parts, offsets)]))
+
+
+def _budgets(parts: list[repair.TriMesh], target: int) -> list[int]:
+    """Each part's share of ``target`` by area, rounded so they add up to the target."""
+    areas = np.array([p.area for p in parts])
+    exact = target * areas / areas.sum()
+    budgets = np.floor(exact).astype(int)
+    budgets[np.argsort(budgets - exact)[: target - budgets.sum()]] += 1
+    return budgets.tolist()
+
+
+def _quad(parts, target, params, report, cancel, progress):
+    pieces = remesh_quads(parts, _budgets(parts, target), params["preserve_sharp"], params["sharp_angle"],
+                          params["keep_topology"], report, cancel, progress)
+    methods = sorted({p.method for p in pieces})
+    report.append(f"quad remesh by {', '.join(methods)}")
+    vs, ts, qs, offset = [], [], [], 0
+    for piece in pieces:
+        vs.append(piece.vertices)
+        ts.append(piece.triangles.reshape(-1, 3) + offset)
+        qs.append(piece.quads.reshape(-1, 4) + offset)
+        offset += len(piece.vertices)
+    return np.concatenate(vs), np.concatenate(ts), np.concatenate(qs)
+
+
+def _tri(mesh: repair.TriMesh, target, params, report, cancel, progress):
+    v, t = mesh.vertices, mesh.triangles
+    if len(t) < target:
+        v, t = subdivide_to(v, t, target)
+        report.append(f"subdivided to {len(t)} triangles to reach the target")
+    v, t = decimate(v, t, target, params["preserve_sharp"], report, cancel, progress)
+    report.append(f"decimated to {len(t)} triangles (quadric error)")
+    return v, t
