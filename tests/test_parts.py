@@ -73,6 +73,16 @@ def test_convex_method_on_table():
     assert "CoACD" in out.info["parts"]["report"]
 
 
+def test_organic_mesh_splits_by_thickness():
+    mesh = mesh_corpus.load("cow")  # smooth: no creases, but thin legs/head vs a thick body
+    out = run_parts(mesh)
+    tri_area = np.linalg.norm(np.cross(*np.swapaxes(
+        mesh.positions[mesh.triangulated()][:, 1:] - mesh.positions[mesh.triangulated()][:, :1], 0, 1)), axis=1)
+    share = np.bincount(out.part_ids[mesh.triangle_face_ids()], weights=tri_area) / tri_area.sum()
+    assert len(out.part_names) >= 5
+    assert 0.3 < share.max() < 0.8  # a body, with several smaller parts around it
+
+
 def test_smooth_sphere_stays_one_part():
     out = run_parts(mesh_corpus.load("uv_sphere"))
     assert out.part_names == ["body"]

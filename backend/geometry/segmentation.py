@@ -30,6 +30,7 @@ SDF_FACES = 600            # the shape diameter is smooth: a coarser proxy is en
 MAX_AUTO_PARTS = 12
 MIN_PART_AREA = 0.01       # regions below this share of the surface are merged away
 BEND_SCALE = 0.1           # a 90-degree concave crease keeps e^-10 of its affinity, a convex one e^-1
+THICKNESS_RATIO = 3.0      # auto, smooth shapes: thin vs thick parts differ at least this much
 SDF_WEIGHT = 0.5           # thickness vs spectral coordinates (unit vectors) in k-means
 GAP_FLOOR = 0.1            # auto: relative eigenvalues below this count as "cut off" (zero)
 MIN_GAP = 3.0              # auto: the spectrum must jump this much to claim a part boundary
@@ -148,20 +149,50 @@ def coarse_shape_diameter(positions: np.ndarray, triangles: np.ndarray, graph: F
     return sdf[nearest]
 
 
-def _features(embedding: np.ndarray, sdf: np.ndarray, k: int, graph: FaceGraph) -> np.ndarray:
-    emb = embedding[:, :k]  # Ng, Jordan & Weiss: k eigenvectors, rows scaled to unit length
-    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+def smoothed_log_sdf(sdf: np.ndarray, graph: FaceGraph, rounds: int = 3) -> np.ndarray:
+    """log(shape diameter), averaged with dual-graph neighbours a few times to remove ray noise."""
     log_sdf = np.log(np.maximum(sdf, 1e-9))
-    for _ in range(3):  # a little smoothing along the surface removes ray noise
-        total = np.zeros_like(log_sdf)
-        count = np.ones_like(log_sdf)
-        total += log_sdf
+    count = np.ones_like(log_sdf)
+    np.add.at(count, graph.pairs.ravel(), 1)
+    for _ in range(rounds):
+        total = log_sdf.copy()
         np.add.at(total, graph.pairs[:, 0], log_sdf[graph.pairs[:, 1]])
         np.add.at(total, graph.pairs[:, 1], log_sdf[graph.pairs[:, 0]])
-        np.add.at(count, graph.pairs.ravel(), 1)
         log_sdf = total / count
+    return log_sdf
+
+
+def _features(embedding: np.ndarray, log_sdf: np.ndarray, k: int) -> np.ndarray:
+    emb = embedding[:, :k]  # Ng, Jordan & Weiss: k eigenvectors, rows scaled to unit length
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     thickness = (log_sdf - np.median(log_sdf)) / np.log(4.0)  # 1 unit = 4x thicker or thinner
     return np.concatenate([emb, SDF_WEIGHT * thickness[:, None]], axis=1)
+
+
+def thickness_classes(log_sdf: np.ndarray, areas: np.ndarray) -> int:
+    """How many thickness classes a smooth shape has (1-3), by 1D k-means on log diameters.
+
+    Shapira et al. split organic shapes (legs vs body) by shape diameter. One class unless the
+    thickest and thinnest tenth of the surface differ by ``THICKNESS_RATIO`` x or more; a third
+    class only when it removes most of the remaining spread.
+    """
+    low, high = np.percentile(log_sdf, [10, 90])
+    if high - low < np.log(THICKNESS_RATIO):
+        return 1
+    values = log_sdf[:, None]
+    spread = []
+    for k in (1, 2, 3):
+        centers, labels = kmeans2(values, k, minit="++", seed=np.random.default_rng(0), iter=30)
+        spread.append(float((areas * (values[:, 0] - centers[labels, 0]) ** 2).sum()))
+    return 3 if spread[2] < 0.4 * spread[1] else 2
+
+
+def _cut(features: np.ndarray, k: int, graph: FaceGraph, check: Check) -> np.ndarray:
+    """k-means on ``features``, then the crease-following alpha-expansion graph cut."""
+    centers, labels = kmeans2(features, k, minit="++", seed=np.random.default_rng(0), iter=30)
+    dist2 = ((features[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    unary = dist2 / max(float(np.median(dist2.min(axis=1))) + 1e-3, 1e-6)
+    return alpha_expansion(unary, graph.pairs, cut_costs(graph) * 0.5, labels=labels.astype(np.int64), check=check)
 
 
 def merge_small_regions(labels: np.ndarray, graph: FaceGraph, min_share: float, target: int | None) -> np.ndarray:
@@ -179,18 +210,25 @@ def merge_small_regions(labels: np.ndarray, graph: FaceGraph, min_share: float, 
             break
         a, b = labels[graph.pairs[:, 0]], labels[graph.pairs[:, 1]]
         border = (a != b) & ((a == smallest) | (b == smallest))
-        if not border.any():  # isolated piece (cannot happen inside one component): keep it
-            break
-        other = np.where(a[border] == smallest, b[border], a[border])
-        shared = np.bincount(other, weights=graph.edge_length[border], minlength=count)
-        labels[labels == smallest] = int(np.argmax(shared))
+        if border.any():  # join the neighbour it shares the longest boundary with
+            other = np.where(a[border] == smallest, b[border], a[border])
+            shared = np.bincount(other, weights=graph.edge_length[border], minlength=count)
+            labels[labels == smallest] = int(np.argmax(shared))
+        else:  # a separate piece: join the region nearest to it
+            mine = labels == smallest
+            _, nearest = cKDTree(graph.centroids[~mine]).query(graph.centroids[mine])
+            labels[mine] = np.bincount(labels[~mine][nearest]).argmax()
         _, labels = np.unique(labels, return_inverse=True)
     return labels.astype(np.int64)
 
 
 def segment_component(positions: np.ndarray, triangles: np.ndarray, num_parts: int = 0,
                       check: Check = _nothing, report: Report | None = None) -> np.ndarray:
-    """Per-triangle part labels (0..k-1) for one connected mesh; ``num_parts`` 0 means auto."""
+    """Per-triangle part labels (0..k-1) for one connected mesh; ``num_parts`` 0 means auto.
+
+    Auto mode first looks for parts separated by creases (the spectrum); a smooth shape with
+    none is split by thickness classes instead, each connected thin/thick region becoming a part.
+    """
     report = report or (lambda f, m: None)
     triangles = np.asarray(triangles, dtype=np.int64)
     if len(triangles) < 4:
@@ -202,29 +240,29 @@ def segment_component(positions: np.ndarray, triangles: np.ndarray, num_parts: i
     report(0.1, f"dual graph of {len(proxy_tri)} faces")
     graph = face_graph(proxy_pos, proxy_tri)
     report(0.2, "shape diameter")
-    sdf = coarse_shape_diameter(proxy_pos, proxy_tri, graph, check)
+    log_sdf = smoothed_log_sdf(coarse_shape_diameter(proxy_pos, proxy_tri, graph, check), graph)
     check()
     report(0.5, "spectral embedding")
     wanted = num_parts if num_parts > 0 else MAX_AUTO_PARTS
     values, vectors = spectral_embedding(graph, min(max(wanted, 2) + 1, graph.num_faces - 1))
+    target = num_parts if num_parts > 0 else None
     if num_parts > 0:
         k = num_parts
     else:
         reference = spectral_embedding(graph, 2, creases=False)[0][1]
         k = choose_part_count(values, reference)
     k = max(1, min(k, graph.num_faces // 4))
-    if k == 1:
-        labels = np.zeros(graph.num_faces, dtype=np.int64)
-    else:
-        features = _features(vectors, sdf, k, graph)
-        check()
-        rng = np.random.default_rng(0)
-        centers, labels = kmeans2(features, k, minit="++", seed=rng, iter=30)
+    check()
+    if k > 1:
         report(0.7, f"graph cut into {k} parts")
-        dist2 = ((features[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
-        unary = dist2 / max(float(np.median(dist2.min(axis=1))) + 1e-3, 1e-6)
-        smooth = cut_costs(graph) * 0.5
-        labels = alpha_expansion(unary, graph.pairs, smooth, labels=labels.astype(np.int64), check=check)
-        labels = merge_small_regions(labels, graph, MIN_PART_AREA, num_parts if num_parts > 0 else None)
+        labels = _cut(_features(vectors, log_sdf, k), k, graph, check)
+    elif num_parts == 0 and (classes := thickness_classes(log_sdf, graph.areas)) > 1:
+        report(0.7, f"graph cut into {classes} thickness classes")
+        labels = _cut(log_sdf[:, None] / np.log(2.0), classes, graph, check)
+        target = MAX_AUTO_PARTS
+    else:
+        labels = np.zeros(graph.num_faces, dtype=np.int64)
+    if labels.max() > 0:
+        labels = merge_small_regions(labels, graph, MIN_PART_AREA, target)
     report(0.9, "transfer labels")
     return transfer_labels(labels, graph, origin, positions, triangles)

@@ -29,6 +29,7 @@ INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to split")}
 METHODS = ("auto", "components", "sdf", "convex")
 MAX_PARTS = 64
 SPLIT_SHARE = 0.2    # auto: components with at least this share of the area are split further
+MIN_SPLIT_SHARE = 0.02  # sdf/convex: smaller components are not worth splitting
 DEBRIS_SHARE = 0.001  # auto: components below this share join their nearest neighbour
 
 
@@ -77,8 +78,6 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
         if num_parts and num_parts > num_comp:
             notes.append(f"only {num_comp} components: asked for {num_parts} parts; use method sdf or convex to split")
         return labels, notes
-    if method == "auto" and not num_parts:
-        comp = group_components(comp, positions, triangles, MAX_AUTO_PARTS, DEBRIS_SHARE)
     tri_area = 0.5 * np.linalg.norm(np.cross(positions[triangles[:, 1]] - positions[triangles[:, 0]],
                                              positions[triangles[:, 2]] - positions[triangles[:, 0]]), axis=1)
     share = np.bincount(comp, weights=tri_area) / max(float(tri_area.sum()), 1e-30)
@@ -88,7 +87,8 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
         extra = num_parts - len(share)
         budget = {int(order[0]): max(extra + 1, 1)} if extra > 0 else {}
     else:
-        budget = {int(c): 0 for c in order if share[c] >= SPLIT_SHARE or method != "auto"}
+        floor = SPLIT_SHARE if method == "auto" else MIN_SPLIT_SHARE
+        budget = {int(c): 0 for c in order if share[c] >= floor}
     engine = "CoACD convex decomposition" if method == "convex" else "spectral + shape-diameter graph cut"
     labels = np.zeros(len(triangles), dtype=np.int64)
     next_label = 0
@@ -108,6 +108,9 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
             next_label += 1
     if num_parts and next_label > num_parts:
         labels = group_components(labels, positions, triangles, num_parts)
+    elif not num_parts and method in ("auto", "sdf"):
+        # Debris joins what it touches; at most MAX_AUTO_PARTS parts come out of auto mode.
+        labels = group_components(labels, positions, triangles, MAX_AUTO_PARTS, DEBRIS_SHARE)
     _, labels = np.unique(labels, return_inverse=True)
     return labels.astype(np.int64), notes
 
