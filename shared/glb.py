@@ -3,11 +3,12 @@
 Coordinates: a :class:`MeshPayload` is Blender's (Z up); glTF is Y up. Conversion happens here, at
 the file boundary: glTF (x, y, z) = Blender (x, z, -y). UVs flip V (glTF's origin is top-left).
 
-Writing triangulates polygons and emits one node + mesh per part, named by the part, with PBR
-material factors and embedded PNG textures (material 0 carries the payload's textures; roughness
-and metallic images are packed into glTF's metallicRoughness texture, G and B). Reading walks the
-scene graph (node transforms applied), turns each primitive into a part, welds vertices that share
-exact positions (so the surface stays connected) and keeps UVs per corner.
+Writing triangulates polygons and emits one node + mesh per part, named by the part, with
+smoothed-by-angle normals, PBR material factors and embedded PNG textures (material 0 carries the
+payload's textures; roughness and metallic images are packed into glTF's metallicRoughness
+texture, G and B). Reading walks the scene graph (node transforms applied), turns each primitive
+into a part, welds vertices that share exact positions (so the surface stays connected) and keeps
+UVs per corner.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .payload import Material, MeshPayload
+from .normals import smooth_groups
 from .png import PNGError, decode_png, encode_png
 from .protocol import ProtocolError
 
@@ -95,22 +97,28 @@ class _BinaryBuilder:
         return data + b"\0" * ((-len(data)) % 4)
 
 
-def write_glb(mesh: MeshPayload) -> bytes:
-    """Encode a mesh payload as GLB bytes (triangulated; parts, materials, UVs, textures kept)."""
+def write_glb(mesh: MeshPayload, smooth_angle: float = 30.0) -> bytes:
+    """Encode a mesh payload as GLB bytes (triangulated; parts, materials, UVs, textures kept).
+
+    Normals are smoothed across edges flatter than ``smooth_angle`` degrees and split at sharper
+    ones (0 gives flat shading, 180 smooths everything).
+    """
     mesh.validate("mesh")
     out = _BinaryBuilder()
     materials = list(mesh.materials) or ([Material()] if mesh.textures else [])
     corners = mesh.triangulated_corners()
+    groups, group_normals, group_vertex = smooth_groups(mesh.positions, mesh.face_indices[corners], smooth_angle)
+    groups = groups.reshape(-1, 3)
     tri_part = (mesh.part_ids[mesh.triangle_face_ids()] if mesh.part_ids is not None
                 else np.zeros(len(corners), dtype=np.int32))
     names = (list(mesh.part_names) if mesh.part_ids is not None and mesh.part_names
              else [str(mesh.info.get("name", "mesh"))])
     nodes, meshes = [], []
     for part, name in enumerate(names):
-        part_corners = corners[tri_part == part]
-        if not len(part_corners):
+        selected = tri_part == part
+        if not selected.any():
             continue
-        primitive = _primitive(out, mesh, part_corners)
+        primitive = _primitive(out, mesh, corners[selected], groups[selected].reshape(-1), group_normals, group_vertex)
         material = mesh.part_materials[part] if part < len(mesh.part_materials) else 0
         if materials:
             primitive["material"] = int(material)
@@ -135,19 +143,21 @@ def write_glb(mesh: MeshPayload) -> bytes:
     return struct.pack("<III", _MAGIC, 2, 12 + len(chunks)) + chunks
 
 
-def _primitive(out: _BinaryBuilder, mesh: MeshPayload, corners: np.ndarray) -> dict:
-    """One triangle primitive; vertices are split where a vertex has several UVs."""
+def _primitive(out: _BinaryBuilder, mesh: MeshPayload, corners: np.ndarray, groups: np.ndarray,
+               group_normals: np.ndarray, group_vertex: np.ndarray) -> dict:
+    """One triangle primitive; a vertex is split where its corners differ in UV or smoothing group."""
     flat = corners.reshape(-1)
-    vertex = mesh.face_indices[flat]
     if mesh.corner_uvs is not None:
-        key = np.column_stack([vertex, (mesh.corner_uvs[flat] + np.float32(0)).view(np.int32)])
+        key = np.column_stack([groups.astype(np.int32), (mesh.corner_uvs[flat] + np.float32(0)).view(np.int32)])
         unique, inverse = unique_rows(key)
-        source, uv = unique[:, 0], unique[:, 1:].copy().view(np.float32)
+        group, uv = unique[:, 0], unique[:, 1:].copy().view(np.float32)
     else:
-        source, inverse = np.unique(vertex, return_inverse=True)
+        group, inverse = np.unique(groups, return_inverse=True)
         uv = None
-    positions = (mesh.positions[source].astype(np.float64) @ GLTF_FROM_BLENDER.T).astype(np.float32)
-    attributes = {"POSITION": out.accessor(positions, "VEC3", 34962, bounds=True)}
+    positions = (mesh.positions[group_vertex[group]].astype(np.float64) @ GLTF_FROM_BLENDER.T).astype(np.float32)
+    normals = (group_normals[group].astype(np.float64) @ GLTF_FROM_BLENDER.T).astype(np.float32)
+    attributes = {"POSITION": out.accessor(positions, "VEC3", 34962, bounds=True),
+                  "NORMAL": out.accessor(normals, "VEC3", 34962)}
     if uv is not None:
         gl_uv = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]]).astype(np.float32)
         attributes["TEXCOORD_0"] = out.accessor(gl_uv, "VEC2", 34962)

@@ -182,3 +182,32 @@ def test_unique_rows_matches_numpy():
     rows, inverse = unique_rows(keys)
     assert len(rows) == len(np.unique(keys, axis=0))
     assert np.array_equal(rows[inverse], keys)
+
+
+def test_smooth_groups_split_at_sharp_edges_only():
+    from shared.normals import smooth_groups
+
+    box = quad_box(uvs=False, parts=False)
+    tris = box.triangulated()
+    group, normals, vertex = smooth_groups(box.positions, tris, 30.0)
+    assert len(normals) == 24  # 6 flat sides x 4 corners; the quads' diagonals are not split
+    p = box.positions[tris].astype(np.float64)
+    face_normals = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    face_normals /= np.linalg.norm(face_normals, axis=1, keepdims=True)
+    assert np.allclose(normals[group], np.repeat(face_normals, 3, axis=0), atol=1e-6)
+    assert np.array_equal(vertex[group], tris.reshape(-1))
+    assert len(smooth_groups(box.positions, tris, 180.0)[1]) == 8  # everything smooth: one per vertex
+
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    group, normals, vertex = smooth_groups(sphere.vertices, sphere.faces, 30.0)
+    assert len(normals) == len(sphere.vertices)
+    radial = sphere.vertices[vertex] / np.linalg.norm(sphere.vertices[vertex], axis=1, keepdims=True)
+    assert (np.sum(normals * radial, axis=1) > 0.99).all()
+    assert len(smooth_groups(sphere.vertices, sphere.faces, 0.0)[1]) == 3 * len(sphere.faces)
+
+
+def test_glb_carries_normals_that_other_tools_read():
+    scene = trimesh.load(io.BytesIO(write_glb(quad_box(uvs=False, parts=False))), file_type="glb", process=False)
+    (geometry,) = scene.geometry.values()
+    assert len(geometry.vertices) == 24
+    assert np.allclose(geometry.vertex_normals[geometry.faces[:, 0]], geometry.face_normals, atol=1e-6)
