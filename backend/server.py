@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 MAX_CLIENT_NAME = 100
 MAX_STATUS_LIST = 500
+UNLOAD_WAIT_S = 2.0
 
 
 def is_local_address(address: str) -> bool:
@@ -270,8 +271,16 @@ class Server:
             known = [entry.name for entry in self.registry.entries()]
             if model not in known:
                 raise ProtocolError(ErrorCode.NOT_FOUND, f"unknown model {model!r}; known: {', '.join(known) or 'none'}")
-        unloaded = self.registry.unload(model)
-        return {"type": MsgType.STATUS, "unloaded": unloaded, "loaded": self.registry.loaded()}, []
+        # The registry lock is held while a model loads; never let that stall the request loop.
+        done: dict = {}
+        worker = threading.Thread(target=lambda: done.update(unloaded=self.registry.unload(model)),
+                                  name="kiln-unload", daemon=True)
+        worker.start()
+        worker.join(UNLOAD_WAIT_S)
+        if "unloaded" not in done:
+            return {"type": MsgType.STATUS, "unloaded": [], "pending": True,
+                    "message": "a model is being loaded; it will be unloaded as soon as that finishes"}, []
+        return {"type": MsgType.STATUS, "unloaded": done["unloaded"], "loaded": self.registry.loaded()}, []
 
 
 def _peek_id(frame) -> str | int | None:
