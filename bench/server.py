@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/server.py   (about a minute on 2 cores; --quick for 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import threading

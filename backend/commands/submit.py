@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.commands.run_op import ProgressBar, collect_params, op_parser, write_outputs
+from backend.commands.run_op import ProgressBar, collect_params, load_inputs, op_parser, write_outputs
 from shared.protocol import DEFAULT_ADDRESS, ParamSpec
 
 
@@ -47,7 +47,7 @@ def run(args) -> int:
         op_args = parser.parse_args(args.rest)
         if op_args.output.suffix.lower() not in WRITE_FORMATS:
             parser.error(f"--output must end in one of {', '.join(WRITE_FORMATS)}")
-        inputs = _load_inputs(op_args, spec.get("inputs", {}))
+        inputs = load_inputs(op_args, spec.get("inputs", {}))
         job = client.submit(args.op, collect_params(op_args, specs), inputs)
         print(f"job {job} accepted by {args.connect}", file=sys.stderr)
         bar = ProgressBar()
@@ -71,9 +71,3 @@ def run(args) -> int:
         return 1
     finally:
         client.close()
-
-
-def _load_inputs(op_args, inputs: dict) -> dict:
-    from backend.commands.run_op import load_inputs
-
-    return load_inputs(op_args, inputs)
