@@ -99,6 +99,21 @@ def test_op_failure_and_op_crash_fail_the_job_not_the_server(client):
     assert "mesh" in client.wait(client.submit("count", {"n": 1, "step_ms": 1}), timeout=10)
 
 
+def test_invalid_op_output_fails_the_job(client):
+    job = client.submit("count", {"n": 1, "step_ms": 1, "bad_output": True})
+    with pytest.raises(KilnError) as info:
+        client.wait(job, timeout=10)
+    assert info.value.code == ErrorCode.FAILED and "invalid output" in info.value.message and "NaN" in info.value.message
+
+
+def test_model_jobs_run_one_at_a_time(client):
+    first = client.submit("model_count", {"n": 3, "step_ms": 50})
+    second = client.submit("model_count", {"n": 3, "step_ms": 50})
+    client.wait(first, timeout=20)
+    client.wait(second, timeout=20)
+    assert client.status(second)["started"] >= client.status(first)["finished"]
+
+
 def test_long_model_job_does_not_block_cpu_jobs(client):
     slow = client.submit("model_count", {"n": 60, "step_ms": 50})
     quick = client.submit("count", {"n": 2, "step_ms": 10})

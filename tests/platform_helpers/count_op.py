@@ -2,7 +2,8 @@
 
 It sums 1..n in steps of ``step_ms`` each, reporting progress and checking its cancel token every
 step, so tests get deterministic progress, cancel and failure behaviour. With ``mesh`` input it
-returns that mesh scaled by ``scale``; ``fail_at`` raises an OpError; ``crash`` raises a bug.
+returns that mesh scaled by ``scale``; ``fail_at`` raises an OpError; ``crash`` raises a bug;
+``bad_output`` returns an invalid mesh (NaN coordinates) that the server must refuse.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def params_schema():
             ParamSpec("scale", "float", 2.0),
             ParamSpec("fail_at", "int", -1),
             ParamSpec("crash", "bool", False),
+            ParamSpec("bad_output", "bool", False, help="return a mesh with NaN coordinates"),
             ParamSpec("quiet", "bool", False, help="report progress only at the start")]
 
 
@@ -53,4 +55,6 @@ def run(inputs, params, progress, cancel):
                          face_sizes=mesh.face_sizes.copy(), face_indices=mesh.face_indices.copy(),
                          corner_uvs=mesh.corner_uvs, part_ids=mesh.part_ids, part_names=list(mesh.part_names),
                          info={"total": total})
+    if params["bad_output"]:
+        result.positions[0] = np.nan
     return {"mesh": result}
