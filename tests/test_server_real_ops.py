@@ -69,3 +69,10 @@ def test_local_cli_reports_bad_input_clearly(tmp_path):
     result = subprocess.run([sys.executable, "-m", "backend", "retopo", str(bad), "--mode", "hex", "-o", "x.obj"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_local_op_help_lists_the_ops_own_flags():
+    for op, flag in (("retopo", "--target-faces"), ("parts", "--num-parts")):
+        result = subprocess.run([sys.executable, "-m", "backend", op, "--help"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0 and flag in result.stdout and "--output" in result.stdout, result.stderr
