@@ -100,7 +100,8 @@ def test_flow_training_export_and_generate_end_to_end(dataset, vae_run, tmp_path
     flow_out = tmp_path / "flow"
     config = FlowTrainConfig(steps=12, batch_size=4, eval_every=6, log_every=6, warmup=2, views=1, held_out=0.2)
     train_flow(str(dataset), str(vae_run / "best"), str(flow_out), "tiny", config)
-    assert (flow_out / "features.safetensors").is_file() and (flow_out / "best.json").is_file()
+    for name in ("conditions.safetensors", "latents.safetensors", "best.json", "loss.png"):
+        assert (flow_out / name).is_file(), name
     weights, config_path = export_model(str(vae_run / "best"), str(flow_out / "best"), str(tmp_path / "model"))
     model_config = json.loads(config_path.read_text())
     assert model_config["format"] == "kiln-shape" and len(model_config["latent_scale"]) == 4

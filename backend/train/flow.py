@@ -1,9 +1,9 @@
 """``kiln-backend train flow``: fit the rectified-flow transformer on a trained VAE's latents.
 
-Preparation (cached in the run folder as ``features.safetensors``, rebuilt when the VAE changes):
-every shape is encoded once (posterior mean and log-variance of its latent tokens), every caption
-goes through MiniLM, and a few rendered views of every shape through EfficientNet-lite0. Latents
-are normalised per channel (the statistics are stored with the model).
+Preparation, cached in the run folder: ``conditions.safetensors`` (every caption through MiniLM,
+a few rendered views of every shape through EfficientNet-lite0; independent of the VAE) and
+``latents.safetensors`` (posterior mean and log-variance of every shape's latent tokens, rebuilt
+when the VAE changes). Latents are normalised per channel (the statistics ship with the model).
 
 Training: a latent is drawn from the posterior, a noise level from a logit-normal, the network
 predicts the velocity ``noise - x0``. Per sample the condition is text only, image only, both or
@@ -43,22 +43,64 @@ def load_vae(stem, device: str = "cpu") -> tuple[ShapeVAE, dict]:
     return vae.to(device).eval(), config
 
 
+def _cached(cache, expected: dict) -> dict | None:
+    """The tensors of ``cache`` if it exists and was built with ``expected`` settings."""
+    weights, _ = checkpoint_paths(cache)
+    if weights.is_file() and all(read_config(cache).get(k) == v for k, v in expected.items()):
+        return read_tensors(weights)
+    return None
+
+
 @torch.no_grad()
-def prepare_features(dataset, vae: ShapeVAE, vae_id: str, cache, views: int, device: str,
-                     progress=None, cancel=None) -> dict[str, torch.Tensor]:
-    """Latent posteriors, caption tokens and view tokens of every sample (cached in ``cache``)."""
+def prepare_conditions(dataset, cache, views: int, device: str, progress=None, cancel=None) -> dict:
+    """MiniLM tokens of every caption and EfficientNet tokens of ``views`` rendered views per shape.
+
+    Independent of the VAE, so it can be built while the VAE trains; cached in ``cache``.
+    """
     from backend.models.conditioning import text_tokens
     from backend.models.image_encoder import image_tokens
 
     from .render import render_view
 
-    weights, _ = checkpoint_paths(cache)
-    if weights.is_file():
-        cached = read_config(cache)
-        if cached.get("vae_id") == vae_id and cached.get("count") == len(dataset) and cached.get("views") == views:
-            return read_tensors(weights)
+    settings = {"count": len(dataset), "views": views, "text_tokens": TEXT_TOKENS, "image_grid": IMAGE_GRID}
+    found = _cached(cache, settings)
+    if found is not None:
+        return found
     report = progress or (lambda f, s, m="": None)
-    means, logvars, caption_owner, captions, view_tokens = [], [], [], [], []
+    caption_owner, captions, view_tokens = [], [], []
+    for index in range(len(dataset)):
+        if cancel is not None:
+            cancel.check()
+        item = dataset[index]
+        captions.extend(item["captions"])
+        caption_owner.extend([index] * len(item["captions"]))
+        colors = np.array([m["base_color"][:3] for m in item["materials"]])[item["mesh_face_labels"]]
+        rng = np.random.default_rng(index)
+        renders = [render_view(item["mesh_vertices"], item["mesh_faces"], colors,
+                               azimuth=float(rng.uniform(0, 360)), elevation=float(rng.uniform(5, 40)),
+                               samples=30000, seed=index * 16 + v) for v in range(views)]
+        view_tokens.append(image_tokens(renders, device, 1.0, IMAGE_GRID).cpu().half())
+        if index % 16 == 0:
+            report(index / len(dataset), "prepare", f"rendered and encoded {index}/{len(dataset)} shapes")
+    text, mask = [], []
+    for start in range(0, len(captions), 64):
+        tokens, valid = text_tokens(captions[start:start + 64], TEXT_TOKENS, device)
+        text.append(tokens.cpu().half())
+        mask.append(valid.cpu())
+    tensors = {"caption_owner": torch.tensor(caption_owner, dtype=torch.long), "caption_tokens": torch.cat(text),
+               "caption_mask": torch.cat(mask), "view_tokens": torch.stack(view_tokens)}
+    save_checkpoint(cache, tensors, {**settings, "captions": captions})
+    return tensors
+
+
+@torch.no_grad()
+def prepare_latents(dataset, vae: ShapeVAE, vae_id: str, cache, device: str, progress=None, cancel=None) -> dict:
+    """Posterior mean and log-variance of every shape's latent tokens (cached per VAE)."""
+    found = _cached(cache, {"vae_id": vae_id, "count": len(dataset)})
+    if found is not None:
+        return found
+    report = progress or (lambda f, s, m="": None)
+    means, logvars = [], []
     for index in range(len(dataset)):
         if cancel is not None:
             cancel.check()
@@ -68,28 +110,11 @@ def prepare_features(dataset, vae: ShapeVAE, vae_id: str, cache, views: int, dev
         mean, logvar = vae.encode(points, normals)
         means.append(mean[0].cpu())
         logvars.append(logvar[0].cpu())
-        captions.extend(item["captions"])
-        caption_owner.extend([index] * len(item["captions"]))
-        colors = np.array([m["base_color"][:3] for m in item["materials"]])[item["mesh_face_labels"]]
-        rng = np.random.default_rng(index)
-        renders = [render_view(item["mesh_vertices"], item["mesh_faces"], colors,
-                               azimuth=float(rng.uniform(0, 360)), elevation=float(rng.uniform(5, 40)),
-                               samples=40000, seed=index * 16 + v) for v in range(views)]
-        view_tokens.append(image_tokens(renders, device, 1.0, IMAGE_GRID).cpu().half())
-        if index % 16 == 0:
+        if index % 32 == 0:
             report(index / len(dataset), "prepare", f"encoded {index}/{len(dataset)} shapes")
-    text, mask = [], []
-    for start in range(0, len(captions), 64):
-        tokens, valid = text_tokens(captions[start:start + 64], TEXT_TOKENS, device)
-        text.append(tokens.cpu().half())
-        mask.append(valid.cpu())
-    features = {"latent_mean": torch.stack(means), "latent_logvar": torch.stack(logvars),
-                "caption_owner": torch.tensor(caption_owner, dtype=torch.long),
-                "caption_tokens": torch.cat(text), "caption_mask": torch.cat(mask),
-                "view_tokens": torch.stack(view_tokens)}
-    save_checkpoint(cache, features, {"vae_id": vae_id, "count": len(dataset), "views": views,
-                                      "captions": captions})
-    return features
+    tensors = {"latent_mean": torch.stack(means), "latent_logvar": torch.stack(logvars)}
+    save_checkpoint(cache, tensors, {"vae_id": vae_id, "count": len(dataset)})
+    return tensors
 
 
 def latent_statistics(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,11 +184,12 @@ def train_flow(data: str, vae: str, out: str, preset: str = "s", config: FlowTra
     dataset = open_dataset(data)
     run = RunFolder(out, {"format": "kiln-flow", "transformer": flow_config.to_dict(), "preset": preset,
                           "vae_id": vae_id}, dist)
-    cache = run.root / "features"
     if dist.is_main:
-        prepare_features(dataset, vae_model, vae_id, cache, config.views, dist.device, report, cancel)
+        prepare_conditions(dataset, run.root / "conditions", config.views, dist.device, report, cancel)
+        prepare_latents(dataset, vae_model, vae_id, run.root / "latents", dist.device, report, cancel)
     dist.barrier()
-    features = read_tensors(checkpoint_paths(cache)[0])
+    features = {**read_tensors(checkpoint_paths(run.root / "conditions")[0]),
+                **read_tensors(checkpoint_paths(run.root / "latents")[0])}
     train_idx, val_idx = split_indices(len(dataset), config.held_out)
     shift, scale = latent_statistics(features["latent_mean"][train_idx])
     train = FlowBatcher(features, train_idx, shift, scale)
