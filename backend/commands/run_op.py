@@ -46,7 +46,8 @@ def add_param_flags(parser: argparse.ArgumentParser, specs: list[ParamSpec]) -> 
         if spec.minimum is not None or spec.maximum is not None:
             bits.append(f"range: {spec.minimum if spec.minimum is not None else ''}.."
                         f"{spec.maximum if spec.maximum is not None else ''}")
-        kwargs = {"dest": f"param_{spec.name}", "default": None, "help": "; ".join(bits) or None}
+        help_text = "; ".join(bits).replace("%", "%%")  # argparse %-formats help strings
+        kwargs = {"dest": f"param_{spec.name}", "default": None, "help": help_text or None}
         if spec.type == "bool":
             parser.add_argument(flag(spec.name), action=argparse.BooleanOptionalAction, **kwargs)
         elif spec.type == "choice":
@@ -59,7 +60,7 @@ def add_param_flags(parser: argparse.ArgumentParser, specs: list[ParamSpec]) -> 
 def add_input_flags(parser: argparse.ArgumentParser, inputs: dict[str, dict]) -> None:
     """The main mesh is a positional file; other inputs are --NAME FILE."""
     for name, spec in inputs.items():
-        help_text = f"{spec.get('kind')} file" + (f": {spec['help']}" if spec.get("help") else "")
+        help_text = (f"{spec.get('kind')} file" + (f": {spec['help']}" if spec.get("help") else "")).replace("%", "%%")
         if name == "mesh":
             parser.add_argument("input_mesh", metavar="MESH", nargs=None if spec.get("required", True) else "?",
                                 type=Path, help=help_text + " (GLB/glTF/OBJ/PLY/OFF/STL)")
@@ -128,7 +129,7 @@ class ProgressBar:
 
 
 def op_parser(prog: str, description: str, specs: list[ParamSpec], inputs: dict[str, dict]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=description.replace("%", "%%"))
     add_input_flags(parser, inputs)
     parser.add_argument("-o", "--output", type=Path, required=True, help="output file: .glb, .obj or .ply")
     add_param_flags(parser, specs)
