@@ -129,7 +129,7 @@ class ProgressBar:
 
 
 def op_parser(prog: str, description: str, specs: list[ParamSpec], inputs: dict[str, dict]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description.replace("%", "%%"))
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     add_input_flags(parser, inputs)
     parser.add_argument("-o", "--output", type=Path, required=True, help="output file: .glb, .obj or .ply")
     add_param_flags(parser, specs)
