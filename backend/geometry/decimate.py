@@ -16,8 +16,7 @@ import numpy as np
 from backend.ops.base import CancelToken, ProgressFn, no_progress
 
 from .killable import call_in_child
-from .polymesh import compact
-from .repair import boundary_edge_count
+from .polymesh import boundary_edge_count, compact
 
 
 def subdivide_to(vertices: np.ndarray, triangles: np.ndarray, min_faces: int) -> tuple[np.ndarray, np.ndarray]:

@@ -88,3 +88,23 @@ def bbox_diagonal(positions: np.ndarray) -> float:
         return 0.0
     pos = np.asarray(positions, dtype=np.float64)
     return float(np.linalg.norm(pos.max(axis=0) - pos.min(axis=0)))
+
+
+def euler_characteristic(triangles: np.ndarray) -> int:
+    """V - E + F of a triangle mesh (vertices counted only when used)."""
+    edges = np.unique(np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
+    return int(len(np.unique(triangles)) - len(edges) + len(triangles))
+
+
+def boundary_edge_count(triangles: np.ndarray) -> int:
+    """Edges used by exactly one triangle."""
+    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return int(np.count_nonzero(counts == 1))
+
+
+def nonmanifold_edge_count(triangles: np.ndarray) -> int:
+    """Edges used by more than two triangles."""
+    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return int(np.count_nonzero(counts > 2))

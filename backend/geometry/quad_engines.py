@@ -1,6 +1,8 @@
 """Field-aligned quad remeshers, called in a child process through ``killable.call_in_child``.
 
-Both take a triangle mesh and return ``{"vertices": (V,3) float32, "quads": (F,4) int64}``.
+Both take a triangle mesh and return ``{"vertices": (V,3) float32, "quads": (F,4) int64}``;
+``remesh_batch_child`` runs one of them over many components in one child process. This module
+imports only numpy (and the engine) so a child starts fast.
 
 - ``instant_meshes``: Instant Meshes (Jakob et al. 2015) via pynanoinstantmeshes. Its extractor
   makes a quad-dominant mesh and then splits every face into quads, so it is asked for a quarter
@@ -14,6 +16,8 @@ from __future__ import annotations
 import ctypes
 
 import numpy as np
+
+from .polymesh import boundary_edge_count
 
 
 def instant_meshes(vertices: np.ndarray, triangles: np.ndarray, target_faces: int, crease_angle: float = 0.0,
@@ -60,3 +64,35 @@ def quadriflow(vertices: np.ndarray, triangles: np.ndarray, target_faces: int, p
     finally:
         lib.free_mem(result)
     return {"vertices": out_v, "quads": out_q}
+
+
+def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: np.ndarray, offsets_t: np.ndarray,
+                       budgets: np.ndarray, engine: str, preserve_sharp: bool, crease_angle: float,
+                       seed: int = 0) -> dict[str, np.ndarray]:
+    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``.
+
+    A component whose engine raises gets zero quads; a native crash fails the whole call.
+    """
+    out_v, out_q, counts_v, counts_q = [], [], [], []
+    for i, budget in enumerate(budgets):
+        v = vertices[offsets_v[i]:offsets_v[i + 1]]
+        t = triangles[offsets_t[i]:offsets_t[i + 1]] - offsets_v[i]
+        open_boundary = boundary_edge_count(t) > 0
+        try:
+            if engine == "quadriflow":
+                res = quadriflow(v, t, int(budget), preserve_sharp=preserve_sharp,
+                                              preserve_boundary=open_boundary, seed=seed)
+            elif engine == "instant_meshes":
+                res = instant_meshes(v, t, int(budget), crease_angle=crease_angle if preserve_sharp else 0.0,
+                                                  align_boundaries=open_boundary)
+            else:
+                raise ValueError(f"unknown quad engine {engine!r}")
+            rv, rq = res["vertices"], res["quads"]
+        except Exception:  # noqa: BLE001 - a failed component is reported through its empty result
+            rv, rq = np.zeros((0, 3), np.float32), np.zeros((0, 4), np.int64)
+        out_v.append(rv)
+        out_q.append(rq)
+        counts_v.append(len(rv))
+        counts_q.append(len(rq))
+    return {"vertices": np.concatenate(out_v).astype(np.float64), "quads": np.concatenate(out_q).astype(np.int64),
+            "counts_v": np.array(counts_v, np.int64), "counts_q": np.array(counts_q, np.int64)}

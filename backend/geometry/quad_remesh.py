@@ -20,10 +20,11 @@ import numpy as np
 
 from backend.ops.base import CancelToken, ProgressFn, no_progress, sub_progress
 
+from . import quad_engines
 from .killable import ChildFailure, call_in_child
 from .lowpoly import lowpoly
-from .polymesh import bbox_diagonal
-from .repair import TriMesh, boundary_edge_count, euler_characteristic
+from .polymesh import bbox_diagonal, euler_characteristic
+from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
 
 ENGINES = ("quadriflow", "instant_meshes")
@@ -51,40 +52,6 @@ def _quad_euler(quads: np.ndarray) -> int:
     return int(len(np.unique(quads)) - len(edges) + len(quads))
 
 
-def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: np.ndarray, offsets_t: np.ndarray,
-                       budgets: np.ndarray, engine: str, preserve_sharp: bool, crease_angle: float,
-                       seed: int = 0) -> dict[str, np.ndarray]:
-    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``.
-
-    A component whose engine raises gets zero quads; a native crash fails the whole call.
-    """
-    from . import quad_engines
-
-    out_v, out_q, counts_v, counts_q = [], [], [], []
-    for i, budget in enumerate(budgets):
-        v = vertices[offsets_v[i]:offsets_v[i + 1]]
-        t = triangles[offsets_t[i]:offsets_t[i + 1]] - offsets_v[i]
-        open_boundary = boundary_edge_count(t) > 0
-        try:
-            if engine == "quadriflow":
-                res = quad_engines.quadriflow(v, t, int(budget), preserve_sharp=preserve_sharp,
-                                              preserve_boundary=open_boundary, seed=seed)
-            elif engine == "instant_meshes":
-                res = quad_engines.instant_meshes(v, t, int(budget), crease_angle=crease_angle if preserve_sharp else 0.0,
-                                                  align_boundaries=open_boundary)
-            else:
-                raise ValueError(f"unknown quad engine {engine!r}")
-            rv, rq = res["vertices"], res["quads"]
-        except Exception:  # noqa: BLE001 - a failed component is reported through its empty result
-            rv, rq = np.zeros((0, 3), np.float32), np.zeros((0, 4), np.int64)
-        out_v.append(rv)
-        out_q.append(rq)
-        counts_v.append(len(rv))
-        counts_q.append(len(rq))
-    return {"vertices": np.concatenate(out_v).astype(np.float64), "quads": np.concatenate(out_q).astype(np.int64),
-            "counts_v": np.array(counts_v, np.int64), "counts_q": np.array(counts_q, np.int64)}
-
-
 def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_sharp: bool, crease_angle: float,
                 cancel, progress) -> list[Piece | None]:
     """One child call remeshing every part; None for parts that came back empty."""
@@ -96,7 +63,7 @@ def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_
               "triangles": np.concatenate([p.triangles + o for p, o in zip(parts, offsets_v)]),
               "offsets_v": offsets_v, "offsets_t": offsets_t, "budgets": np.array(budgets, np.int64)}
     expected = sum(budgets) / (1500 if engine == "quadriflow" else 6000) + 1
-    out = call_in_child(__name__, "remesh_batch_child", arrays,
+    out = call_in_child(quad_engines.__name__, "remesh_batch_child", arrays,
                         {"engine": engine, "preserve_sharp": bool(preserve_sharp), "crease_angle": float(crease_angle)},
                         cancel=cancel, progress=progress, stage=f"quad remeshing ({engine})",
                         expected_seconds=expected, timeout=300)
@@ -120,7 +87,7 @@ class Verdict:
 def shape_error(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
     """Largest distance from the part's surface to the piece, relative to the part's bbox diagonal."""
     tris = np.concatenate([piece.quads[:, [0, 1, 2]], piece.quads[:, [0, 2, 3]], piece.triangles.reshape(-1, 3)])
-    query = SurfaceQuery(piece.vertices, tris, samples=max(4 * len(tris), 2000), k=6)
+    query = SurfaceQuery(piece.vertices, tris, samples=len(tris), k=6)
     points = np.concatenate([sample_surface(part.vertices, part.triangles, samples)[0], part.vertices[::7]])
     return float(query.distance(points).max() / max(bbox_diagonal(part.vertices), 1e-30))
 

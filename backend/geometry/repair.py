@@ -12,7 +12,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .polymesh import bbox_diagonal, compact
+from .polymesh import bbox_diagonal, boundary_edge_count, compact
 
 
 @dataclass
@@ -125,6 +125,14 @@ def orient_consistently(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np
 
     Returns (triangles, number of faces flipped). Uses trimesh's BFS winding repair.
     """
+    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    consistent = len(np.unique(directed, axis=0)) == len(directed)
+    if consistent:  # the common case: only a closed, inside-out mesh needs flipping
+        a, b, c = (vertices[triangles[:, i]] for i in range(3))
+        volume = np.einsum("ij,ij->i", a, np.cross(b, c)).sum()
+        if boundary_edge_count(triangles) == 0 and volume < 0:
+            return triangles[:, ::-1].copy(), len(triangles)
+        return triangles, 0
     import trimesh
 
     mesh = trimesh.Trimesh(vertices, triangles, process=False, validate=False)
@@ -147,26 +155,6 @@ def fill_holes(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray,
     if len(t) == 0:
         raise ValueError("MeshFix removed every face")
     return v, t
-
-
-def euler_characteristic(triangles: np.ndarray) -> int:
-    """V - E + F of a triangle mesh (vertices counted only when used)."""
-    edges = np.unique(np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
-    return int(len(np.unique(triangles)) - len(edges) + len(triangles))
-
-
-def boundary_edge_count(triangles: np.ndarray) -> int:
-    """Edges used by exactly one triangle."""
-    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    return int(np.count_nonzero(counts == 1))
-
-
-def nonmanifold_edge_count(triangles: np.ndarray) -> int:
-    """Edges used by more than two triangles."""
-    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    return int(np.count_nonzero(counts > 2))
 
 
 def clean(vertices: np.ndarray, triangles: np.ndarray, report: list[str]) -> TriMesh:

@@ -21,7 +21,7 @@ from backend.geometry import repair
 from backend.geometry.decimate import decimate, subdivide_to
 from backend.geometry.killable import ChildFailure
 from backend.geometry.lowpoly import lowpoly
-from backend.geometry.polymesh import bbox_diagonal, payload_from_mixed
+from backend.geometry.polymesh import bbox_diagonal, boundary_edge_count, payload_from_mixed
 from backend.geometry.quad_remesh import remesh_quads
 from backend.geometry.symmetry import AXES, keep_half, mirror_plane, mirror_weld
 
@@ -147,7 +147,7 @@ def _prepare_parts(mesh: repair.TriMesh, params: dict, report: list[str], cancel
         filled = 0
         for i, part in enumerate(parts):
             cancel.check()
-            if repair.boundary_edge_count(part.triangles):
+            if boundary_edge_count(part.triangles):
                 try:
                     parts[i] = repair.TriMesh(*repair.fill_holes(part.vertices, part.triangles))
                     filled += 1
