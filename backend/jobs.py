@@ -196,7 +196,7 @@ class Scheduler:
                     return
                 job = queue.pop()
                 job.state, job.started, job.stage = JobState.RUNNING, time.time(), "starting"
-                self.store.save_state(job.record())
+                self._persist(job)
             self._send_progress(job, force=True)
             self._run(job)
 
@@ -232,13 +232,20 @@ class Scheduler:
             job.error = {"code": ErrorCode.CANCELLED if state == JobState.CANCELLED else ErrorCode.FAILED,
                          "message": message}
         self._active.pop(job.id, None)
-        self.store.save_state(job.record())
+        self._persist(job)
         log.info("job %s: %s %s%s", job.id, job.op, state, f" ({message})" if message else "")
         if state == JobState.DONE:
             self.emit(job, {"type": MsgType.RESULT, "job": job.id}, outputs)
         else:
             self.emit(job, {"type": MsgType.ERROR, "id": None, "job": job.id, **job.error}, None)
         job.inputs = {}
+
+    def _persist(self, job: Job) -> None:
+        """Save the job's state; a full or broken disk is logged, never allowed to kill a worker."""
+        try:
+            self.store.save_state(job.record())
+        except OSError as exc:
+            log.error("job %s: could not save its state (%s); clients still get events", job.id, exc)
 
     def _progress_fn(self, job: Job):
         def progress(fraction: float, stage: str, message: str = "") -> None:

@@ -189,3 +189,17 @@ def test_twenty_concurrent_clients_none_lost_or_duplicated(server):
     assert not errors
     assert len({job for job, _ in results.values()}) == 20
     assert all(value == pytest.approx(float(i)) for i, (_, value) in results.items())
+
+
+def test_job_folder_removed_mid_job_fails_that_job_only(server, client):
+    import shutil
+
+    job = client.submit("count", {"n": 20, "step_ms": 50})
+    while client.status(job)["state"] != "running":
+        time.sleep(0.02)
+    shutil.rmtree(server.store / "jobs" / job)  # e.g. someone cleaning the store by hand
+    with pytest.raises(KilnError) as info:
+        client.wait(job, timeout=20)
+    assert info.value.code == ErrorCode.FAILED and "internal error" in info.value.message
+    # The single CPU worker survived the failed writes and runs the next job.
+    assert "mesh" in client.wait(client.submit("count", {"n": 1, "step_ms": 1}), timeout=20)
