@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 MAX_CLIENT_NAME = 100
 MAX_STATUS_LIST = 500
 UNLOAD_WAIT_S = 2.0
+PRUNE_EVERY_S = 3600.0
 
 
 def is_local_address(address: str) -> bool:
@@ -60,12 +62,13 @@ class Server:
 
     def __init__(self, address: str, store: JobStore, ops: dict[str, ModuleType], *, registry=None,
                  device: str = "cpu", curve: CurveConfig | None = None, limits: Limits = DEFAULT_LIMITS,
-                 cpu_workers: int = 2):
+                 cpu_workers: int = 2, keep_days: float | None = None):
         if not is_local_address(address) and curve is None:
             raise ValueError(f"refusing to bind {address} without encryption: a non-loopback address needs "
                              "--curve-keys DIR (create one with: kiln-backend keys DIR --client NAME)")
         self.address, self.store, self.ops, self.registry = address, store, ops, registry
-        self.device, self.curve, self.limits = device, curve, limits
+        self.device, self.curve, self.limits, self.keep_days = device, curve, limits, keep_days
+        self._next_prune = 0.0
         self.context = zmq.Context()
         self._events_address = f"inproc://kiln-events-{id(self)}"
         self._local = threading.local()
@@ -111,6 +114,7 @@ class Server:
         poller.register(self.events, zmq.POLLIN)
         try:
             while not self._stop.is_set():
+                self._prune_if_due()
                 ready = dict(poller.poll(200))
                 if self.events in ready:
                     self._forward_events()
@@ -123,6 +127,16 @@ class Server:
                         self._handle(frames[0].bytes, [f.buffer for f in frames[1:]])
         finally:
             self._shutdown()
+
+    def _prune_if_due(self) -> None:
+        """Hourly, drop finished jobs older than ``keep_days`` (when set)."""
+        if self.keep_days is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        try:
+            self.store.prune(self.keep_days * 86400)
+        except OSError as exc:
+            log.error("could not prune the job store: %s", exc)
 
     def _shutdown(self) -> None:
         log.info("shutting down: cancelling queued and running jobs")

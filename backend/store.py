@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -145,3 +146,18 @@ class JobStore:
         if failed:
             log.warning("marked %d interrupted job(s) failed: %s", len(failed), ", ".join(failed))
         return failed
+
+    def prune(self, max_age_s: float) -> list[str]:
+        """Delete finished jobs older than ``max_age_s`` seconds (live jobs are never touched)."""
+        cutoff, removed = time.time() - max_age_s, []
+        for directory in self.jobs_dir.iterdir():
+            try:
+                record = self.load_state(directory.name)
+            except KeyError:
+                continue
+            if record.get("state") in JobState.FINAL and (record.get("finished") or 0) < cutoff:
+                shutil.rmtree(directory, ignore_errors=True)
+                removed.append(record["job"])
+        if removed:
+            log.info("removed %d finished job(s) older than %.1f days", len(removed), max_age_s / 86400)
+        return removed

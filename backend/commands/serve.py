@@ -28,6 +28,8 @@ def register(subparsers) -> None:
                         help="comma-separated ops to serve, e.g. retopo,parts for a CPU box (default: all that "
                              "are available; 'none' for none)")
     parser.add_argument("--cpu-workers", type=int, default=2, help="parallel geometry jobs (default 2)")
+    parser.add_argument("--keep-days", type=float, default=None, metavar="DAYS",
+                        help="delete finished jobs older than this, checked hourly (default: keep everything)")
     parser.add_argument("--max-message-mb", type=float, default=DEFAULT_LIMITS.max_total_bytes / 2**20,
                         help="largest request accepted, in MiB (default %(default).0f)")
     parser.add_argument("--ready-file", type=Path, default=None,
@@ -80,7 +82,7 @@ def run(args) -> int:
             ops[module.NAME] = module
         limits = Limits(max_total_bytes=int(args.max_message_mb * 2**20))
         server = Server(args.bind, JobStore(args.store), ops, registry=registry, device=device, curve=curve,
-                        limits=limits, cpu_workers=args.cpu_workers)
+                        limits=limits, cpu_workers=args.cpu_workers, keep_days=args.keep_days)
         address = server.start()
     except (ValueError, OSError) as exc:
         log.error("cannot start: %s", exc)
