@@ -26,7 +26,7 @@ def backend():
 
 @pytest.fixture()
 def prefs(backend):
-    return blender.fresh(backend.address, timeout=3.0)
+    return blender.fresh(backend.address, timeout=10.0)
 
 
 def session():
@@ -111,7 +111,7 @@ def test_ops_the_server_does_not_offer_fail_cleanly_and_are_greyed(backend):
 def test_backend_dying_mid_job_reports_and_leaves_nothing(tmp_path):
     server = Backend(tmp_path / "store", extra_ops=("timed_op",)).start()
     try:
-        blender.fresh(server.address, timeout=1.0)
+        blender.fresh(server.address, timeout=3.0)
         bpy.ops.kiln.connect(wait=True)
         killer = threading.Timer(1.0, server.proc.kill)
         killer.start()
@@ -127,7 +127,7 @@ def test_jobs_survive_a_blender_session_and_can_be_reimported(prefs, backend):
     bpy.ops.kiln.generate(prompt="keeper", wait=True)
     job = next(iter(session().jobs)).job
     bpy.ops.wm.read_factory_settings(use_empty=True)          # add-on off: session gone
-    blender.fresh(backend.address, timeout=3.0)
+    blender.fresh(backend.address, timeout=10.0)
     assert len(session().jobs) == 0
     bpy.ops.kiln.connect(wait=True)
     deadline = time.monotonic() + 10
@@ -155,13 +155,13 @@ def test_disable_enable_twice_leaves_no_threads_or_timers(prefs, backend):
         assert not hasattr(bpy.types.Scene, "kiln")
         bpy.ops.preferences.addon_enable(module=blender.MODULE)
         kiln = blender.kiln()
-        blender.fresh(backend.address, timeout=3.0)
+        blender.fresh(backend.address, timeout=10.0)
     assert bpy.ops.kiln.generate(prompt="still works", wait=True) == {"FINISHED"}
 
 
 def test_local_backend_is_started_watched_and_stopped(tmp_path, backend):
     import sys
-    prefs = blender.fresh(free_address(), timeout=3.0)
+    prefs = blender.fresh(free_address(), timeout=10.0)
     prefs.start_local = True
     prefs.backend_python = sys.executable
     prefs.backend_workdir = str(blender.ROOT)
@@ -196,7 +196,7 @@ def test_batch_example_generates_and_saves_a_blend(backend, tmp_path):
 
 def test_a_local_backend_that_exits_is_reported_with_its_log(backend):
     import sys
-    prefs = blender.fresh(free_address(), timeout=3.0)
+    prefs = blender.fresh(free_address(), timeout=10.0)
     prefs.start_local = True
     prefs.backend_python = sys.executable
     prefs.backend_workdir = str(blender.ROOT)

@@ -42,7 +42,7 @@ def run_timer_until(predicate, limit_s: float = 30.0) -> int:
 
 
 def test_the_timer_applies_results_as_one_undo_step_and_reports(backend, capfd):
-    blender.fresh(backend.address, timeout=3.0)
+    blender.fresh(backend.address, timeout=10.0)
     sess = blender.kiln().session.get()
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="not connected: press Connect"):
@@ -64,7 +64,7 @@ def test_the_timer_applies_results_as_one_undo_step_and_reports(backend, capfd):
 
 
 def test_remove_job_and_cancel_refuse_what_does_not_apply(backend):
-    blender.fresh(backend.address, timeout=3.0)
+    blender.fresh(backend.address, timeout=10.0)
     bpy.ops.kiln.generate(prompt="listed", wait=True)
     sess = blender.kiln().session.get()
     record = next(iter(sess.jobs))
@@ -115,6 +115,7 @@ def test_curve_encrypted_backend_needs_the_client_keys(tmp_path):
         with pytest.raises(RuntimeError, match="no reply from"):
             bpy.ops.kiln.connect(wait=True)
         prefs.curve_keys_dir = str(keys / "clients" / "blender")
+        prefs.timeout = 10.0
         bpy.ops.kiln.disconnect()
         assert bpy.ops.kiln.connect(wait=True) == {"FINISHED"}
         assert bpy.ops.kiln.generate(prompt="secret ball", wait=True) == {"FINISHED"}
@@ -171,7 +172,7 @@ def test_panels_grey_what_a_limited_server_lacks():
 
 def test_jobs_panel_shows_progress_cancel_reimport_and_remove(backend):
     from addon_helpers.checking_layout import draw
-    blender.fresh(backend.address, timeout=3.0)
+    blender.fresh(backend.address, timeout=10.0)
     bpy.ops.kiln.generate(prompt="finished one", wait=True)
     sess = blender.kiln().session.get()
     finished = next(iter(sess.jobs))
