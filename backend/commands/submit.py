@@ -13,6 +13,18 @@ from backend.commands.run_op import ProgressBar, collect_params, load_inputs, op
 from shared.protocol import DEFAULT_ADDRESS, ParamSpec
 
 
+def _default_client_name() -> str:
+    """cli:user@host, so each person's command-line jobs share one fair-queue slot."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "user"
+    return f"cli:{user}@{socket.gethostname()}"[:100]
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("submit", help="run an op through a running backend",
                                    description="Submit one job to a Kiln backend, show its progress, write its "
@@ -22,7 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--curve-keys", type=Path, default=None, metavar="DIR",
                         help="client key bundle from `kiln-backend keys` (for a CURVE-protected server)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each reply (default 30)")
-    parser.add_argument("--client-name", default="kiln-cli", help="name under which the job is listed")
+    parser.add_argument("--client-name", default=_default_client_name(),
+                        help="name under which the job is listed and queued; the server shares its time fairly "
+                             "between names (default: %(default)s)")
     parser.add_argument("op", help="op name (generate, retopo, parts, texture, ...)")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="the op's inputs and flags")
     parser.set_defaults(func=run)
