@@ -6,6 +6,7 @@ fire), drain them in a loop with :meth:`Session.wait_for_job`.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import time
@@ -293,10 +294,13 @@ def tick() -> float:
     session = _session
     if session is None:
         return TICK_IDLE_S
-    changed = session.pump(push_undo=True)
-    changed |= _watch_backend(session)
-    if session.reports:
-        _flush_reports(session)
+    window = _main_window()
+    # Timers run without a window in the context; undo pushes and reports need one.
+    with bpy.context.temp_override(window=window) if window else contextlib.nullcontext():
+        changed = session.pump(push_undo=True)
+        changed |= _watch_backend(session)
+        if session.reports:
+            _flush_reports(session)
     if changed or session.jobs.active():
         _redraw()
     return TICK_ACTIVE_S if session.jobs.active() or session.state == "connecting" else TICK_IDLE_S
@@ -311,15 +315,19 @@ def _watch_backend(session: Session) -> bool:
     return False
 
 
+def _main_window():
+    if bpy.context.window is not None:
+        return None  # already in a window context
+    wm = bpy.context.window_manager
+    return wm.windows[0] if wm and wm.windows else None
+
+
 def _flush_reports(session: Session) -> None:
     reports, session.reports = session.reports, []
-    wm = bpy.context.window_manager
-    window = wm.windows[0] if wm and wm.windows else None
     for level, text in reports:
-        if window is None:
+        if bpy.context.window is None:
             print(f"Kiln [{level}] {text}")
-            continue
-        with bpy.context.temp_override(window=window):
+        else:
             bpy.ops.kiln.report("EXEC_DEFAULT", level=level, message=text)
 
 
