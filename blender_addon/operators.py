@@ -1,7 +1,7 @@
 """Operators: connect, start/stop a local backend, the four ops, and job controls.
 
 Each op operator reads its settings from its own properties when a script sets them, otherwise
-from the scene's Kiln panel settings. With ``wait`` (always under ``blender -b``) it blocks until
+from the scene's Kiln panel settings. With ``wait`` (the default under ``blender -b``) it blocks until
 the job ends and applies the result before returning; otherwise it returns at once and the
 result is applied by the timer when it arrives.
 """
@@ -48,7 +48,7 @@ class KILN_OT_connect(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
-                       description="Block until connected (always under blender -b)")
+                       description="Block until connected (the default under blender -b)")
 
     def execute(self, context):
         prefs = preferences.get(context)
@@ -171,10 +171,18 @@ class _JobOperator:
             return getattr(self, name)
         return getattr(context.scene.kiln, scene_name or name)
 
+    def supported(self, specs: list[dict], wanted: dict) -> dict:
+        """The params the server takes; remembers script-set options it would ignore."""
+        params, dropped = op_params.supported(specs, wanted)
+        self.ignored = [name for name in dropped
+                        if name in self.properties.bl_rna.properties and self.properties.is_property_set(name)]
+        return params
+
     def execute(self, context):
         prefs = preferences.get(context)
         sess = session.get()
         wait = should_wait(self)
+        self.ignored = []
         try:
             if not wait and sess.state != "connected":
                 # never block the UI on the network: connecting is the Connect button's job
@@ -187,6 +195,8 @@ class _JobOperator:
             record = sess.submit(self.op_name, params, inputs, ctx, label)
         except (SessionError, scene.SceneError) as exc:
             return _report_exception(self, exc)
+        if self.ignored:
+            self.report({"WARNING"}, f"Kiln: this backend's {self.op_name} ignores {', '.join(self.ignored)}")
         if not wait:
             self.report({"INFO"}, f"Kiln: {self.op_name} started; follow it in the Jobs panel")
             return {"FINISHED"}
@@ -231,7 +241,7 @@ class KILN_OT_generate(_JobOperator, bpy.types.Operator):
         specs = (sess.op_info("generate") or {}).get("params", [])
         wanted = {"prompt": prompt, "seed": self.setting(context, "seed"),
                   "model": self.model or settings.model, "texture": self.setting(context, "texture")}
-        params, _ = op_params.supported(specs, wanted)
+        params = self.supported(specs, wanted)
         params.update(op_params.quality_params(specs, self.setting(context, "quality")))
         inputs = {"image": scene.image_payload(image)} if image is not None else {}
         name = self.name or _name_from_prompt(prompt or image.name)
@@ -261,7 +271,7 @@ class KILN_OT_retopo(_JobOperator, bpy.types.Operator):
                   "preserve_sharp": self.setting(context, "preserve_sharp"),
                   "symmetry": op_params.symmetry_value(sess.param_spec("retopo", "symmetry"),
                                                        self.setting(context, "symmetry"))}
-        params, _ = op_params.supported(specs, wanted)
+        params = self.supported(specs, wanted)
         ctx = results.context_for("retopo", f"{source.name}_retopo", context, source,
                                   self.setting(context, "keep_original"))
         return params, {"mesh": mesh}, ctx, source.name
@@ -286,14 +296,9 @@ class KILN_OT_split_parts(_JobOperator, bpy.types.Operator):
         mesh = scene.payload_from_object(source, context.evaluated_depsgraph_get())
         specs = (sess.op_info("parts") or {}).get("params", [])
         auto = self.setting(context, "auto_parts")
-        wanted = {"method": self.method or context.scene.kiln.parts_method}
-        if sess.param_spec("parts", "auto") is not None:
-            wanted["auto"] = auto
-            wanted["num_parts"] = None if auto else self.setting(context, "num_parts")
-        else:
-            spec = sess.param_spec("parts", "num_parts") or {}
-            wanted["num_parts"] = (spec.get("default") if auto else self.setting(context, "num_parts"))
-        params, _ = op_params.supported(specs, wanted)
+        wanted = {"method": self.method or context.scene.kiln.parts_method,
+                  "num_parts": 0 if auto else self.setting(context, "num_parts")}  # 0: the backend decides
+        params = self.supported(specs, wanted)
         ctx = results.context_for("parts", f"{source.name}_parts", context, source,
                                   self.setting(context, "keep_original"))
         return params, {"mesh": mesh}, ctx, source.name
@@ -326,7 +331,7 @@ class KILN_OT_texture(_JobOperator, bpy.types.Operator):
         specs = (sess.op_info("texture") or {}).get("params", [])
         wanted = {"prompt": prompt, "pbr": self.setting(context, "pbr"),
                   "resolution": op_params.choice_or_int(sess.param_spec("texture", "resolution"), size)}
-        params, _ = op_params.supported(specs, wanted)
+        params = self.supported(specs, wanted)
         inputs = {"mesh": mesh}
         if image is not None:
             inputs["image"] = scene.image_payload(image)
@@ -390,7 +395,7 @@ class KILN_OT_reimport(bpy.types.Operator):
 
     job: StringProperty(name="Job", description="Job id (as listed by the backend)")
     wait: BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
-                       description="Block until the result is in the scene (always under blender -b)")
+                       description="Block until the result is in the scene (the default under blender -b)")
 
     def execute(self, context):
         prefs = preferences.get(context)

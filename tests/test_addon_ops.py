@@ -224,3 +224,11 @@ def test_generate_from_an_image_sends_it_and_names_the_result_after_it(prefs, ba
     request = json.loads((backend.store / "jobs" / record.job / "request.json").read_text())
     assert request["inputs"]["image"] == {"kind": "image", "shape": [16, 24, 4]}
     assert request["params"]["prompt"] == "" and request["params"]["seed"] == 0
+
+
+def test_script_options_the_backend_does_not_take_are_reported(prefs, capfd):
+    assert bpy.ops.kiln.generate(prompt="plain", texture=False, seed=1, wait=True) == {"FINISHED"}
+    out = capfd.readouterr().out
+    assert "this backend's generate ignores texture" in out and "seed" not in out.split("ignores")[1].split("\n")[0]
+    bpy.ops.kiln.generate(prompt="plain again", wait=True)
+    assert "ignores" not in capfd.readouterr().out, "panel defaults the server lacks are not nagged about"
