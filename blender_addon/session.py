@@ -173,6 +173,8 @@ class Session:
         try:
             while not record.final:
                 self.pump(block=0.05, push_undo=bpy.app.background)
+                if self.thread is None or not self.thread.alive:
+                    raise SessionError("Kiln's connection was closed (add-on disabled?) while waiting for the job")
                 if self.state == "lost":
                     raise SessionError(f"lost the connection to the Kiln backend while waiting for {record.op} "
                                        f"({self.message}); the job may still finish: re-import it from the Jobs panel")
