@@ -139,6 +139,13 @@ def test_real_and_broken_meshes_always_succeed(name):
     assert 1 <= len(out.part_names) <= parts.MAX_PARTS
 
 
+@pytest.mark.slow
+def test_million_face_mesh():
+    mesh = mesh_corpus.load("large")
+    out = run_parts(mesh, num_parts=4)
+    assert len(out.part_names) == 4 and out.part_ids.shape == (mesh.num_faces,)
+
+
 def test_progress_is_reported_and_monotonic():
     mesh, _, _ = union_with_truth(table_pieces())
     seen = []
@@ -185,3 +192,9 @@ def test_schema_matches_contract():
     names = {p.name: p for p in parts.params_schema()}
     assert names["method"].choices == ["auto", "components", "sdf", "convex"]
     assert parts.RESOURCE == "cpu" and parts.available()[0]
+
+
+def test_zero_area_mesh_still_gets_a_part():
+    line = MeshPayload.from_triangles([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]], [[0, 1, 2], [1, 2, 3]])
+    out = run_parts(line)
+    assert out.part_names == ["body"]

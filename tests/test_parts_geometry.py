@@ -95,3 +95,21 @@ def test_isolated_child_segfault_does_not_kill_us(tmp_path, monkeypatch):
         pytest.skip("POSIX signals")
     with pytest.raises(IsolatedFailure, match="signal"):
         run_isolated("kiln_crash_worker", {"x": np.zeros(3)}, {})
+
+
+def test_spectrum_falls_back_when_arpack_does_not_converge(monkeypatch):
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    from backend.geometry import segmentation
+
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    graph = face_graph(np.asarray(sphere.vertices), np.asarray(sphere.faces))
+    expected, _ = segmentation.spectral_embedding(graph, 5)
+
+    def fails(*args, **kwargs):
+        raise ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(segmentation, "eigsh", fails)
+    values, vectors = segmentation.spectral_embedding(graph, 5)
+    np.testing.assert_allclose(values, expected, atol=1e-6)
+    assert vectors.shape == (graph.num_faces, 5)

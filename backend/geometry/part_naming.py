@@ -79,8 +79,9 @@ def name_parts(shapes: list[PartShape]) -> list[str]:
     """One unique name per part, in label order."""
     if not shapes:
         return []
-    lows = np.array([s.low for s in shapes if s.area_share > 0])
-    highs = np.array([s.high for s in shapes if s.area_share > 0])
+    present = [s for s in shapes if s.area_share > 0] or shapes  # all-degenerate meshes have no area
+    lows = np.array([s.low for s in present])
+    highs = np.array([s.high for s in present])
     whole_low, whole_size = lows.min(0), highs.max(0) - lows.min(0)
     largest = int(np.argmax([s.area_share for s in shapes]))
     raw = [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]

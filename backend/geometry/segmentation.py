@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Callable
 
 import fast_simplification
+import scipy.linalg
 from trimesh.remesh import subdivide_to_size
 import numpy as np
 from scipy.cluster.vq import kmeans2
 from scipy.sparse import coo_matrix, diags, identity
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh, lobpcg
 from scipy.spatial import cKDTree
 
 from .graph_cut import alpha_expansion
@@ -26,6 +27,7 @@ from .mesh_graph import FaceGraph, face_graph, split_into_connected, weld
 from .shape_diameter import shape_diameter
 
 PROXY_FACES = 2000
+DENSE_EIGEN_LIMIT = 6000   # above this, a failed ARPACK run falls back to LOBPCG instead of LAPACK
 SDF_FACES = 600            # the shape diameter is smooth: a coarser proxy is enough for it
 MAX_AUTO_PARTS = 12
 MIN_PART_AREA = 0.01       # regions below this share of the surface are merged away
@@ -110,13 +112,28 @@ def spectral_embedding(graph: FaceGraph, count: int, creases: bool = True) -> tu
     a = coo_matrix((np.concatenate([w, w]), (np.concatenate([graph.pairs[:, 0], graph.pairs[:, 1]]),
                                              np.concatenate([graph.pairs[:, 1], graph.pairs[:, 0]]))),
                    shape=(n, n)).tocsr()
-    degree = np.asarray(a.sum(axis=1)).ravel() + 1e-12
+    degree = np.asarray(a.sum(axis=1)).ravel()
+    degree = np.maximum(degree, 1e-6 * max(float(degree.mean()), 1e-12))  # isolated faces
     d = diags(1.0 / np.sqrt(degree))
-    laplacian = identity(n) - d @ a @ d
+    laplacian = (identity(n) - d @ a @ d).tocsc()
     count = min(count, n - 1)
-    values, vectors = eigsh(laplacian.tocsc(), k=count, sigma=-1e-3, which="LM")
+    values, vectors = _smallest_eigenpairs(laplacian, count)
     order = np.argsort(values)
     return np.clip(values[order], 0.0, None), vectors[:, order]
+
+
+def _smallest_eigenpairs(laplacian, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """ARPACK shift-invert (deterministic start vector); dense LAPACK when ARPACK does not converge."""
+    n = laplacian.shape[0]
+    start = np.random.default_rng(0).random(n) + 0.5
+    try:
+        return eigsh(laplacian, k=count, sigma=-1e-3, which="LM", v0=start, ncv=min(n, max(4 * count, 40)))
+    except (ArpackNoConvergence, ArpackError):
+        if n > DENSE_EIGEN_LIMIT:
+            values, vectors = lobpcg(laplacian, np.random.default_rng(0).random((n, count)), largest=False,
+                                     tol=1e-6, maxiter=2000)
+            return values, vectors
+        return scipy.linalg.eigh(laplacian.toarray(), subset_by_index=[0, count - 1])
 
 
 def choose_part_count(eigenvalues: np.ndarray, reference: float, maximum: int = MAX_AUTO_PARTS) -> int:
@@ -233,6 +250,7 @@ def segment_component(positions: np.ndarray, triangles: np.ndarray, num_parts: i
     triangles = np.asarray(triangles, dtype=np.int64)
     if len(triangles) < 4:
         return np.zeros(len(triangles), dtype=np.int64)
+    report(0.0, f"proxy mesh from {len(triangles)} faces")
     proxy_pos, proxy_tri, origin = make_proxy(np.asarray(positions, dtype=np.float64), triangles)
     if len(proxy_tri) < 8:
         return np.zeros(len(triangles), dtype=np.int64)

@@ -68,9 +68,11 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
                progress: ProgressFn, cancel: CancelToken) -> tuple[np.ndarray, list[str]]:
     """Per-triangle labels (0..n-1) and notes on what was done."""
     notes: list[str] = []
+    progress(0.02, "connected components", f"{len(triangles)} triangles")
     comp = face_components(positions, triangles)
     num_comp = int(comp.max()) + 1
     notes.append(f"{num_comp} connected component{'s' if num_comp != 1 else ''}")
+    progress(0.08, "connected components", notes[-1])
     cancel.check()
     if method == "components" or (method == "auto" and num_parts and num_parts <= num_comp):
         target = num_parts or MAX_AUTO_PARTS
