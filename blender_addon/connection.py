@@ -61,7 +61,7 @@ class ClientThread:
         self._commands: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._client: Client | None = None
-        self._watched: set[str] = set()
+        self._watched: dict[str, bool] = {}   # unfinished job -> fetch its result when done?
         self._lost = False
         self._next_status = 0.0
         self._thread = threading.Thread(target=self._run, name="kiln-client", daemon=True)
@@ -75,8 +75,8 @@ class ClientThread:
         return self._thread.is_alive()
 
     def send(self, kind: str, **args) -> None:
-        """Queue a command: connect, submit(key, op, params, inputs), cancel(job), fetch(key, job),
-        list_jobs, disconnect."""
+        """Queue a command: connect, submit(key, op, params, inputs), watch(job), cancel(job),
+        fetch(key, job), list_jobs, disconnect."""
         self._commands.put((kind, args))
 
     def stop(self, timeout: float = 2.0) -> bool:
@@ -170,8 +170,12 @@ class ClientThread:
             code = getattr(exc, "code", "internal")
             self._post("submit_failed", key=key, data={"code": code, "message": describe(exc, self.settings.address)})
             return
-        self._watched.add(job)
+        self._watched[job] = True
         self._post("accepted", key=key, job=job)
+
+    def _cmd_watch(self, job: str) -> None:
+        """Follow a job submitted elsewhere (another session) until it ends, without fetching it."""
+        self._watched.setdefault(job, False)
 
     def _cmd_cancel(self, job: str) -> None:
         try:
@@ -217,10 +221,10 @@ class ClientThread:
                                                         "stage": str(header.get("stage", "")),
                                                         "message": str(header.get("message", ""))})
         elif event.type == "result":
-            self._watched.discard(event.job)
+            self._watched.pop(event.job, None)
             self._post("result", job=event.job, payloads=event.payloads)
         elif event.type == "error":
-            self._watched.discard(event.job)
+            self._watched.pop(event.job, None)
             self._post("job_error", job=event.job, data={"code": header.get("code", "failed"),
                                                          "message": str(header.get("message", ""))})
 
@@ -234,7 +238,7 @@ class ClientThread:
                 reply = self._client.status(job)
             except KilnError as exc:
                 if exc.code == "not_found":
-                    self._watched.discard(job)
+                    self._watched.pop(job, None)
                     self._post("job_error", job=job, data={"code": "not_found", "message": exc.message})
                     continue
                 self._connection_trouble(exc)
@@ -252,10 +256,10 @@ class ClientThread:
             state = info.get("state", "")
             self._post("status", job=job, data=info)
             if state == "done":
-                self._watched.discard(job)
-                self._cmd_fetch("", job)
+                if self._watched.pop(job):
+                    self._cmd_fetch("", job)
             elif state in ("failed", "cancelled"):
-                self._watched.discard(job)
+                self._watched.pop(job, None)
                 error = info.get("error") if isinstance(info.get("error"), dict) else {}
                 self._post("job_error", job=job, data={"code": error.get("code", state),
                                                        "message": str(error.get("message") or info.get("message")

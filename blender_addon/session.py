@@ -18,7 +18,7 @@ import bpy
 from . import results
 from .backend_process import BackendProcess
 from .connection import ClientThread, Note, Settings
-from .jobs import JobContext, JobRecord, JobTable
+from .jobs import FINAL_STATES, JobContext, JobRecord, JobTable
 
 TICK_ACTIVE_S = 0.1
 TICK_IDLE_S = 0.5
@@ -221,6 +221,9 @@ class Session:
             self.state, self.message = "connected", ""
         elif kind == "jobs":
             self.jobs.merge_server_list(note.data["jobs"])
+            for record in self.jobs.active():
+                if record.context is None and record.job:
+                    self.thread.send("watch", job=record.job)
         elif kind == "notice":
             self.reports.append((note.data.get("level", "INFO"), note.data["message"]))
         else:
@@ -239,8 +242,14 @@ class Session:
             if record.active:
                 record.fraction = float(note.data.get("fraction", record.fraction) or 0.0)
                 record.stage = str(note.data.get("stage") or record.stage)
-                record.state = "running" if kind == "progress" else str(note.data.get("state", record.state))
                 record.message = str(note.data.get("message") or "")
+                state = "running" if kind == "progress" else str(note.data.get("state", record.state))
+                if record.context is None:  # followed only (from another session): status is all we get
+                    record.state = state
+                    if state == "done":
+                        record.stage = "done: re-import to add it to the scene"
+                elif state not in FINAL_STATES:  # our own job ends with its result or error note
+                    record.state = state
         elif kind == "job_error":
             state = "cancelled" if note.data.get("code") == "cancelled" else "failed"
             self._finish(record, state, note.data.get("message", state))

@@ -190,3 +190,29 @@ def test_jobs_panel_shows_progress_cancel_reimport_and_remove(backend):
     assert any(c[0] == "progress" and "sampling" in c[1] for c in calls), calls
     bpy.ops.kiln.cancel(job=running.key, wait=True)
     assert running.state == "cancelled"
+
+
+def test_a_job_from_another_session_is_followed_live_then_reimported(backend):
+    import socket as _socket
+
+    from shared.client import Client
+    blender.fresh(backend.address, timeout=10.0)
+    with Client(backend.address, client_name=f"blender@{_socket.gethostname()}") as other:
+        other.connect()
+        job = other.submit("generate", {"prompt": "elsewhere", "duration": 2.0, "segments": 8})
+        bpy.ops.kiln.connect(wait=True)
+        sess = blender.kiln().session.get()
+        deadline = time.monotonic() + 10
+        while sess.jobs.find(job) is None and time.monotonic() < deadline:
+            sess.pump(block=0.05)
+        record = sess.jobs.find(job)
+        assert record is not None and record.active and record.label == "elsewhere"
+        seen = set()
+        deadline = time.monotonic() + 30
+        while record.active and time.monotonic() < deadline:
+            sess.pump(block=0.05)
+            seen.add(record.state)
+        assert record.state == "done" and "re-import" in record.stage and "running" in seen
+        assert "elsewhere" not in bpy.data.objects, "another session's result is not added by itself"
+    assert bpy.ops.kiln.reimport(job=job, wait=True) == {"FINISHED"}
+    assert len(bpy.context.view_layer.objects.active.data.polygons) == 6 * 16 + 2 * 16
