@@ -2,18 +2,20 @@
 fallback chain so a result always comes back.
 
 For every connected component with a face budget (its share of the target by area):
-1. the primary engine (QuadriFlow), all components in one killable child process;
-2. a result is accepted when it is non-empty, within 10% of its budget (one retry with a
-   corrected target otherwise), within 2% of the diagonal of the component's surface and, when
+1. the primary engine (QuadriFlow), all components in one killable child process, once per seed
+   in parallel (two seeds: the accepted result with fewer singular vertices wins);
+2. a result is accepted when it is non-empty, within 10% of its budget (up to two retries with
+   a rescaled target otherwise), within 2% of the diagonal of the component's surface and, when
    ``keep_topology``, has the component's Euler characteristic (same genus and holes);
-3. otherwise the other engine (Instant Meshes); if neither is accepted, the best result that
-   at least hit the face count is kept (and the report says what it missed); with none, an
-   SDF (voxel) remesh of the component followed by Instant Meshes, then the low-poly path
-   (decimate + pair), which always succeeds.
+3. otherwise the other engine (Instant Meshes); if neither is accepted, the best result is
+   kept when only its shape missed (or the part is open); a closed part is rebuilt by an SDF
+   (voxel) remesh + Instant Meshes; then the best result whatever it missed (the report says
+   what); with none at all, the low-poly path (decimate + pair), which always succeeds.
 Components too small for a field (budget below ``MIN_FIELD_FACES``) go to the low-poly path.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,13 +25,15 @@ from backend.ops.base import CancelToken, ProgressFn, no_progress, sub_progress
 from . import quad_engines
 from .killable import ChildFailure, call_in_child
 from .lowpoly import lowpoly
-from .polymesh import bbox_diagonal, euler_characteristic
+from .polymesh import bbox_diagonal, boundary_edge_count, euler_characteristic, unique_rows
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
 
 ENGINES = ("quadriflow", "instant_meshes")
 MIN_FIELD_FACES = 24
 COUNT_TOLERANCE = 0.10
+COUNT_RETRIES = 2
+SEEDS = (0, 1)  # QuadriFlow runs once per seed, in parallel; the result with fewer singularities wins
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 
 
@@ -48,12 +52,12 @@ class Piece:
 
 
 def _quad_euler(quads: np.ndarray) -> int:
-    edges = np.unique(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1), axis=0)
+    edges = unique_rows(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1))
     return int(len(np.unique(quads)) - len(edges) + len(quads))
 
 
 def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_sharp: bool, crease_angle: float,
-                cancel, progress) -> list[Piece | None]:
+                cancel, progress, seed: int = 0) -> list[Piece | None]:
     """One child call remeshing every part; None for parts that came back empty."""
     if not parts:
         return []
@@ -64,7 +68,8 @@ def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_
               "offsets_v": offsets_v, "offsets_t": offsets_t, "budgets": np.array(budgets, np.int64)}
     expected = sum(budgets) / (1500 if engine == "quadriflow" else 6000) + 1
     out = call_in_child(quad_engines.__name__, "remesh_batch_child", arrays,
-                        {"engine": engine, "preserve_sharp": bool(preserve_sharp), "crease_angle": float(crease_angle)},
+                        {"engine": engine, "preserve_sharp": bool(preserve_sharp), "crease_angle": float(crease_angle),
+                         "seed": int(seed)},
                         cancel=cancel, progress=progress, stage=f"quad remeshing ({engine})",
                         expected_seconds=expected, timeout=300)
     pieces: list[Piece | None] = []
@@ -125,17 +130,19 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
         if not todo:
             break
         step = sub_progress(progress, stage / stages, (stage + 1) / stages)
-        pieces = _attempt(parts, budgets, todo, engine, preserve_sharp, crease_angle, cancel, step)
-        verdicts = {i: assess(pieces[i], parts[i], budgets[i], keep_topology) for i in todo}
-        retry = [i for i in todo if pieces[i] is not None and verdicts[i].rank[0]]
-        if retry:  # one retry with a corrected target for pieces that missed the face count
-            scaled = list(budgets)
+        pieces, verdicts = _race(parts, budgets, todo, engine, preserve_sharp, crease_angle, keep_topology, cancel,
+                                 step)
+        asked = list(budgets)
+        for _ in range(COUNT_RETRIES):  # ask again, scaled, for pieces that missed the face count
+            retry = [i for i in todo if pieces[i] is not None and verdicts[i].rank[0]]
+            if not retry:
+                break
             for i in retry:
-                scaled[i] = max(int(round(budgets[i] * budgets[i] / pieces[i].faces)), MIN_FIELD_FACES)
-            again = _attempt(parts, scaled, retry, engine, preserve_sharp, crease_angle, cancel, step)
+                asked[i] = max(int(round(asked[i] * budgets[i] / pieces[i].faces)), MIN_FIELD_FACES)
+            again = _attempt(parts, asked, retry, engine, preserve_sharp, crease_angle, cancel, step)
             for i in retry:
                 verdict = assess(again[i], parts[i], budgets[i], keep_topology)
-                if verdict.rank < verdicts[i].rank:
+                if again[i] is not None and verdict.rank < verdicts[i].rank:
                     pieces[i], verdicts[i] = again[i], verdict
         left = []
         for i in todo:
@@ -150,16 +157,21 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
             report.append(f"{len(left)} component(s) fell back from {engine} to {ENGINES[stage + 1]} "
                           f"({'; '.join(sorted(set(why[i] for i in left)))})")
         todo = left
-    # a result that hit the count but missed topology or shape beats rebuilding the part from voxels
-    for i in [i for i in todo if i in best and not best[i][0].rank[0]]:
-        verdict, result[i] = best[i]
-        report.append(f"kept the closest remesh ({result[i].method}) of a component despite: "
-                      f"{', '.join(verdict.problems)}")
+    # keep the closest result when only its shape missed, or when the part is open (a voxel
+    # rebuild would close it); closed parts that missed the count or topology are rebuilt from voxels
+    for i in [i for i in todo if i in best and not best[i][0].rank[0]
+              and (not best[i][0].rank[1] or boundary_edge_count(parts[i].triangles))]:
+        _keep_closest(i, best, result, report)
     todo = [i for i in todo if result[i] is None]
-    if todo:
-        report.append(f"{len(todo)} component(s) fell back to SDF remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
-        todo = _sdf_fallback(parts, budgets, todo, result, cancel,
-                             sub_progress(progress, len(ENGINES) / stages, (len(ENGINES) + 1) / stages))
+    closed = [i for i in todo if not boundary_edge_count(parts[i].triangles)]
+    if closed:
+        report.append(f"{len(closed)} component(s) fell back to SDF remesh "
+                      f"({'; '.join(sorted(set(why[i] for i in closed)))})")
+        _sdf_fallback(parts, budgets, closed, result, keep_topology, cancel,
+                      sub_progress(progress, len(ENGINES) / stages, (len(ENGINES) + 1) / stages))
+    for i in [i for i in todo if result[i] is None and i in best]:
+        _keep_closest(i, best, result, report)
+    todo = [i for i in todo if result[i] is None]
     lowpoly_parts = small + todo
     if todo:
         report.append(f"{len(todo)} component(s) fell back to low-poly quads")
@@ -179,38 +191,76 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     return result  # type: ignore[return-value]
 
 
-def _attempt(parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel, progress) -> dict[int, Piece | None]:
+def singular_count(quads: np.ndarray) -> int:
+    """Interior vertices of valence != 4 plus boundary vertices of valence not 2 or 3 (as metrics.py)."""
+    edges, counts = unique_rows(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1),
+                                return_counts=True)
+    valence = np.bincount(edges.reshape(-1))
+    boundary = np.zeros(len(valence), bool)
+    boundary[edges[counts == 1].reshape(-1)] = True
+    used = np.zeros(len(valence), bool)
+    used[quads.reshape(-1)] = True
+    inner = used & ~boundary
+    return int(np.count_nonzero(valence[inner] != 4) + np.count_nonzero(~np.isin(valence[used & boundary], (2, 3))))
+
+
+def _race(parts, budgets, indices, engine, preserve_sharp, crease_angle, keep_topology, cancel, progress):
+    """Run ``engine`` once per seed in parallel child processes; per part keep the accepted result
+    with the fewest singular vertices (or the best-ranked one when none is accepted)."""
+    seeds = SEEDS if engine == "quadriflow" else (0,)
+    with ThreadPoolExecutor(len(seeds)) as pool:
+        futures = [pool.submit(_attempt, parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel,
+                               progress if n == 0 else no_progress, seed) for n, seed in enumerate(seeds)]
+        runs = [f.result() for f in futures]
+    pieces, verdicts = {}, {}
+    for i in indices:
+        options = [(assess(run[i], parts[i], budgets[i], keep_topology), run[i]) for run in runs]
+
+        def key(option):
+            verdict, piece = option
+            if verdict.problems:
+                return (1, verdict.rank)
+            return (0, (singular_count(piece.quads), verdict.rank[2]))
+
+        verdicts[i], pieces[i] = min(options, key=key)
+    return pieces, verdicts
+
+
+def _attempt(parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel, progress,
+             seed: int = 0) -> dict[int, Piece | None]:
     """Run ``engine`` on the parts in ``indices``; a crash of the batch is retried part by part."""
     chosen = [parts[i] for i in indices]
     try:
-        got = _run_engine(chosen, [budgets[i] for i in indices], engine, preserve_sharp, crease_angle, cancel, progress)
+        got = _run_engine(chosen, [budgets[i] for i in indices], engine, preserve_sharp, crease_angle, cancel, progress,
+                          seed)
         return dict(zip(indices, got))
     except ChildFailure:
         if len(indices) == 1:
             return {indices[0]: None}
         out: dict[int, Piece | None] = {}
         for i in indices:
-            out.update(_attempt(parts, budgets, [i], engine, preserve_sharp, crease_angle, cancel, progress))
+            out.update(_attempt(parts, budgets, [i], engine, preserve_sharp, crease_angle, cancel, progress, seed))
         return out
 
 
-def _sdf_fallback(parts, budgets, indices, result, cancel, progress) -> list[int]:
-    """Voxel-remesh each failed part, then Instant Meshes; returns the parts still unsolved."""
+def _keep_closest(i: int, best: dict, result: list, report: list[str]) -> None:
+    verdict, result[i] = best[i]
+    report.append(f"kept the closest remesh ({result[i].method}) of a component despite: {', '.join(verdict.problems)}")
+
+
+def _sdf_fallback(parts, budgets, indices, result, keep_topology, cancel, progress) -> None:
+    """Voxel-remesh each part, then Instant Meshes; fills ``result`` where that is accepted."""
     from .sdf_remesh import sdf_remesh
 
-    left = []
     for i in indices:
         if cancel is not None:
             cancel.check()
         try:
             rebuilt = sdf_remesh(parts[i], cancel=cancel)
         except ValueError:
-            left.append(i)
             continue
         piece = _attempt([rebuilt], [budgets[i]], [0], "instant_meshes", False, 30.0, cancel, progress)[0]
-        if piece is None or assess(piece, parts[i], budgets[i], keep_topology=False).rank[0]:
-            left.append(i)
-        else:
+        verdict = assess(piece, parts[i], budgets[i], keep_topology)
+        if piece is not None and not verdict.rank[0] and not verdict.rank[1]:
             piece.method = "sdf+instant_meshes"
             result[i] = piece
-    return left

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .polymesh import bbox_diagonal, boundary_edge_count, compact
+from .polymesh import bbox_diagonal, boundary_edge_count, compact, unique_rows
 
 
 @dataclass
@@ -51,7 +51,7 @@ def drop_degenerate(vertices: np.ndarray, triangles: np.ndarray, min_area: float
     tiny = triangle_areas(vertices, t) <= min_area
     bad = repeated | tiny
     t = t[~bad]
-    _, keep = np.unique(np.sort(t, axis=1), axis=0, return_index=True)
+    _, keep = unique_rows(np.sort(t, axis=1), return_index=True)
     keep.sort()
     return t[keep], int(bad.sum()), int(len(t) - len(keep))
 
@@ -66,7 +66,7 @@ def split_nonmanifold_edges(vertices: np.ndarray, triangles: np.ndarray) -> tupl
     t = triangles.copy()
     edges = np.sort(np.stack([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]], axis=1).reshape(-1, 2), axis=1)
     face = np.repeat(np.arange(len(t)), 3)
-    _, inverse, counts = np.unique(edges, axis=0, return_inverse=True, return_counts=True)
+    _, inverse, counts = unique_rows(edges, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
     bad_edges = np.flatnonzero(counts > 2)
     if len(bad_edges) == 0:
@@ -103,7 +103,7 @@ def split_pinched_vertices(vertices: np.ndarray, triangles: np.ndarray) -> tuple
     graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(3 * len(t), 3 * len(t)))
     _, label = connected_components(graph, directed=False)
     key = np.stack([t.reshape(-1), label], axis=1)
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    _, first, inverse = unique_rows(key, return_index=True, return_inverse=True)
     original = t.reshape(-1)[first]
     pinched = int(np.count_nonzero(np.bincount(original) > 1))
     if pinched == 0:
@@ -126,7 +126,7 @@ def orient_consistently(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np
     Returns (triangles, number of faces flipped). Uses trimesh's BFS winding repair.
     """
     directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    consistent = len(np.unique(directed, axis=0)) == len(directed)
+    consistent = len(unique_rows(directed)) == len(directed)
     if consistent:  # the common case: only a closed, inside-out mesh needs flipping
         a, b, c = (vertices[triangles[:, i]] for i in range(3))
         volume = np.einsum("ij,ij->i", a, np.cross(b, c)).sum()

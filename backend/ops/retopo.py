@@ -99,7 +99,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
             raise OpError("nothing is on the positive side of the symmetry plane; choose another axis")
         report.append(f"symmetric across {params['symmetry']} = {plane:.4g}"
                       + ("" if at_origin else " (bounding-box centre: the mesh does not cross the origin)"))
-        cleaned = repair.TriMesh(v, t)
+        cleaned = repair.clean(v, t, [])  # the cut leaves each face its own vertices on the plane
         target = max(target // 2, 4)
 
     parts = _prepare_parts(cleaned, params, report, cancel)
