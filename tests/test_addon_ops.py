@@ -12,7 +12,7 @@ import time
 import pytest
 
 from addon_helpers import blender
-from addon_helpers.backend import Backend, shared_backend
+from addon_helpers.backend import BACKEND_PYTHON, Backend, shared_backend
 from addon_helpers.blender import bpy
 from addon_helpers.limited_server import LimitedServer
 
@@ -163,7 +163,7 @@ def test_local_backend_is_started_watched_and_stopped(tmp_path, backend):
     import sys
     prefs = blender.fresh(free_address(), timeout=10.0)
     prefs.start_local = True
-    prefs.backend_python = sys.executable
+    prefs.backend_python = BACKEND_PYTHON
     prefs.backend_workdir = str(blender.ROOT)
     assert bpy.ops.kiln.connect(wait=True) == {"FINISHED"}
     sess = session()
@@ -198,7 +198,7 @@ def test_a_local_backend_that_exits_is_reported_with_its_log(backend):
     import sys
     prefs = blender.fresh(free_address(), timeout=10.0)
     prefs.start_local = True
-    prefs.backend_python = sys.executable
+    prefs.backend_python = BACKEND_PYTHON
     prefs.backend_workdir = str(blender.ROOT)
     prefs.backend_arguments = "-m backend serve --bind {address} --no-such-flag"
     with pytest.raises(RuntimeError, match=r"(?s)exited with code 2.*unrecognized arguments: --no-such-flag"):

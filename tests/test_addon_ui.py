@@ -10,7 +10,7 @@ import time
 import pytest
 
 from addon_helpers import blender
-from addon_helpers.backend import Backend, shared_backend
+from addon_helpers.backend import BACKEND_PYTHON, Backend, shared_backend
 from addon_helpers.blender import bpy
 from addon_helpers.limited_server import LimitedServer
 
@@ -107,7 +107,7 @@ def test_panel_settings_map_onto_whatever_the_server_accepts():
 
 def test_curve_encrypted_backend_needs_the_client_keys(tmp_path):
     keys = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "backend", "keys", str(keys), "--client", "blender"],
+    subprocess.run([BACKEND_PYTHON, "-m", "backend", "keys", str(keys), "--client", "blender"],
                    cwd=blender.ROOT, check=True, capture_output=True)
     server = Backend(tmp_path / "store", extra_ops=("timed_op",), extra_args=("--curve-keys", str(keys))).start()
     try:

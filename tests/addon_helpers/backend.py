@@ -12,6 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).resolve().parent
+# The backend's Python; set KILN_BACKEND_PYTHON to test a bpy that lives in another environment
+# (e.g. Blender 4.2's bpy in its own venv) against the project's backend.
+BACKEND_PYTHON = os.environ.get("KILN_BACKEND_PYTHON", sys.executable)
 
 
 class Backend:
@@ -28,7 +31,7 @@ class Backend:
         ready = self.store / "ready.txt"
         ready.unlink(missing_ok=True)
         self.store.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "backend", "serve", "--bind", bind, "--store", str(self.store),
+        cmd = [BACKEND_PYTHON, "-m", "backend", "serve", "--bind", bind, "--store", str(self.store),
                "--ready-file", str(ready), "--cpu-workers", "1"]
         for module in self.extra_ops:
             cmd += ["--extra-op-module", module]
