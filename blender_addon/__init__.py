@@ -8,15 +8,16 @@ import atexit
 
 import bpy
 
-from . import operators, panels, preferences, props, session
+from . import menus, operators, panels, preferences, props, session
 
-_CLASSES = (*preferences.classes, *props.classes, *operators.classes, *panels.classes)
+_CLASSES = (*preferences.classes, *props.classes, *operators.classes, *panels.classes, *menus.classes)
 
 
 def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     props.register()
+    menus.register()
     bpy.app.timers.register(session.tick, first_interval=session.TICK_IDLE_S, persistent=True)
     atexit.register(session.drop)
 
@@ -26,6 +27,7 @@ def unregister() -> None:
     if bpy.app.timers.is_registered(session.tick):
         bpy.app.timers.unregister(session.tick)
     session.drop()
+    menus.unregister()
     props.unregister()
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

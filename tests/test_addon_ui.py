@@ -81,7 +81,7 @@ def test_every_icon_the_panels_use_exists_in_blender():
     kiln = blender.kiln()
     valid = {item.identifier for item in bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items}
     used = set(kiln.panels.STATE_ICONS.values()) | set(kiln.panels.JOB_ICONS.values())
-    for module in (kiln.panels, kiln.preferences):
+    for module in (kiln.panels, kiln.preferences, kiln.menus):
         used |= set(re.findall(r'icon="([A-Z_0-9]+)"', open(module.__file__).read()))
     assert used and used <= valid, sorted(used - valid)
 
@@ -216,3 +216,18 @@ def test_a_job_from_another_session_is_followed_live_then_reimported(backend):
         assert "elsewhere" not in bpy.data.objects, "another session's result is not added by itself"
     assert bpy.ops.kiln.reimport(job=job, wait=True) == {"FINISHED"}
     assert len(bpy.context.view_layer.objects.active.data.polygons) == 6 * 16 + 2 * 16
+
+
+def test_object_menus_offer_the_ops_and_are_removed_on_disable():
+    from addon_helpers.checking_layout import draw
+    blender.fresh()
+    kiln = blender.kiln()
+    entry = kiln.menus._draw_entry
+    for name in kiln.menus.MENUS:
+        assert entry in getattr(bpy.types, name).draw._draw_funcs
+    calls = draw(kiln.menus.KILN_MT_object, bpy.context)
+    assert [c[1] for c in calls if c[0] == "operator"] == ["kiln.retopo", "kiln.split_parts", "kiln.texture"]
+    assert draw(type("Host", (), {"draw": entry}), bpy.context) == [("menu", "KILN_MT_object")]
+    bpy.ops.preferences.addon_disable(module=blender.MODULE)
+    for name in kiln.menus.MENUS:
+        assert entry not in getattr(bpy.types, name).draw._draw_funcs

@@ -91,6 +91,12 @@ class CheckingLayout:
         getattr(data, property)  # runs dynamic enum callbacks like Blender would
         self.calls.append(("prop", property if self._enabled else f"{property} (greyed)"))
 
+    def menu(self, menu, **kwargs):
+        self._check("menu", kwargs)
+        if not hasattr(bpy.types, menu):
+            raise LayoutError(f"menu {menu} is not registered")
+        self.calls.append(("menu", menu))
+
     def template_ID(self, data, property, **kwargs):
         self._check("template_ID", kwargs)
         if property not in data.bl_rna.properties:
