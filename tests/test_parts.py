@@ -58,12 +58,20 @@ def test_one_connected_table_splits_into_top_and_four_legs():
     assert "split into 5" in out.info["parts"]["report"]
 
 
-def test_chair_with_requested_count_matches_truth():
+@pytest.mark.parametrize("method", ["auto", "sdf"])
+def test_chair_with_requested_count_matches_truth(method):
     mesh, truth, areas = union_with_truth(chair_pieces())
-    out = run_parts(mesh, num_parts=6)
+    out = run_parts(mesh, num_parts=6, method=method)
     assert len(out.part_names) == 6
     assert matched_miou(out.part_ids, truth, areas) > 0.9
     assert sum(name.startswith("leg_") for name in out.part_names) == 4
+
+
+@pytest.mark.parametrize("method", ["sdf", "creases"])
+def test_table_by_each_engine(method):
+    mesh, truth, areas = union_with_truth(table_pieces())
+    out = run_parts(mesh, method=method)
+    assert matched_miou(out.part_ids, truth, areas) > 0.95
 
 
 def test_convex_method_on_table():
@@ -190,7 +198,7 @@ def test_bad_input_is_a_clear_error(bad):
 
 def test_schema_matches_contract():
     names = {p.name: p for p in parts.params_schema()}
-    assert names["method"].choices == ["auto", "components", "sdf", "convex"]
+    assert names["method"].choices == ["auto", "components", "creases", "sdf", "convex"]
     assert parts.RESOURCE == "cpu" and parts.available()[0]
 
 

@@ -1,13 +1,16 @@
 """Geometric part segmentation of one connected triangle mesh.
 
-Pipeline (on a decimated proxy of at most ``PROXY_FACES`` faces, labels copied back by nearest
-face):
-1. the face dual graph, weighted so that concave creases are cheap to cut (Liu & Zhang 2004);
-2. spectral embedding of that graph (normalised Laplacian) plus the log shape diameter
-   (Shapira et al. 2008) as per-face features; the eigengap picks the part count in auto mode;
-3. k-means on the features for initial parts, then an alpha-expansion graph cut whose
-   smoothness term follows dihedral angles, so part boundaries run along creases;
-4. regions split into connected pieces, tiny ones merged into their neighbours.
+Two engines, chosen by ``segment_component(method=...)``:
+
+* creases (default): faces merge greedily across their weakest boundaries (crease_regions.py);
+  what remains is separated by concave creases, e.g. where legs meet a table top.
+* sdf: on a decimated proxy (<= ``PROXY_FACES`` faces, labels copied back by nearest face), a
+  spectral embedding of the dual graph weighted so concave creases are cheap to cut (Liu & Zhang
+  2004) plus the log shape diameter (Shapira et al. 2008); the eigengap picks the part count;
+  k-means, then an alpha-expansion graph cut whose smoothness follows dihedral angles.
+
+Smooth (organic) shapes with no crease-bounded part fall back to thickness classes of the shape
+diameter. Regions are then split into connected pieces and tiny ones merged into neighbours.
 """
 from __future__ import annotations
 
@@ -22,11 +25,16 @@ from scipy.sparse import coo_matrix, diags, identity
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh, lobpcg
 from scipy.spatial import cKDTree
 
+from .crease_regions import merge_regions
 from .graph_cut import alpha_expansion
 from .mesh_graph import FaceGraph, face_graph, split_into_connected, weld
 from .shape_diameter import shape_diameter
 
 PROXY_FACES = 2000
+CREASE_FULL_FACES = 60000  # crease merging runs on the mesh itself up to this size
+CREASE_PROXY_FACES = 20000
+DOMINANT_SHARE = 0.85      # auto: a crease split whose largest part is bigger than this is weak
+CREASE_THRESHOLD = 0.3     # auto: boundaries with mean concavity (1 - cos) above this stay cuts
 DENSE_EIGEN_LIMIT = 6000   # above this, a failed ARPACK run falls back to LOBPCG instead of LAPACK
 SDF_FACES = 600            # the shape diameter is smooth: a coarser proxy is enough for it
 MAX_AUTO_PARTS = 12
@@ -240,16 +248,64 @@ def merge_small_regions(labels: np.ndarray, graph: FaceGraph, min_share: float, 
 
 
 def segment_component(positions: np.ndarray, triangles: np.ndarray, num_parts: int = 0,
-                      check: Check = _nothing, report: Report | None = None) -> np.ndarray:
+                      check: Check = _nothing, report: Report | None = None, method: str = "auto") -> np.ndarray:
     """Per-triangle part labels (0..k-1) for one connected mesh; ``num_parts`` 0 means auto.
 
-    Auto mode first looks for parts separated by creases (the spectrum); a smooth shape with
-    none is split by thickness classes instead, each connected thin/thick region becoming a part.
+    ``creases``: greedy merging of faces across weak boundaries (crease_regions.py).
+    ``sdf``: spectral clustering + shape diameter + graph cut; in auto mode the spectrum picks
+    the count. ``auto``: creases; a smooth shape with no crease-bounded part is split by
+    thickness classes instead, each connected thin/thick region becoming a part, and a count
+    the creases cannot reach is handed to the spectral engine.
     """
     report = report or (lambda f, m: None)
     triangles = np.asarray(triangles, dtype=np.int64)
+    positions = np.asarray(positions, dtype=np.float64)
     if len(triangles) < 4:
         return np.zeros(len(triangles), dtype=np.int64)
+    if method == "sdf":
+        return _spectral_segment(positions, triangles, num_parts, check, report, spectral=True)
+    labels = crease_segment(positions, triangles, num_parts, check, report)
+    if method == "creases":
+        return labels
+    if num_parts > 0:  # a count the creases cannot reach goes to the spectral engine
+        found = int(labels.max()) + 1
+        return labels if found >= num_parts else _spectral_segment(
+            positions, triangles, num_parts, check, report, spectral=True)
+    # Creases that only chip off small bits (horns, not legs) leave a smooth body: try thickness.
+    tri = positions[triangles]
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+
+    def largest_share(result: np.ndarray) -> float:
+        return float(np.bincount(result, weights=areas).max() / max(float(areas.sum()), 1e-30))
+
+    crease_share = largest_share(labels)
+    if crease_share <= DOMINANT_SHARE:
+        return labels
+    thick = _spectral_segment(positions, triangles, 0, check, report, spectral=False)
+    return thick if largest_share(thick) < crease_share else labels
+
+
+def crease_segment(positions: np.ndarray, triangles: np.ndarray, num_parts: int, check: Check,
+                   report: Report) -> np.ndarray:
+    """Per-triangle labels from crease merging: on the mesh itself when mid-sized; coarse meshes
+    are subdivided and dense ones decimated first."""
+    report(0.05, f"merging regions of {len(triangles)} faces along creases")
+    if PROXY_FACES // 4 <= len(triangles) <= CREASE_FULL_FACES:
+        graph = face_graph(*weld(positions, triangles))  # weld keeps the triangle order
+        labels, _ = merge_regions(graph, None if num_parts else CREASE_THRESHOLD, num_parts or None,
+                                  MIN_PART_AREA, check)
+        return labels
+    budget = CREASE_PROXY_FACES if len(triangles) > CREASE_FULL_FACES else PROXY_FACES
+    proxy_pos, proxy_tri, origin = make_proxy(positions, triangles, budget)
+    graph = face_graph(proxy_pos, proxy_tri)
+    labels, _ = merge_regions(graph, None if num_parts else CREASE_THRESHOLD, num_parts or None, MIN_PART_AREA, check)
+    report(0.9, "transfer labels")
+    return transfer_labels(labels, graph, origin, positions, triangles)
+
+
+def _spectral_segment(positions: np.ndarray, triangles: np.ndarray, num_parts: int, check: Check,
+                      report: Report, spectral: bool) -> np.ndarray:
+    """The spectral + shape-diameter path; ``spectral=False`` only tries thickness classes."""
     report(0.0, f"proxy mesh from {len(triangles)} faces")
     proxy_pos, proxy_tri, origin = make_proxy(np.asarray(positions, dtype=np.float64), triangles)
     if len(proxy_tri) < 8:
@@ -260,15 +316,17 @@ def segment_component(positions: np.ndarray, triangles: np.ndarray, num_parts: i
     report(0.2, "shape diameter")
     log_sdf = smoothed_log_sdf(coarse_shape_diameter(proxy_pos, proxy_tri, graph, check), graph)
     check()
-    report(0.5, "spectral embedding")
-    wanted = num_parts if num_parts > 0 else MAX_AUTO_PARTS
-    values, vectors = spectral_embedding(graph, min(max(wanted, 2) + 1, graph.num_faces - 1))
     target = num_parts if num_parts > 0 else None
-    if num_parts > 0:
-        k = num_parts
-    else:
-        reference = spectral_embedding(graph, 2, creases=False)[0][1]
-        k = choose_part_count(values, reference)
+    k, vectors = 1, None
+    if num_parts > 0 or spectral:
+        report(0.5, "spectral embedding")
+        wanted = num_parts if num_parts > 0 else MAX_AUTO_PARTS
+        values, vectors = spectral_embedding(graph, min(max(wanted, 2) + 1, graph.num_faces - 1))
+        if num_parts > 0:
+            k = num_parts
+        else:
+            reference = spectral_embedding(graph, 2, creases=False)[0][1]
+            k = choose_part_count(values, reference)
     k = max(1, min(k, graph.num_faces // 4))
     check()
     if k > 1:

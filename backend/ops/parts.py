@@ -26,7 +26,7 @@ NAME = "parts"
 RESOURCE = "cpu"
 SUMMARY = "Split a mesh into named parts: connected components, then shape-aware segmentation."
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to split")}
-METHODS = ("auto", "components", "sdf", "convex")
+METHODS = ("auto", "components", "creases", "sdf", "convex")
 MAX_PARTS = 64
 SPLIT_SHARE = 0.2    # auto: components with at least this share of the area are split further
 MIN_SPLIT_SHARE = 0.02  # sdf/convex: smaller components are not worth splitting
@@ -37,7 +37,8 @@ def params_schema() -> list[ParamSpec]:
     return [
         ParamSpec("num_parts", "int", 0, "number of parts; 0 = decide from the shape", minimum=0, maximum=MAX_PARTS),
         ParamSpec("method", "choice", "auto",
-                  "auto: components, then split big ones by shape; components: connected pieces only; "
+                  "auto: components, then split big ones along creases (thin/thick parts on smooth shapes); "
+                  "components: connected pieces only; creases: merge faces across weak boundaries; "
                   "sdf: spectral + shape-diameter graph cut; convex: approximate convex decomposition (CoACD)",
                   choices=list(METHODS)),
     ]
@@ -61,7 +62,7 @@ def _input_mesh(inputs: dict) -> MeshPayload:
 def _split_component(positions, triangles, method: str, parts: int, cancel: CancelToken, report) -> np.ndarray:
     if method == "convex":
         return convex_labels(positions, triangles, parts, check=cancel.check)
-    return segment_component(positions, triangles, parts, check=cancel.check, report=report)
+    return segment_component(positions, triangles, parts, check=cancel.check, report=report, method=method)
 
 
 def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, method: str,
@@ -91,7 +92,8 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
     else:
         floor = SPLIT_SHARE if method == "auto" else MIN_SPLIT_SHARE
         budget = {int(c): 0 for c in order if share[c] >= floor}
-    engine = "CoACD convex decomposition" if method == "convex" else "spectral + shape-diameter graph cut"
+    engine = {"convex": "CoACD convex decomposition", "sdf": "spectral + shape-diameter graph cut",
+              "creases": "crease region merging"}.get(method, "creases / shape-diameter classes")
     labels = np.zeros(len(triangles), dtype=np.int64)
     next_label = 0
     for step, c in enumerate(order):
