@@ -15,6 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 if "bpy" in sys.modules and "BLENDER_USER_RESOURCES" not in os.environ:
     raise RuntimeError("bpy was imported before tests/addon_helpers/blender.py could isolate Blender's user folders")
+# pymeshlab and coacd bundle their own Embree / C++ runtimes: once either is loaded, bpy fails to
+# import (undefined symbol rtcGetSceneTraversable, or an abort). bpy loaded first is fine, which is
+# why the add-on tests are named test_addon_* (collected before every other test file).
+_CLASHING = sorted(m for m in ("pymeshlab", "coacd") if m in sys.modules and "bpy" not in sys.modules)
+if _CLASHING:
+    raise RuntimeError(f"{', '.join(_CLASHING)} was imported before bpy, and bpy cannot load after it; "
+                       "run the add-on tests first or on their own (pytest tests/test_addon_*.py)")
 USER_RESOURCES = Path(os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="kiln-blender-user-")))
 atexit.register(shutil.rmtree, USER_RESOURCES, True)
 
