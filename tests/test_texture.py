@@ -95,6 +95,23 @@ def test_image_is_projected_from_the_front_and_holes_are_filled():
     assert (colors[back].sum(-1) > 100).all()
 
 
+def test_image_view_from_info_right_side():
+    mesh = mesh_corpus.load("uv_sphere")
+    image = _front_image()
+    image.info["view"] = "right"  # camera at +X: image left = -Y, image right = +Y
+    out = run_texture({"mesh": mesh, "image": image}, resolution=128)
+    from backend.geometry import bake
+    from backend.ops.texture import triangle_corner_uvs
+
+    texels = bake.texel_map(out.positions.astype(float), out.triangulated(), triangle_corner_uvs(out), 128)
+    colors = out.textures["base_color"].reshape(-1, 4)[texels.index, :3].astype(float)
+    facing = texels.points[:, 0] > 0.5
+    minus_y = facing & (texels.points[:, 1] < -0.2)
+    plus_y = facing & (texels.points[:, 1] > 0.2)
+    assert colors[minus_y, 0].mean() > 200 and colors[plus_y, 2].mean() > 200
+    assert "right view" in out.info["texture"]["source"]
+
+
 def test_polygons_and_parts_survive():
     mesh = mesh_corpus.load("cylinder")  # quads + 32-gon caps
     mesh.part_ids = np.zeros(mesh.num_faces, dtype=np.int32)
@@ -129,6 +146,8 @@ def test_progress_and_cancel():
     ({"mesh": mesh_corpus.cube(), "image": ImagePayload(np.zeros((8, 8, 3), np.uint8))}, {}, "uint8"),
     ({"mesh": MeshPayload.from_triangles(np.zeros((0, 3)), np.zeros((0, 3)))}, {"prompt": "wood"}, "empty"),
     ({"mesh": mesh_corpus.cube()}, {"prompt": "wood", "resolution": 8}, "resolution"),
+    ({"mesh": mesh_corpus.cube(), "image": ImagePayload(np.full((8, 8, 4), 255, np.uint8), info={"view": "up"})},
+     {}, "view"),
 ])
 def test_bad_input_is_a_clear_error(inputs, params, match):
     with pytest.raises(OpError, match=match):

@@ -69,17 +69,34 @@ def look_at(eye, target, width: int, height: int, up=(0.0, 0.0, 1.0), **lens) ->
     return Camera(np.stack([right, true_up, backward]), eye, width, height, **lens)
 
 
-def front_orthographic(low: np.ndarray, high: np.ndarray, width: int, height: int) -> Camera:
-    """Blender's front view (from -Y, looking along +Y) framing the box [low, high] exactly.
+# Blender's numpad views: (direction from the object to the eye, image right axis, image up axis).
+VIEWS = {
+    "front": ((0, -1, 0), (1, 0, 0), (0, 0, 1)),
+    "back": ((0, 1, 0), (-1, 0, 0), (0, 0, 1)),
+    "right": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "left": ((-1, 0, 0), (0, -1, 0), (0, 0, 1)),
+    "top": ((0, 0, 1), (1, 0, 0), (0, 1, 0)),
+    "bottom": ((0, 0, -1), (1, 0, 0), (0, -1, 0)),
+}
 
-    The box's X range fills the image width and its Z range the height, so an input image whose
-    object fills the frame lines up with the mesh.
+
+def box_view(view: str, low: np.ndarray, high: np.ndarray, width: int, height: int) -> Camera:
+    """An orthographic Blender view (``VIEWS``) framing the box [low, high] exactly.
+
+    The box's extent along the view's right axis fills the image width and along its up axis the
+    height, so an image whose object fills the frame lines up with the mesh.
     """
+    if view not in VIEWS:
+        raise KeyError(f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
+    back, right, up = (np.asarray(v, dtype=np.float64) for v in VIEWS[view])
     low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
     center = 0.5 * (low + high)
     size = np.maximum(high - low, 1e-9)
-    eye = np.array([center[0], low[1] - size.max() - 1.0, center[2]])
-    camera = look_at(eye, [center[0], center[1], center[2]], width, height)
-    camera.ortho_height = float(size[2])
-    camera.ortho_width = float(size[0])
-    return camera
+    eye = center + back * (float(np.abs(size @ back)) / 2 + size.max() + 1.0)
+    return Camera(np.stack([right, up, back]), eye, width, height,
+                  ortho_height=float(np.abs(size @ up)), ortho_width=float(np.abs(size @ right)))
+
+
+def front_orthographic(low: np.ndarray, high: np.ndarray, width: int, height: int) -> Camera:
+    """Blender's front view (from -Y, looking along +Y) framing the box [low, high]."""
+    return box_view("front", low, high, width, height)

@@ -1,7 +1,7 @@
 """The ``texture`` op: UVs (xatlas when missing) and baked PBR textures from an image and/or a prompt.
 
-With an image: it is projected from Blender's front view onto the surface the front camera
-sees (depth-map visibility, view-angle blending); everything else takes the colour of the
+With an image: it is projected from Blender's front view (or the view named in the image's
+``info.view``) onto the surface that camera sees (depth-map visibility, view-angle blending); everything else takes the colour of the
 nearest seen surface, and UV gutters are dilated. With a prompt only: a procedural material
 field (wood, stone, metal, fabric...) chosen by MiniLM similarity is baked. This is the honest
 baseline until a learned texture model lands; it calls the same bake engine.
@@ -16,7 +16,7 @@ from shared.payload import ImagePayload, Material, MeshPayload
 from shared.protocol import ParamSpec, ProtocolError
 
 from backend.geometry import bake
-from backend.geometry.camera import front_orthographic
+from backend.geometry.camera import VIEWS, box_view
 from backend.geometry.material_choice import choose_material, encoder_available
 from backend.geometry.material_fields import color_in_prompt, material_by_name
 from backend.geometry.uv_unwrap import unwrap_triangles, with_triangle_uvs
@@ -27,7 +27,9 @@ NAME = "texture"
 RESOURCE = "cpu"
 SUMMARY = "UV-unwrap if needed and bake base colour (+ roughness/metallic) from a prompt and/or an image."
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to texture (UVs optional)"),
-          "image": InputSpec("image", required=False, help="RGBA reference, front view; alpha = object mask")}
+          "image": InputSpec("image", required=False,
+                             help="RGBA reference; alpha = object mask; info.view: front (default), back, "
+                                  "left, right, top or bottom")}
 SEED = 0
 
 
@@ -50,6 +52,8 @@ def _inputs(inputs: dict) -> tuple[MeshPayload, ImagePayload | None]:
     image = inputs.get("image")
     if image is not None and not isinstance(image, ImagePayload):
         raise OpError("input 'image' must be an RGBA image")
+    if image is not None and image.info.get("view", "front") not in VIEWS:
+        raise OpError(f"image view {image.info.get('view')!r} unknown; use one of {', '.join(VIEWS)}")
     try:
         mesh.validate("mesh")
         if image is not None:
@@ -133,14 +137,15 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     if image is not None:
         report = sub_progress(progress, 0.6, 0.85)
         picture = _cropped_to_mask(image.pixels)
-        camera = front_orthographic(low, high, picture.shape[1], picture.shape[0])
+        view = image.info.get("view", "front")
+        camera = box_view(view, low, high, picture.shape[1], picture.shape[0])
         color, weight = bake.bake_views(texels, positions, triangles, [bake.View(camera, picture)],
                                         check=cancel.check, report=lambda f: report(f, "projecting image"))
         seen = weight > 1e-3
         info["image_coverage"] = round(float(seen.mean()), 4)
         progress(0.86, "filling unseen surface")
         base_color = bake.fill_unseen(color, seen, texels.points) if seen.any() else base_color
-        info["source"] = "image projected from the front view; unseen surface filled from the nearest seen colour"
+        info["source"] = f"image projected from the {view} view; unseen surface filled from the nearest seen colour"
     else:
         info["source"] = f"procedural {kind.name}"
     cancel.check()
