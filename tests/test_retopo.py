@@ -68,7 +68,7 @@ def test_quad_mode_repairs_broken_meshes_and_says_so():
 
 
 def test_quad_fallback_chain_when_every_engine_fails(monkeypatch):
-    monkeypatch.setattr(quad_remesh, "ENGINES", ("missing_engine",))
+    monkeypatch.setattr(quad_remesh, "JOBS", (("missing_engine", 0),))
     mesh, out = run("torus", target_faces=600, mode="quad")
     report = " ".join(out.info["report"])
     assert "fell back to SDF remesh" in report

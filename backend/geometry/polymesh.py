@@ -60,22 +60,6 @@ def weld_positions(positions: np.ndarray, face_indices: np.ndarray) -> tuple[np.
     return unique, inverse.reshape(-1)[np.asarray(face_indices, dtype=np.int64)]
 
 
-def payload_from_quads(vertices: np.ndarray, quads: np.ndarray, info: dict | None = None) -> MeshPayload:
-    """A MeshPayload of (V,3) vertices and (F,4) quads; rows whose corners repeat become triangles."""
-    quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
-    return payload_from_polygons(vertices, [list(dict.fromkeys(q)) for q in quads] if len(quads) else [],
-                                 info)
-
-
-def payload_from_polygons(vertices: np.ndarray, polygons, info: dict | None = None) -> MeshPayload:
-    """A MeshPayload from vertices and a list of index lists (polygons with >= 3 distinct corners)."""
-    kept = [p for p in polygons if len(p) >= 3]
-    sizes = np.array([len(p) for p in kept], dtype=np.int32)
-    flat = np.array([i for p in kept for i in p], dtype=np.int32)
-    return MeshPayload(positions=np.asarray(vertices, dtype=np.float32).reshape(-1, 3),
-                       face_sizes=sizes, face_indices=flat, info=dict(info or {}))
-
-
 def payload_from_mixed(vertices: np.ndarray, tris: np.ndarray, quads: np.ndarray,
                        info: dict | None = None) -> MeshPayload:
     """A MeshPayload holding (T,3) triangles followed by (Q,4) quads, built without Python loops."""
@@ -85,18 +69,6 @@ def payload_from_mixed(vertices: np.ndarray, tris: np.ndarray, quads: np.ndarray
     flat = np.concatenate([tris.reshape(-1), quads.reshape(-1)]).astype(np.int32)
     return MeshPayload(positions=np.asarray(vertices, dtype=np.float32).reshape(-1, 3),
                        face_sizes=sizes, face_indices=flat, info=dict(info or {}))
-
-
-def split_quads_and_tris(mesh: MeshPayload) -> tuple[np.ndarray, np.ndarray]:
-    """The (Q,4) quads and the (T,3) triangles of a mesh; other polygons are fan-triangulated."""
-    sizes = mesh.face_sizes
-    offsets = mesh.face_offsets()[:-1]
-    quad_start = offsets[sizes == 4]
-    quads = mesh.face_indices[quad_start[:, None] + np.arange(4)]
-    not_quad = sizes != 4
-    corner_mask = np.repeat(not_quad, sizes)
-    other = MeshPayload(mesh.positions, sizes[not_quad], mesh.face_indices[corner_mask])
-    return quads.astype(np.int64), other.triangulated().astype(np.int64)
 
 
 def compact(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,15 +2,17 @@
 fallback chain so a result always comes back.
 
 For every connected component with a face budget (its share of the target by area):
-1. the primary engine (QuadriFlow), all components in one killable child process, once per seed
-   in parallel (two seeds: the accepted result with fewer singular vertices wins);
-2. a result is accepted when it is non-empty, within 10% of its budget (up to two retries with
-   a rescaled target otherwise), within 2% of the diagonal of the component's surface and, when
-   ``keep_topology``, has the component's Euler characteristic (same genus and holes);
-3. otherwise the other engine (Instant Meshes); if neither is accepted, the best result is
-   kept when only its shape missed (or the part is open); a closed part is rebuilt by an SDF
-   (voxel) remesh + Instant Meshes; then the best result whatever it missed (the report says
-   what); with none at all, the low-poly path (decimate + pair), which always succeeds.
+1. QuadriFlow (seeds 0 and 1) and Instant Meshes run at the same time, each in its own killable
+   child process (all components of a mesh in one call per job);
+2. a result is accepted when it is within 10% of its budget, within 2% of the component's
+   diagonal (largest distance from the component's surface) and, when ``keep_topology``, has
+   the component's Euler characteristic (same genus and holes); among accepted results the one
+   with the fewest singular vertices wins;
+3. none accepted: QuadriFlow again with a rescaled target (up to twice) when only the count
+   missed; the best result is kept when only its shape missed (or the component is open); a
+   closed component is rebuilt by an SDF (voxel) remesh + Instant Meshes; then the best result
+   whatever it missed (the report says what); with none at all, the low-poly path (decimate +
+   pair), which always succeeds.
 Components too small for a field (budget below ``MIN_FIELD_FACES``) go to the low-poly path.
 """
 from __future__ import annotations
@@ -29,11 +31,10 @@ from .polymesh import bbox_diagonal, boundary_edge_count, euler_characteristic, 
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
 
-ENGINES = ("quadriflow", "instant_meshes")
+JOBS = (("quadriflow", 0), ("quadriflow", 1), ("instant_meshes", 0))  # (engine, seed), run in parallel
 MIN_FIELD_FACES = 24
 COUNT_TOLERANCE = 0.10
 COUNT_RETRIES = 2
-SEEDS = (0, 1)  # QuadriFlow runs once per seed, in parallel; the result with fewer singularities wins
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 
 
@@ -112,7 +113,7 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool)
     error = shape_error(piece, part)
     if error > SHAPE_LIMIT:
         problems.append(f"shape error {error:.1%}")
-    return Verdict(problems, (int(count_off), min(euler_gap, 1) if keep_topology else 0, error))
+    return Verdict(problems, (min(euler_gap, 1) if keep_topology else 0, int(count_off), error))
 
 
 def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool = False, crease_angle: float = 30.0,
@@ -125,50 +126,36 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     todo = [i for i, b in enumerate(budgets) if b >= MIN_FIELD_FACES]
     why: dict[int, str] = {}
     best: dict[int, tuple[Verdict, Piece]] = {}  # best rejected result per part
-    stages = len(ENGINES) + 2
-    for stage, engine in enumerate(ENGINES):
-        if not todo:
-            break
-        step = sub_progress(progress, stage / stages, (stage + 1) / stages)
-        pieces, verdicts = _race(parts, budgets, todo, engine, preserve_sharp, crease_angle, keep_topology, cancel,
-                                 step)
-        asked = list(budgets)
-        for _ in range(COUNT_RETRIES):  # ask again, scaled, for pieces that missed the face count
-            retry = [i for i in todo if pieces[i] is not None and verdicts[i].rank[0]]
-            if not retry:
-                break
-            for i in retry:
-                asked[i] = max(int(round(asked[i] * budgets[i] / pieces[i].faces)), MIN_FIELD_FACES)
-            again = _attempt(parts, asked, retry, engine, preserve_sharp, crease_angle, cancel, step)
-            for i in retry:
-                verdict = assess(again[i], parts[i], budgets[i], keep_topology)
-                if again[i] is not None and verdict.rank < verdicts[i].rank:
-                    pieces[i], verdicts[i] = again[i], verdict
-        left = []
+    if todo:
+        runs = _race(parts, budgets, todo, preserve_sharp, crease_angle, cancel, sub_progress(progress, 0.0, 0.25))
         for i in todo:
-            if not verdicts[i].problems:
-                result[i] = pieces[i]
+            options = [(assess(run[i], parts[i], budgets[i], keep_topology), run[i]) for run in runs.values()]
+            accepted = [o for o in options if not o[0].problems]
+            if accepted:  # fewest singular vertices, then closest to the input
+                result[i] = min(accepted, key=lambda o: (singular_count(o[1].quads), o[0].rank[2]))[1]
                 continue
-            why[i] = f"{engine}: {', '.join(verdicts[i].problems)}"
-            left.append(i)
-            if pieces[i] is not None and (i not in best or verdicts[i].rank < best[i][0].rank):
-                best[i] = (verdicts[i], pieces[i])
-        if left and stage + 1 < len(ENGINES):
-            report.append(f"{len(left)} component(s) fell back from {engine} to {ENGINES[stage + 1]} "
-                          f"({'; '.join(sorted(set(why[i] for i in left)))})")
-        todo = left
+            why[i] = "; ".join(f"{label}: {', '.join(o[0].problems)}" for label, o in zip(runs, options))
+            verdict, piece = min(options, key=lambda o: o[0].rank)
+            if piece is not None:
+                best[i] = (verdict, piece)
+        todo = [i for i in todo if result[i] is None]
+    if todo and "quadriflow" in {engine for engine, _ in JOBS}:
+        _count_retries(parts, budgets, todo, best, result, preserve_sharp, crease_angle, keep_topology, cancel,
+                       sub_progress(progress, 0.25, 0.5))
+        todo = [i for i in todo if result[i] is None]
+    if todo:
+        report.append(f"{len(todo)} component(s) had no accepted remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
     # keep the closest result when only its shape missed, or when the part is open (a voxel
     # rebuild would close it); closed parts that missed the count or topology are rebuilt from voxels
-    for i in [i for i in todo if i in best and not best[i][0].rank[0]
-              and (not best[i][0].rank[1] or boundary_edge_count(parts[i].triangles))]:
+    for i in [i for i in todo if i in best and not best[i][0].rank[1]
+              and (not best[i][0].rank[0] or boundary_edge_count(parts[i].triangles))]:
         _keep_closest(i, best, result, report)
     todo = [i for i in todo if result[i] is None]
     closed = [i for i in todo if not boundary_edge_count(parts[i].triangles)]
     if closed:
-        report.append(f"{len(closed)} component(s) fell back to SDF remesh "
-                      f"({'; '.join(sorted(set(why[i] for i in closed)))})")
+        report.append(f"{len(closed)} closed component(s) fell back to SDF remesh")
         _sdf_fallback(parts, budgets, closed, result, keep_topology, cancel,
-                      sub_progress(progress, len(ENGINES) / stages, (len(ENGINES) + 1) / stages))
+                      sub_progress(progress, 0.5, 0.75))
     for i in [i for i in todo if result[i] is None and i in best]:
         _keep_closest(i, best, result, report)
     todo = [i for i in todo if result[i] is None]
@@ -184,7 +171,7 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
         v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
                           np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
                           max(sum(budgets[i] for i in lowpoly_parts), 1), preserve_sharp, crease_angle, None, cancel,
-                          sub_progress(progress, (stages - 1) / stages, 1.0))
+                          sub_progress(progress, 0.75, 1.0))
         for i in lowpoly_parts:
             result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly")
         result[lowpoly_parts[0]] = Piece(v, q, t, method="lowpoly")
@@ -204,26 +191,34 @@ def singular_count(quads: np.ndarray) -> int:
     return int(np.count_nonzero(valence[inner] != 4) + np.count_nonzero(~np.isin(valence[used & boundary], (2, 3))))
 
 
-def _race(parts, budgets, indices, engine, preserve_sharp, crease_angle, keep_topology, cancel, progress):
-    """Run ``engine`` once per seed in parallel child processes; per part keep the accepted result
-    with the fewest singular vertices (or the best-ranked one when none is accepted)."""
-    seeds = SEEDS if engine == "quadriflow" else (0,)
-    with ThreadPoolExecutor(len(seeds)) as pool:
-        futures = [pool.submit(_attempt, parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel,
-                               progress if n == 0 else no_progress, seed) for n, seed in enumerate(seeds)]
-        runs = [f.result() for f in futures]
-    pieces, verdicts = {}, {}
-    for i in indices:
-        options = [(assess(run[i], parts[i], budgets[i], keep_topology), run[i]) for run in runs]
+def _race(parts, budgets, indices, preserve_sharp, crease_angle, cancel, progress) -> dict[str, dict]:
+    """Every (engine, seed) job of ``JOBS`` on the parts, each in its own child process, all at
+    once; returns {"engine#seed": {part index: piece or None}}."""
+    with ThreadPoolExecutor(len(JOBS)) as pool:
+        futures = {f"{engine}#{seed}": pool.submit(_attempt, parts, budgets, indices, engine, preserve_sharp,
+                                                   crease_angle, cancel, progress if n == 0 else no_progress, seed)
+                   for n, (engine, seed) in enumerate(JOBS)}
+        return {label: future.result() for label, future in futures.items()}
 
-        def key(option):
-            verdict, piece = option
-            if verdict.problems:
-                return (1, verdict.rank)
-            return (0, (singular_count(piece.quads), verdict.rank[2]))
 
-        verdicts[i], pieces[i] = min(options, key=key)
-    return pieces, verdicts
+def _count_retries(parts, budgets, indices, best, result, preserve_sharp, crease_angle, keep_topology, cancel,
+                   progress) -> None:
+    """Ask QuadriFlow again with a rescaled target for parts whose best result missed only the
+    count (its count response is nonlinear); fills ``result`` where a retry is accepted."""
+    asked = list(budgets)
+    for _ in range(COUNT_RETRIES):
+        retry = [i for i in indices if result[i] is None and i in best and best[i][0].rank[1]]
+        if not retry:
+            return
+        for i in retry:
+            asked[i] = max(int(round(asked[i] * budgets[i] / best[i][1].faces)), MIN_FIELD_FACES)
+        again = _attempt(parts, asked, retry, "quadriflow", preserve_sharp, crease_angle, cancel, progress)
+        for i in retry:
+            verdict = assess(again[i], parts[i], budgets[i], keep_topology)
+            if not verdict.problems:
+                result[i] = again[i]
+            elif again[i] is not None and verdict.rank < best[i][0].rank:
+                best[i] = (verdict, again[i])
 
 
 def _attempt(parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel, progress,

@@ -1,4 +1,4 @@
-"""Sharp (crease) edges of a triangle mesh: manifold edges whose dihedral angle exceeds a threshold."""
+"""Creases of a triangle mesh: face normals and the dihedral angle across every manifold edge."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,9 +34,3 @@ def dihedral_angles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.nda
     normals = face_normals(vertices, triangles)
     cos = np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1.0, 1.0)
     return edges, pairs, np.degrees(np.arccos(cos))
-
-
-def sharp_edges(vertices: np.ndarray, triangles: np.ndarray, angle: float) -> np.ndarray:
-    """(S,2) vertex pairs of interior edges whose dihedral angle is above ``angle`` degrees."""
-    edges, _, angles = dihedral_angles(vertices, triangles)
-    return edges[angles > angle]

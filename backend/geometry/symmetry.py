@@ -41,16 +41,21 @@ def mirror_weld(vertices: np.ndarray, quads: np.ndarray, triangles: np.ndarray, 
                 snap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Mirror a half-mesh and weld it to itself along the plane.
 
-    Open-boundary vertices within ``snap`` of the plane, and any vertex past it, are moved onto it
-    first. Returns (vertices, quads, triangles, number of seam vertices).
+    Open-boundary vertices within ``snap`` (at least 3/4 of the mean edge length) of the plane
+    are moved onto it and become the seam; other vertices past the plane are pulled just inside.
+    Returns (vertices, quads, triangles, number of seam vertices).
     """
     v = np.asarray(vertices, np.float64).copy()
     faces = [np.asarray(quads, np.int64).reshape(-1, 4), np.asarray(triangles, np.int64).reshape(-1, 3)]
+    lengths = [np.linalg.norm(v[f] - v[np.roll(f, 1, axis=1)], axis=2).ravel() for f in faces if len(f)]
+    mean_edge = float(np.concatenate(lengths).mean()) if lengths else 0.0
+    snap = max(snap, 0.75 * mean_edge)
     boundary = _boundary_vertices(faces)
-    near = np.zeros(len(v), bool)
-    near[boundary] = np.abs(v[boundary, axis] - plane) <= snap
-    near |= v[:, axis] < plane
-    v[near, axis] = plane
+    seam = np.zeros(len(v), bool)
+    seam[boundary] = np.abs(v[boundary, axis] - plane) <= snap
+    inside = plane + 1e-3 * mean_edge
+    v[~seam & (v[:, axis] < inside), axis] = inside
+    v[seam, axis] = plane
     on_plane = v[:, axis] == plane
     faces = [f[~np.all(on_plane[f], axis=1)] for f in faces]  # flattened into the plane: drop
     on = np.flatnonzero(on_plane)

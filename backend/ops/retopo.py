@@ -121,8 +121,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
         raise OpError(f"{mode} retopology failed: {exc}; try mode lowpoly or a different target") from None
 
     if axis is not None:
-        snap = 0.01 * bbox_diagonal(v)
-        v, quads, tris, seam = mirror_weld(v, quads, tris, axis, plane, snap)
+        v, quads, tris, seam = mirror_weld(v, quads, tris, axis, plane, snap=1e-4 * bbox_diagonal(v))
         report.append(f"mirrored; {seam} seam vertices welded")
     out = payload_from_mixed(v, tris, quads)
     out.materials = list(mesh.materials)
