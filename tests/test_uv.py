@@ -54,11 +54,11 @@ def test_split_polygons_become_triangles_in_place():
     np.testing.assert_allclose(out.corner_uvs.reshape(-1, 3, 2), uvs)
 
 
-def test_fallback_when_xatlas_cannot_run(monkeypatch, tmp_path):
-    # A worker module that crashes stands in for xatlas dying on a huge mesh.
-    (tmp_path / "backend").mkdir()
-    monkeypatch.setattr(uv_unwrap, "run_isolated",
-                        lambda *a, **k: (_ for _ in ()).throw(uv_unwrap.IsolatedFailure("signal 11")))
+def test_fallback_when_xatlas_crashes(monkeypatch, tmp_path):
+    # A worker that segfaults stands in for xatlas dying on a huge mesh: a real child crash.
+    (tmp_path / "kiln_crashing_unwrap.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setattr(uv_unwrap, "UV_WORKER", "kiln_crashing_unwrap")
     mesh = mesh_corpus.load("uv_sphere")
     uvs, note = uv_unwrap.unwrap_triangles(mesh.positions, mesh.triangulated())
     assert "grid atlas" in note and "signal 11" in note

@@ -15,6 +15,7 @@ from shared.payload import MeshPayload
 from .isolated import IsolatedFailure, run_isolated
 
 XATLAS_TIMEOUT = 300.0
+UV_WORKER = "backend.geometry.uv_worker"
 
 
 def grid_atlas(num_triangles: int, padding: float = 0.15) -> np.ndarray:
@@ -32,7 +33,7 @@ def unwrap_triangles(positions: np.ndarray, triangles: np.ndarray, resolution: i
                      check: Callable[[], None] | None = None) -> tuple[np.ndarray, str]:
     """Per-corner UVs (T,3,2) for triangles, and a line saying how they were made."""
     try:
-        out = run_isolated("backend.geometry.uv_worker",
+        out = run_isolated(UV_WORKER,
                            {"positions": np.asarray(positions, dtype=np.float32),
                             "triangles": np.asarray(triangles, dtype=np.int64)},
                            {"resolution": int(resolution), "padding": max(2, resolution // 256)},
