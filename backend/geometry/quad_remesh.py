@@ -98,9 +98,10 @@ def shape_error(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
     return float(query.distance(points).max() / max(bbox_diagonal(part.vertices), 1e-30))
 
 
-def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool) -> Verdict:
+def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True) -> Verdict:
     """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept)
-    and within ``SHAPE_LIMIT`` of its surface; otherwise say what is wrong."""
+    and within ``SHAPE_LIMIT`` of its surface; otherwise say what is wrong. ``shape=False``
+    skips the (costlier) distance check."""
     if piece is None:
         return Verdict(["failed"], (9, 9, 9.0))
     problems = []
@@ -110,10 +111,26 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool)
     euler_gap = abs(_quad_euler(piece.quads) - euler_characteristic(part.triangles))
     if keep_topology and euler_gap:
         problems.append("topology changed")
-    error = shape_error(piece, part)
+    error = shape_error(piece, part) if shape else 0.0
     if error > SHAPE_LIMIT:
         problems.append(f"shape error {error:.1%}")
     return Verdict(problems, (min(euler_gap, 1) if keep_topology else 0, int(count_off), error))
+
+
+def choose(pieces: list[Piece | None], part: TriMesh, budget: int, keep_topology: bool,
+           ) -> tuple[Piece | None, list[Verdict]]:
+    """The accepted piece with the fewest singular vertices (None if none is accepted), and every
+    piece's verdict. Distances are measured in order of singularity until one passes."""
+    verdicts = [assess(p, part, budget, keep_topology, shape=False) for p in pieces]
+    order = sorted((i for i, v in enumerate(verdicts) if not v.problems), key=lambda i: singular_count(pieces[i].quads))
+    for i in order:
+        verdicts[i] = assess(pieces[i], part, budget, keep_topology)
+        if not verdicts[i].problems:
+            return pieces[i], verdicts
+    for i, piece in enumerate(pieces):
+        if piece is not None and i not in order:
+            verdicts[i] = assess(piece, part, budget, keep_topology)
+    return None, verdicts
 
 
 def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool = False, crease_angle: float = 30.0,
@@ -129,13 +146,12 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     if todo:
         runs = _race(parts, budgets, todo, preserve_sharp, crease_angle, cancel, sub_progress(progress, 0.0, 0.25))
         for i in todo:
-            options = [(assess(run[i], parts[i], budgets[i], keep_topology), run[i]) for run in runs.values()]
-            accepted = [o for o in options if not o[0].problems]
-            if accepted:  # fewest singular vertices, then closest to the input
-                result[i] = min(accepted, key=lambda o: (singular_count(o[1].quads), o[0].rank[2]))[1]
+            pieces = [run[i] for run in runs.values()]
+            result[i], verdicts = choose(pieces, parts[i], budgets[i], keep_topology)
+            if result[i] is not None:
                 continue
-            why[i] = "; ".join(f"{label}: {', '.join(o[0].problems)}" for label, o in zip(runs, options))
-            verdict, piece = min(options, key=lambda o: o[0].rank)
+            why[i] = "; ".join(f"{label}: {', '.join(v.problems)}" for label, v in zip(runs, verdicts))
+            verdict, piece = min(zip(verdicts, pieces), key=lambda o: o[0].rank)
             if piece is not None:
                 best[i] = (verdict, piece)
         todo = [i for i in todo if result[i] is None]
