@@ -46,6 +46,7 @@ FAMILIES: dict[str, Family] = {
     "soil": Family("earthen", (("soil", (0.25, 0.17, 0.1), 1.0, 0.0),)),
     "brick": Family("brick", (("brick", (0.6, 0.25, 0.18), 0.9, 0.0),)),
     "plaster": Family("plaster", (("plaster", (0.88, 0.85, 0.78), 0.9, 0.0),)),
+    "flame": Family("burning", (("flame", (1.0, 0.62, 0.12), 1.0, 0.0),)),
     "rubber": Family("rubber", (("rubber", (0.1, 0.1, 0.1), 0.9, 0.0),)),
 }
 

@@ -10,21 +10,57 @@ from backend.geometry.surface_distance import sample_surface
 from .asset import Asset
 
 
-def cube_bounds(asset: Asset, pad: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
-    """A cube around the asset with ``pad`` (fraction of its longest side) of air on every side."""
+def padded_bounds(asset: Asset, pad: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+    """The asset's box with ``pad`` of air per axis (a fraction of that axis, at least 1% of the
+    longest). Extraction uses the same cell count on every axis, so thin objects (doors, blades,
+    fences) get proportionally finer cells across their thin axis."""
     lo, hi = asset.bounds()
-    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + 2 * pad)
-    return centre - half, centre + half
+    extent = hi - lo
+    margin = np.maximum(extent * pad, extent.max() * 0.01)
+    return lo - margin, hi + margin
 
 
 def watertight_mesh(asset: Asset, resolution: int = 128, progress=None, cancel=None):
     """(vertices (V,3) float32, triangles (F,3) int64, face part index (F,) int32) from the SDF."""
-    vertices, faces = extract_mesh(asset.distance, cube_bounds(asset), resolution,
+    vertices, faces = extract_mesh(asset.distance, padded_bounds(asset), resolution,
                                    progress=progress, cancel=cancel)
     if len(faces) == 0:
         raise ValueError(f"{asset.category}: the SDF has no surface inside its bounds")
+    vertices = snap_smooth_vertices(asset.distance, vertices, faces)
     centroids = vertices[faces].mean(1)
     return vertices, faces, asset.labels(centroids)
+
+
+def project_to_surface(fn, points: np.ndarray, steps: int = 2) -> np.ndarray:
+    """Move points onto the zero level of ``fn`` by Newton steps along the gradient, x -= d n.
+
+    Marching cubes places vertices by linear interpolation along cell edges, which flattens
+    curved and thin parts by up to a fraction of a cell; this puts them back on the exact surface.
+    """
+    for _ in range(steps):
+        d = fn(points)
+        points = points - d[:, None] * sdf_gradient(fn, points, d)
+    return points
+
+
+def snap_smooth_vertices(fn, vertices: np.ndarray, faces: np.ndarray, min_cos: float = 0.95) -> np.ndarray:
+    """Project marching-cubes vertices onto the exact surface where it is smooth.
+
+    A vertex moves only if the surface normal where it lands agrees with the mesh's own vertex
+    normal (cosine >= ``min_cos``): near sharp edges and corners several vertices would land on
+    the same point and fold triangles, so those stay where marching cubes put them.
+    """
+    v = vertices.astype(np.float64)
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    face_n = np.cross(b - a, c - a)
+    vertex_n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(vertex_n, faces[:, k], face_n)
+    vertex_n /= np.maximum(np.linalg.norm(vertex_n, axis=1, keepdims=True), 1e-30)
+    moved = project_to_surface(fn, v)
+    d = fn(moved)
+    ok = np.einsum("ij,ij->i", sdf_gradient(fn, moved, d), vertex_n) >= min_cos
+    return np.where(ok[:, None], moved, v).astype(np.float32)
 
 
 def sdf_gradient(fn, points: np.ndarray, values: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -34,10 +70,8 @@ def sdf_gradient(fn, points: np.ndarray, values: np.ndarray, eps: float = 1e-6) 
 
 
 def surface_samples(asset: Asset, vertices: np.ndarray, faces: np.ndarray, count: int, seed: int):
-    """``count`` points on the exact zero level (mesh samples moved one Newton step along the
-    gradient, x -= d * n), their unit normals and part labels."""
-    points, _ = sample_surface(vertices, faces, count, seed)
-    d = asset.distance(points)
-    points = points - d[:, None] * sdf_gradient(asset.distance, points, d)
+    """``count`` points on the exact zero level (area-weighted mesh samples moved one Newton step
+    along the gradient), their unit normals and part labels."""
+    points = project_to_surface(asset.distance, sample_surface(vertices, faces, count, seed)[0], steps=1)
     d, labels = asset.nearest(points)
     return points, sdf_gradient(asset.distance, points, d), labels

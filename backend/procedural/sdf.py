@@ -165,7 +165,8 @@ class Lathe(Primitive):
         self.axis_edges = on_axis & np.roll(on_axis, -1)
 
     def distance(self, points):
-        r = np.hypot(points[:, 0], points[:, 1])
+        # nudge points off the axis: on it, the inside test would sit exactly on an (axis) edge
+        r = np.hypot(points[:, 0], points[:, 1]) + 1e-12
         return polygon_distance(np.stack([r, points[:, 2]], axis=1), self.profile, self.axis_edges)
 
     def build_piece(self):
@@ -277,12 +278,15 @@ def nearest(children, points: np.ndarray, slack: float = 0.0) -> tuple[np.ndarra
 
 
 class Union(Shape):
-    """The union of shapes (hard minimum)."""
+    """The union of shapes (hard minimum). Many children are grouped into a tree of bounding
+    spheres (split along the widest axis), so a query visits only the groups near it."""
+
+    GROUP = 8
 
     def __init__(self, *children: Shape):
         if not children:
             raise ValueError("a union needs at least one shape")
-        self.children = children
+        self.children = _grouped(children, self.GROUP) if type(self) is Union else children
 
     def distance(self, points):
         return nearest(self.children, points)[0]
@@ -292,6 +296,18 @@ class Union(Shape):
 
     def bound(self):
         return enclosing_bound(self.children)
+
+
+def _grouped(children, size: int) -> tuple:
+    """Split ``children`` into at most ``size`` spatially coherent sub-unions (recursively)."""
+    if len(children) <= size:
+        return tuple(children)
+    centres = np.array([c.bound()[0] for c in children])
+    axis = int(np.argmax(centres.max(0) - centres.min(0)))
+    order = np.argsort(centres[:, axis], kind="stable")
+    chunks = np.array_split(order, size)
+    return tuple(Union(*[children[i] for i in chunk]) if len(chunk) > 1 else children[chunk[0]]
+                 for chunk in chunks if len(chunk))
 
 
 class SmoothUnion(Union):
