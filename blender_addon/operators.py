@@ -315,6 +315,8 @@ class KILN_OT_texture(_JobOperator, bpy.types.Operator):
     prompt: StringProperty(name="Prompt", options={"SKIP_SAVE"})
     image: StringProperty(name="Image", description="Name of a Blender image to take colours from",
                           options={"SKIP_SAVE"})
+    view: EnumProperty(name="Image View", items=props.VIEWS, default="FRONT", options={"SKIP_SAVE"},
+                       description="Which side of the object the image shows")
     resolution: IntProperty(name="Resolution", min=64, max=8192, default=1024, options={"SKIP_SAVE"})
     pbr: BoolProperty(name="PBR Maps", default=True, options={"SKIP_SAVE"})
     keep_original: BoolProperty(name="Keep Original", default=True, options={"SKIP_SAVE"})
@@ -335,6 +337,7 @@ class KILN_OT_texture(_JobOperator, bpy.types.Operator):
         inputs = {"mesh": mesh}
         if image is not None:
             inputs["image"] = scene.image_payload(image)
+            inputs["image"].info["view"] = self.setting(context, "view", "texture_view").lower()
         ctx = results.context_for("texture", f"{source.name}_textured", context, source,
                                   self.setting(context, "keep_original"))
         return params, inputs, ctx, prompt or source.name

@@ -134,6 +134,8 @@ class KILN_PT_texture(_KilnPanel, bpy.types.Panel):
         col = _op_column(self.layout, "texture")
         col.prop(settings, "texture_prompt", text="")
         col.template_ID(settings, "texture_image", open="image.open")
+        if settings.texture_image is not None:
+            col.prop(settings, "texture_view")
         _params(col, settings, "texture", [("texture_size", "resolution"), ("pbr", "pbr"), ("keep_original", "")])
         col.operator("kiln.texture", icon="TEXTURE")
 

@@ -41,6 +41,8 @@ RETOPO_MODES = [("quad", "Quad", "Quad-dominant remesh with clean edge flow"),
                 ("tri", "Triangles", "Isotropic triangle remesh")]
 SYMMETRY = [("NONE", "None", "No symmetry"), ("X", "X", "Mirror across X"), ("Y", "Y", "Mirror across Y"),
             ("Z", "Z", "Mirror across Z")]
+VIEWS = [(v.upper(), v.title(), f"The image shows the object as Blender's {v.title()} view does")
+         for v in ("front", "back", "left", "right", "top", "bottom")]
 TEXTURE_SIZES = [("512", "512", "512 x 512 pixels"), ("1024", "1024", "1024 x 1024 pixels"),
                  ("2048", "2048", "2048 x 2048 pixels"), ("4096", "4096", "4096 x 4096 pixels")]
 
@@ -77,6 +79,8 @@ class KilnSceneSettings(bpy.types.PropertyGroup):
                                    description="What the surface should look like, e.g. 'weathered oak'")
     texture_image: PointerProperty(name="Image", type=bpy.types.Image,
                                    description="Optional reference image for the colours")
+    texture_view: EnumProperty(name="Image View", items=VIEWS, default="FRONT",
+                               description="Which side of the object the reference image shows")
     texture_size: EnumProperty(name="Resolution", items=TEXTURE_SIZES, default="1024",
                                description="Size of the texture images")
     pbr: BoolProperty(name="PBR Maps", default=True, description="Also make roughness and metallic maps")

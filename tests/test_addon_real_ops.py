@@ -70,8 +70,10 @@ def test_split_parts_needs_a_mesh(prefs):
 def test_texture_adds_uvs_and_packed_pbr_images(prefs):
     bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8, location=(1, 1, 0))
     source = bpy.context.active_object
-    assert bpy.ops.kiln.texture(prompt="weathered oak", resolution=128, pbr=True, keep_original=False,
-                                wait=True) == {"FINISHED"}
+    photo = bpy.data.images.new("top_photo", 32, 32, alpha=True)
+    photo.pixels.foreach_set(np.tile([0.9, 0.1, 0.1, 1.0], 32 * 32).astype(np.float32))
+    assert bpy.ops.kiln.texture(prompt="weathered oak", image=photo.name, view="TOP", resolution=128, pbr=True,
+                                keep_original=False, wait=True) == {"FINISHED"}
     obj = bpy.data.objects["Sphere_textured"]
     assert obj.data.uv_layers.active is not None
     assert tuple(obj.location) == pytest.approx((1, 1, 0))
@@ -98,3 +100,21 @@ def test_retopo_makes_quads_near_the_target_and_keeps_the_transform(prefs):
     assert sizes.count(4) / len(sizes) > 0.9, "quad mode gives (almost) all quads"
     assert obj.matrix_world == source.matrix_world
     assert source.hide_get() and bpy.context.view_layer.objects.active == obj
+
+
+@pytest.mark.slow  # the first procedural generate loads the prompt encoder: ~30 s on a busy 2-core box
+def test_generate_with_the_procedural_model_lands_at_the_cursor(prefs):
+    bpy.context.scene.cursor.location = (4, 0, 0)
+    bpy.ops.kiln.connect(wait=True)
+    choices = blender.kiln().session.get().param_spec("generate", "model")["choices"]
+    assert "procedural" in choices
+    bpy.context.scene.kiln.model = "procedural"  # the panel's model list is the server's choices
+    assert bpy.ops.kiln.generate(prompt="a wooden chair", seed=3, quality="DRAFT", wait=True) == {"FINISHED"}
+    top = bpy.context.view_layer.objects.active
+    assert top.name == "wooden_chair" and top.select_get()
+    assert tuple(top.location) == pytest.approx((4, 0, 0))
+    meshes = [top] if top.type == "MESH" else list(top.children)
+    assert meshes and all(m.type == "MESH" and len(m.data.polygons) > 0 for m in meshes)
+    assert all(m.data.materials for m in meshes), "procedural props come with materials"
+    report = next(iter(blender.kiln().session.get().jobs))
+    assert report.state == "done"
