@@ -22,6 +22,18 @@ def should_wait(op) -> bool:
     return op.wait if op.properties.is_property_set("wait") else bpy.app.background
 
 
+def console_progress():
+    """A wait callback for ``blender -b`` that prints a line per stage and per 10% of progress."""
+    last = [None]
+
+    def show(record) -> None:
+        step = (record.stage, int(record.fraction * 10))
+        if step != last[0] and record.job:
+            last[0] = step
+            print(f"Kiln {record.op} {record.job}: {record.stage or record.state} {record.fraction:.0%}", flush=True)
+    return show
+
+
 def _report_exception(op, exc: Exception) -> set:
     op.report({"ERROR"}, f"Kiln: {exc}")
     return {"CANCELLED"}
@@ -201,7 +213,7 @@ class _JobOperator:
             self.report({"INFO"}, f"Kiln: {self.op_name} started; follow it in the Jobs panel")
             return {"FINISHED"}
         try:
-            sess.wait_for_job(record)
+            sess.wait_for_job(record, on_progress=console_progress() if bpy.app.background else None)
         except SessionError as exc:
             return _report_exception(self, exc)
         if record.state != "done":

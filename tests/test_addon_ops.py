@@ -188,6 +188,7 @@ def test_batch_example_generates_and_saves_a_blend(backend, tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "saved" in proc.stdout and out.exists()
+    assert "Kiln generate" in proc.stdout and "sampling" in proc.stdout, "headless runs print progress"
     bpy.ops.wm.open_mainfile(filepath=str(out))
     names = sorted(o.name for o in bpy.data.objects)
     assert names == ["chair", "chair.001", "table", "table.001"]
