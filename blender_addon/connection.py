@@ -126,10 +126,8 @@ class ClientThread:
                 self._client = None
 
     def _ensure_client(self) -> Client:
-        if self._client is None:
-            self._cmd_connect()
-        if self._client is None:
-            raise KilnError("internal", f"not connected to {self.settings.address}")
+        if self._client is None:  # the main thread connects first; this only races a disconnect
+            raise KilnError("internal", f"not connected to {self.settings.address}; press Connect")
         return self._client
 
     def _cmd_connect(self, settings: Settings | None = None, retry_for: float = 0.0, attempt: str = "") -> None:
