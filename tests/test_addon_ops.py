@@ -233,3 +233,32 @@ def test_script_options_the_backend_does_not_take_are_reported(prefs, capfd):
     assert "this backend's generate ignores texture" in out and "seed" not in out.split("ignores")[1].split("\n")[0]
     bpy.ops.kiln.generate(prompt="plain again", wait=True)
     assert "ignores" not in capfd.readouterr().out, "panel defaults the server lacks are not nagged about"
+
+
+QUIT_SCRIPT = """
+import socket, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+from addon_helpers import blender
+from addon_helpers.blender import bpy
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+prefs = blender.fresh(f"tcp://127.0.0.1:{{port}}", timeout=10.0)
+prefs.start_local, prefs.backend_python, prefs.backend_workdir = True, {python!r}, {root!r}
+bpy.ops.kiln.connect(wait=True)
+print("PID", blender.kiln().session.get().backend.proc.pid, flush=True)
+"""  # then Python (Blender) exits without anyone disabling the add-on
+
+
+@pytest.mark.slow  # a second Blender process plus a backend start
+def test_quitting_blender_stops_the_local_backend():
+    import os
+    import subprocess
+    import sys
+    script = QUIT_SCRIPT.format(tests=str(blender.ROOT / "tests"), root=str(blender.ROOT), python=BACKEND_PYTHON)
+    env = {k: v for k, v in os.environ.items() if k != "BLENDER_USER_RESOURCES"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env)
+    pid = int(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("PID")))
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
