@@ -108,3 +108,8 @@ def test_child_is_killed_on_cancel_within_a_second():
                       cancel=token, progress=progress)
     assert time.monotonic() - started < 4.0
     assert len(beats) >= 3  # heartbeats while the library runs
+    # the killed worker is replaced: the next call works
+    cube = mesh_corpus.load("cube")
+    out = call_in_child("backend.geometry.quad_engines", "instant_meshes",
+                        {"vertices": cube.positions, "triangles": cube.triangulated()}, {"target_faces": 96})
+    assert len(out["quads"]) > 50

@@ -3,7 +3,8 @@ fallback chain so a result always comes back.
 
 For every connected component with a face budget (its share of the target by area):
 1. QuadriFlow (seeds 0 and 1) and Instant Meshes run at the same time, each in its own killable
-   child process (all components of a mesh in one call per job);
+   child process (all components of a mesh in one call per job); on a busy machine (fewer free
+   cores than jobs) they run in that order, stopping at the first accepted result;
 2. a result is accepted when it is within 10% of its budget, within 2% of the component's
    diagonal (largest distance from the component's surface) and, when ``keep_topology``, has
    the component's Euler characteristic (same genus and holes); among accepted results the one
@@ -17,6 +18,7 @@ Components too small for a field (budget below ``MIN_FIELD_FACES``) go to the lo
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -143,17 +145,22 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     todo = [i for i, b in enumerate(budgets) if b >= MIN_FIELD_FACES]
     why: dict[int, str] = {}
     best: dict[int, tuple[Verdict, Piece]] = {}  # best rejected result per part
-    if todo:
-        runs = _race(parts, budgets, todo, preserve_sharp, crease_angle, cancel, sub_progress(progress, 0.0, 0.25))
+    waves = _waves(JOBS, free_cores())
+    for n, wave in enumerate(waves):
+        if not todo:
+            break
+        runs = _race(wave, parts, budgets, todo, preserve_sharp, crease_angle, cancel,
+                     sub_progress(progress, 0.25 * n / len(waves), 0.25 * (n + 1) / len(waves)))
         for i in todo:
             pieces = [run[i] for run in runs.values()]
             result[i], verdicts = choose(pieces, parts[i], budgets[i], keep_topology)
             if result[i] is not None:
                 continue
-            why[i] = "; ".join(f"{label}: {', '.join(v.problems)}" for label, v in zip(runs, verdicts))
-            verdict, piece = min(zip(verdicts, pieces), key=lambda o: o[0].rank)
-            if piece is not None:
-                best[i] = (verdict, piece)
+            why[i] = "; ".join(filter(None, [why.get(i), *(f"{label}: {', '.join(v.problems)}"
+                                                          for label, v in zip(runs, verdicts))]))
+            for verdict, piece in zip(verdicts, pieces):
+                if piece is not None and (i not in best or verdict.rank < best[i][0].rank):
+                    best[i] = (verdict, piece)
         todo = [i for i in todo if result[i] is None]
     if todo and "quadriflow" in {engine for engine, _ in JOBS}:
         _count_retries(parts, budgets, todo, best, result, preserve_sharp, crease_angle, keep_topology, cancel,
@@ -207,13 +214,29 @@ def singular_count(quads: np.ndarray) -> int:
     return int(np.count_nonzero(valence[inner] != 4) + np.count_nonzero(~np.isin(valence[used & boundary], (2, 3))))
 
 
-def _race(parts, budgets, indices, preserve_sharp, crease_angle, cancel, progress) -> dict[str, dict]:
-    """Every (engine, seed) job of ``JOBS`` on the parts, each in its own child process, all at
-    once; returns {"engine#seed": {part index: piece or None}}."""
-    with ThreadPoolExecutor(len(JOBS)) as pool:
+def free_cores() -> int:
+    """CPU cores not busy right now (cores minus the 1-minute load average), at least 1."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, int(round((os.cpu_count() or 1) - load)))
+
+
+def _waves(jobs, cores: int) -> list[tuple]:
+    """``jobs`` in groups of at most ``cores`` (all at once on an idle machine, one by one on a
+    busy one, where a later group runs only for parts no earlier group solved)."""
+    size = max(1, min(cores, len(jobs)))
+    return [tuple(jobs[k:k + size]) for k in range(0, len(jobs), size)]
+
+
+def _race(jobs, parts, budgets, indices, preserve_sharp, crease_angle, cancel, progress) -> dict[str, dict]:
+    """Every (engine, seed) job on the parts, each in its own child process, all at once;
+    returns {"engine#seed": {part index: piece or None}}."""
+    with ThreadPoolExecutor(len(jobs)) as pool:
         futures = {f"{engine}#{seed}": pool.submit(_attempt, parts, budgets, indices, engine, preserve_sharp,
                                                    crease_angle, cancel, progress if n == 0 else no_progress, seed)
-                   for n, (engine, seed) in enumerate(JOBS)}
+                   for n, (engine, seed) in enumerate(jobs)}
         return {label: future.result() for label, future in futures.items()}
 
 

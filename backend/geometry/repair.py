@@ -7,6 +7,7 @@ tell the user what was done ("12 non-manifold edges repaired").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -157,11 +158,16 @@ def fill_holes(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray,
     return v, t
 
 
-def clean(vertices: np.ndarray, triangles: np.ndarray, report: list[str]) -> TriMesh:
-    """Weld, drop degenerate/duplicate faces, split non-manifold edges, fix winding, compact."""
+def clean(vertices: np.ndarray, triangles: np.ndarray, report: list[str],
+          tick: Callable[[float, str], None] = lambda fraction, step: None) -> TriMesh:
+    """Weld, drop degenerate/duplicate faces, split non-manifold edges, fix winding, compact.
+
+    ``tick(fraction, step)`` is called between steps (progress + cancel check for large meshes).
+    """
     v = np.asarray(vertices, dtype=np.float64)
     t = np.asarray(triangles, dtype=np.int64)
     diag = bbox_diagonal(v)
+    tick(0.0, "welding")
     v, t, merged = weld(v, t, 1e-7 * diag)
     if merged:
         report.append(f"{merged} duplicate vertices welded")
@@ -172,12 +178,15 @@ def clean(vertices: np.ndarray, triangles: np.ndarray, report: list[str]) -> Tri
         report.append(f"{duplicates} duplicate faces removed")
     if len(t) == 0:
         raise ValueError("no faces with area left after removing degenerate ones")
+    tick(0.3, "non-manifold edges")
     v, t, nonmanifold = split_nonmanifold_edges(v, t)
     if nonmanifold:
         report.append(f"{nonmanifold} non-manifold edges repaired")
+    tick(0.5, "non-manifold vertices")
     v, t, pinched = split_pinched_vertices(v, t)
     if pinched:
         report.append(f"{pinched} non-manifold vertices split")
+    tick(0.75, "winding")
     t, flipped = orient_consistently(v, t)
     if flipped:
         report.append(f"{flipped} faces flipped to a consistent winding")

@@ -19,10 +19,10 @@ from shared.protocol import ParamSpec, ProtocolError
 
 from backend.geometry import repair
 from backend.geometry.decimate import decimate, subdivide_to
-from backend.geometry.killable import ChildFailure
+from backend.geometry.killable import ChildFailure, prewarm
 from backend.geometry.lowpoly import lowpoly
 from backend.geometry.polymesh import bbox_diagonal, boundary_edge_count, payload_from_mixed
-from backend.geometry.quad_remesh import remesh_quads
+from backend.geometry.quad_remesh import JOBS, remesh_quads
 from backend.geometry.symmetry import AXES, keep_half, mirror_plane, mirror_weld
 
 from .base import CancelToken, InputSpec, OpError, ProgressFn, sub_progress
@@ -81,10 +81,15 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     params = {**defaults, **params}
     report: list[str] = []
     progress(0.0, "repairing", f"{mesh.num_faces} faces in")
+    prewarm(len(JOBS))  # remesher children start while the mesh is repaired
     if mesh.corner_uvs is not None or mesh.part_ids is not None:
         report.append("UVs and part ids dropped (retopology replaces every face)")
+    def tick(fraction: float, step: str) -> None:
+        cancel.check()
+        progress(0.08 * fraction, "repairing", step)
+
     try:
-        cleaned = repair.clean(mesh.positions, mesh.triangulated(), report)
+        cleaned = repair.clean(mesh.positions, mesh.triangulated(), report, tick)
     except ValueError as exc:
         raise OpError(f"the mesh has nothing left to remesh: {exc}") from None
     cancel.check()
