@@ -76,7 +76,7 @@ class ClientThread:
 
     def send(self, kind: str, **args) -> None:
         """Queue a command: connect, submit(key, op, params, inputs), watch(job), cancel(job),
-        fetch(key, job), list_jobs, disconnect."""
+        fetch(key, job), list_jobs, unload, disconnect."""
         self._commands.put((kind, args))
 
     def stop(self, timeout: float = 2.0) -> bool:
@@ -190,6 +190,15 @@ class ClientThread:
                                                             "message": describe(exc, self.settings.address)})
             return
         self._post("result", key=key, job=job, payloads=payloads)
+
+    def _cmd_unload(self) -> None:
+        try:
+            reply = self._ensure_client().unload()
+        except Exception as exc:
+            self._post("notice", data={"level": "WARNING", "message": describe(exc, self.settings.address)})
+            return
+        names = ", ".join(reply.get("unloaded") or []) or "nothing was loaded"
+        self._post("notice", data={"level": "INFO", "message": f"Kiln: freed model memory ({names})"})
 
     def _cmd_list_jobs(self) -> None:
         try:

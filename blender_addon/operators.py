@@ -126,6 +126,24 @@ class KILN_OT_stop_backend(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class KILN_OT_free_memory(bpy.types.Operator):
+    """Ask the backend to unload its models and free their (GPU) memory, e.g. before rendering"""
+
+    bl_idname = "kiln.free_memory"
+    bl_label = "Free Model Memory"
+
+    @classmethod
+    def poll(cls, context):
+        if session.get().state != "connected":
+            cls.poll_message_set("Connect to a Kiln backend first")
+            return False
+        return True
+
+    def execute(self, context):
+        session.get().thread.send("unload")
+        return {"FINISHED"}
+
+
 class KILN_OT_open_log(bpy.types.Operator):
     """Open the local backend's log in Blender's text editor"""
 
@@ -482,5 +500,6 @@ class KILN_OT_report(bpy.types.Operator):
 
 
 classes = (KILN_OT_connect, KILN_OT_disconnect, KILN_OT_start_backend, KILN_OT_stop_backend, KILN_OT_open_log,
+           KILN_OT_free_memory,
            KILN_OT_generate, KILN_OT_retopo, KILN_OT_split_parts, KILN_OT_texture,
            KILN_OT_cancel, KILN_OT_reimport, KILN_OT_remove_job, KILN_OT_refresh_jobs, KILN_OT_report)

@@ -72,6 +72,7 @@ class KILN_PT_connection(_KilnPanel, bpy.types.Panel):
         row = layout.row(align=True)
         if sess.state in ("connected", "lost", "connecting"):
             row.operator("kiln.disconnect", icon="UNLINKED")
+            row.operator("kiln.free_memory", text="", icon="TRASH")
         else:
             row.operator("kiln.connect", icon="LINKED")
         if prefs.start_local or sess.backend.running:

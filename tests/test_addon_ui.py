@@ -231,3 +231,17 @@ def test_object_menus_offer_the_ops_and_are_removed_on_disable():
     bpy.ops.preferences.addon_disable(module=blender.MODULE)
     for name in kiln.menus.MENUS:
         assert entry not in getattr(bpy.types, name).draw._draw_funcs
+
+
+def test_free_memory_unloads_the_backends_models(capfd):
+    from addon_helpers.backend import shared_backend as backends
+    blender.fresh(backends().address, timeout=10.0)   # the real-ops backend: it has a model registry
+    with pytest.raises(RuntimeError, match="Connect to a Kiln backend first"):
+        bpy.ops.kiln.free_memory()
+    bpy.ops.kiln.connect(wait=True)
+    assert bpy.ops.kiln.free_memory() == {"FINISHED"}
+    sess = blender.kiln().session.get()
+    seen = []
+    run_timer_until(lambda: seen.append(capfd.readouterr().out) or "model memory" in "".join(seen), limit_s=15)
+    assert "freed model memory" in "".join(seen), seen
+    assert sess.state == "connected"
