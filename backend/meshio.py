@@ -12,7 +12,6 @@ import json
 import os
 import re
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -91,13 +90,14 @@ def _decode_image(data: bytes, mime: str = "") -> np.ndarray:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write via a temporary sibling + rename: readers never see half a file (mode follows umask)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "xb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -109,6 +109,7 @@ class ProgressBar:
         self.tty = self.stream.isatty()
         self._last = ("", -1.0)
         self._last_print = 0.0
+        self._start = time.monotonic()
 
     def __call__(self, fraction: float, stage: str, message: str = "") -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
@@ -116,8 +117,8 @@ class ProgressBar:
         if not self.tty and stage == self._last[0] and fraction - self._last[1] < 0.1 and now - self._last_print < 5:
             return
         filled = int(round(fraction * self.width))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction * 100:5.1f}% {stage}" + (
-            f": {message}" if message else "")
+        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction * 100:5.1f}% {now - self._start:4.0f}s "
+                f"{stage}" + (f": {message}" if message else ""))
         self.stream.write(("\r" + line[:120].ljust(120)) if self.tty else line + "\n")
         self.stream.flush()
         self._last, self._last_print = (stage, fraction), now
