@@ -86,6 +86,22 @@ def test_resume_refuses_a_different_model_size(dataset, vae_run):
         train_vae(str(dataset), str(vae_run), "s", VAE_FAST)
 
 
+def test_sign_term_is_added_only_when_weighted(dataset):
+    from backend.models.shape_vae import ShapeVAE, VAEConfig
+    from backend.train.data import load_shapes, open_dataset, vae_batch
+    from backend.train.options import VAE_PRESETS
+    from backend.train.vae import vae_loss
+
+    shapes = load_shapes(open_dataset(dataset), [0, 1])
+    batch = vae_batch(shapes, np.array([0, 1]), np.random.default_rng(0), 64, 32, 16, 8)
+    model = ShapeVAE(VAEConfig(**VAE_PRESETS["tiny"]))
+    plain, parts = vae_loss(model, batch, VAE_FAST, sample=False)
+    signed, signed_parts = vae_loss(model, batch, VAETrainConfig(**{**VAE_FAST.__dict__, "sign_weight": 0.5}),
+                                    sample=False)
+    assert "sign_bce" not in parts and signed_parts["sign_bce"] > 0
+    assert signed.item() == pytest.approx(plain.item() + 0.5 * signed_parts["sign_bce"], rel=1e-5)
+
+
 def test_missing_dataset_is_a_clear_error(tmp_path):
     from backend.train.vae import train_vae
     with pytest.raises(FileNotFoundError, match="manifest.json"):

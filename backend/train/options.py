@@ -37,6 +37,8 @@ class VAETrainConfig:
     warmup: int = 100
     kl_weight: float = 1e-3
     far_weight: float = 0.5
+    sign_weight: float = 0.0     # weight of a BCE term on the sign (inside/outside) of every query
+    sign_temperature: float = 0.01
     num_points: int = 1024
     num_near: int = 512
     num_far: int = 256

@@ -2,7 +2,9 @@
 
 Loss: L1 between predicted and true signed distance at near-surface points, on-surface points
 (target 0) and uniform points (weighted ``far_weight``), plus ``kl_weight`` times the KL
-divergence of the latent tokens. Held-out loss (posterior mean, fixed points) every
+divergence of the latent tokens, plus optionally ``sign_weight`` times a binary cross-entropy
+on the inside/outside sign (logits ``-sdf / sign_temperature``), which keeps thin parts (chair
+legs, table tops) from being smoothed away: there a small distance error flips the sign. Held-out loss (posterior mean, fixed points) every
 ``eval_every`` steps; the best weights go to ``best.*``.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from backend.models.shape_vae import ShapeVAE, VAEConfig
 from .data import load_shapes, open_dataset, split_indices, vae_batch
 from .loop import Clock, RunFolder, learning_rate, setup_distributed, wrap_for_training
 from .options import VAE_PRESETS, VAETrainConfig
+
 
 def vae_loss(model, batch, config: VAETrainConfig, generator=None, sample: bool = True):
     """(total, parts dict) for one batch; ``sample=False`` decodes the posterior mean."""
@@ -30,8 +33,15 @@ def vae_loss(model, batch, config: VAETrainConfig, generator=None, sample: bool 
     far = error[:, batch.near_count:].mean()
     kl = kl.mean()
     total = near + config.far_weight * far + config.kl_weight * kl
-    sign = ((pred[:, :batch.near_count] < 0) == (batch.sdf[:, :batch.near_count] < 0)).float().mean()
-    return total, {"near_l1": near.item(), "far_l1": far.item(), "kl": kl.item(), "sign_acc": sign.item()}
+    parts = {}
+    if config.sign_weight > 0:  # thin parts: a small SDF error there flips the sign, so weigh signs
+        inside = (batch.sdf < 0).to(pred.dtype)
+        sign = torch.nn.functional.binary_cross_entropy_with_logits(-pred / config.sign_temperature, inside)
+        total = total + config.sign_weight * sign
+        parts["sign_bce"] = sign.item()
+    accuracy = ((pred[:, :batch.near_count] < 0) == (batch.sdf[:, :batch.near_count] < 0)).float().mean()
+    return total, {"near_l1": near.item(), "far_l1": far.item(), "kl": kl.item(), "sign_acc": accuracy.item(),
+                   **parts}
 
 
 def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = VAETrainConfig(),
@@ -60,6 +70,8 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
     if resume and run.has_state():
         step, saved = run.load_state(model, optimizer, rng, generator)
         best = float(saved.get("best_val", best))
+        if _loss_changed(saved.get("train_config", {}), config):
+            best = float("inf")  # held-out losses before and after are not comparable
         report(0.0, "resume", f"resuming at step {step}")
     trainable = wrap_for_training(model, dist)
     val_rng = np.random.default_rng(12345)
@@ -122,6 +134,12 @@ def evaluate_vae(model: ShapeVAE, batches, config: VAETrainConfig, device: str) 
             parts_sum[k] = parts_sum.get(k, 0.0) + v
     n = max(len(batches), 1)
     return totals / n, {k: v / n for k, v in parts_sum.items()}
+
+
+def _loss_changed(saved: dict, config: VAETrainConfig) -> bool:
+    """True when a resumed run weighs its loss differently from the saved one."""
+    keys = ("kl_weight", "far_weight", "sign_weight", "sign_temperature")
+    return any(saved.get(k, getattr(VAETrainConfig, k)) != getattr(config, k) for k in keys)
 
 
 def _to(batch, device):
