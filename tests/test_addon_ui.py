@@ -105,6 +105,7 @@ def test_panel_settings_map_onto_whatever_the_server_accepts():
     assert params.choice_or_int({"type": "int"}, 1024) == 1024
 
 
+@pytest.mark.slow  # its own CURVE backend start: ~20 s on the shared 2-core box
 def test_curve_encrypted_backend_needs_the_client_keys(tmp_path):
     keys = tmp_path / "keys"
     subprocess.run([BACKEND_PYTHON, "-m", "backend", "keys", str(keys), "--client", "blender"],
