@@ -13,14 +13,17 @@ from tests.platform_helpers.server_proc import ROOT, running_server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("store"), test_ops=False, real_ops="retopo,parts") as proc:
+    with running_server(tmp_path_factory.mktemp("store"), test_ops=False, real_ops="generate,retopo,parts") as proc:
         yield proc
 
 
 def test_welcome_advertises_the_real_ops_and_their_schemas(server):
     with Client(server.address) as client:
         ops = client.connect()["ops"]
-    assert {"retopo", "parts"} <= set(ops)
+    assert {"generate", "retopo", "parts"} <= set(ops)
+    assert ops["generate"]["resource"] == "model"
+    model = {p["name"]: p for p in ops["generate"]["params"]}["model"]
+    assert "procedural" in model["choices"]
     names = {p["name"] for p in ops["retopo"]["params"]}
     assert {"target_faces", "mode"} <= names
     assert ops["retopo"]["inputs"]["mesh"]["required"] is True
@@ -76,3 +79,20 @@ def test_local_op_help_lists_the_ops_own_flags():
         result = subprocess.run([sys.executable, "-m", "backend", op, "--help"], cwd=ROOT, capture_output=True,
                                 text=True, timeout=300)
         assert result.returncode == 0 and flag in result.stdout and "--output" in result.stdout, result.stderr
+
+
+def test_generate_runs_on_the_model_worker_beside_a_retopo(server):
+    cow = read_mesh(sample_mesh_dir() / "cow.obj")
+    with Client(server.address, client_name="real-ops") as client:
+        generate = client.submit("generate", {"prompt": "a wooden chair", "model": "procedural", "seed": 1})
+        retopo = client.submit("retopo", {"target_faces": 300, "mode": "tri"}, {"mesh": cow})
+        chair = client.wait(generate, timeout=600)["mesh"]
+        client.wait(retopo, timeout=600)
+        generated, remeshed = client.status(generate), client.status(retopo)
+        # The CPU job did not queue behind the model job.
+        assert remeshed["started"] < generated["finished"]
+        assert chair.num_faces > 0 and chair.info["model"] == "procedural"
+        assert np.ptp(chair.positions[:, 2]) > np.ptp(chair.positions[:, 1])  # a chair is taller than deep: Z up
+        unloaded = client.unload("procedural")
+        assert unloaded["unloaded"] == ["procedural"] and "procedural" not in unloaded["loaded"]
+
