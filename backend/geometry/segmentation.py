@@ -34,7 +34,8 @@ PROXY_FACES = 2000
 CREASE_FULL_FACES = 60000  # crease merging runs on the mesh itself up to this size
 CREASE_PROXY_FACES = 20000
 DOMINANT_SHARE = 0.85      # auto: a crease split whose largest part is bigger than this is weak
-CREASE_THRESHOLD = 0.3     # auto: boundaries with mean concavity (1 - cos) above this stay cuts
+CREASE_AUTO_FACES = 8000   # auto: crease merging on a proxy of this density (see crease_segment)
+CREASE_THRESHOLD = 0.15    # auto: boundaries with mean concavity (1 - cos) above this stay cuts
 DENSE_EIGEN_LIMIT = 6000   # above this, a failed ARPACK run falls back to LOBPCG instead of LAPACK
 SDF_FACES = 600            # the shape diameter is smooth: a coarser proxy is enough for it
 MAX_AUTO_PARTS = 12
@@ -287,15 +288,19 @@ def segment_component(positions: np.ndarray, triangles: np.ndarray, num_parts: i
 
 def crease_segment(positions: np.ndarray, triangles: np.ndarray, num_parts: int, check: Check,
                    report: Report) -> np.ndarray:
-    """Per-triangle labels from crease merging: on the mesh itself when mid-sized; coarse meshes
-    are subdivided and dense ones decimated first."""
+    """Per-triangle labels from crease merging.
+
+    A requested count runs on the mesh itself when mid-sized (boundaries stay exact). Auto mode
+    runs on a proxy of about ``CREASE_AUTO_FACES`` faces: the per-edge concavity of a rounded
+    crease depends on how finely it is tessellated, so a fixed density keeps the threshold
+    meaningful. Coarse meshes are subdivided and dense ones decimated first.
+    """
     report(0.05, f"merging regions of {len(triangles)} faces along creases")
-    if PROXY_FACES // 4 <= len(triangles) <= CREASE_FULL_FACES:
+    if num_parts and PROXY_FACES // 4 <= len(triangles) <= CREASE_FULL_FACES:
         graph = face_graph(*weld(positions, triangles))  # weld keeps the triangle order
-        labels, _ = merge_regions(graph, None if num_parts else CREASE_THRESHOLD, num_parts or None,
-                                  MIN_PART_AREA, check)
+        labels, _ = merge_regions(graph, None, num_parts, MIN_PART_AREA, check)
         return labels
-    budget = CREASE_PROXY_FACES if len(triangles) > CREASE_FULL_FACES else PROXY_FACES
+    budget = CREASE_PROXY_FACES if num_parts else CREASE_AUTO_FACES
     proxy_pos, proxy_tri, origin = make_proxy(positions, triangles, budget)
     graph = face_graph(proxy_pos, proxy_tri)
     labels, _ = merge_regions(graph, None if num_parts else CREASE_THRESHOLD, num_parts or None, MIN_PART_AREA, check)
