@@ -49,7 +49,8 @@ def test_keys_is_idempotent(tmp_path):
 
 def test_models_lists_the_registry():
     result = kiln("models")
-    assert result.returncode == 0 and result.stdout.strip()
+    assert result.returncode == 0
+    assert "procedural" in result.stdout and "(default)" in result.stdout and "license:" in result.stdout
 
 
 def test_submit_writes_glb_and_shows_progress(server, tmp_path):
