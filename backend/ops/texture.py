@@ -144,7 +144,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
         seen = weight > 1e-3
         info["image_coverage"] = round(float(seen.mean()), 4)
         progress(0.86, "filling unseen surface")
-        base_color = bake.fill_unseen(color, seen, texels.points) if seen.any() else base_color
+        base_color = bake.fill_unseen(color, seen, texels.points, check=cancel.check) if seen.any() else base_color
         info["source"] = f"image projected from the {view} view; unseen surface filled from the nearest seen colour"
     else:
         info["source"] = f"procedural {kind.name}"
