@@ -132,15 +132,19 @@ class Scheduler:
         self._heartbeat.start()
 
     def submit(self, job: Job, request: dict) -> None:
-        """Persist and queue a job."""
+        """Persist and queue a job; its first progress event says how many jobs are ahead of it."""
         job.resource = "model" if getattr(job.module, "RESOURCE", "cpu") == "model" else "cpu"
         with self._cond:
             if self._stopping:
                 raise ProtocolError(ErrorCode.INTERNAL, "the backend is shutting down; submit again later")
+            ahead = len(self._queues[job.resource]) + sum(
+                1 for other in self._active.values() if other.resource == job.resource and other.state == JobState.RUNNING)
+            job.message = f"waiting for the {job.resource} worker: {ahead} job(s) ahead"
             self.store.create(job.record(), request)
             self._active[job.id] = job
             self._queues[job.resource].put(job)
             self._cond.notify_all()
+        self.emit(job, job.progress_header(), None)
 
     def get(self, job_id: str) -> Job | None:
         """The live (queued or running) job, if any."""

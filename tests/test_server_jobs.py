@@ -75,6 +75,15 @@ def test_cancel_running_job_within_a_second(client):
     assert info.value.code == ErrorCode.CANCELLED
 
 
+def test_a_queued_job_says_how_many_jobs_are_ahead(client):
+    blocker = client.submit("count", {"n": 20, "step_ms": 20})
+    queued = client.submit("count", {"n": 1, "step_ms": 1})
+    first = []
+    client.wait(queued, on_progress=lambda p: first.append(p) if not first else None, timeout=20)
+    assert first[0]["stage"] == "queued" and "1 job(s) ahead" in first[0]["message"]
+    client.wait(blocker, timeout=20)
+
+
 def test_cancel_queued_job_and_cancel_finished_job(client):
     blocker = client.submit("count", {"n": 20, "step_ms": 50})
     queued = client.submit("count", {"n": 1})
