@@ -10,19 +10,27 @@ from backend.geometry.surface_distance import sample_surface
 from .asset import Asset
 
 
-def padded_bounds(asset: Asset, pad: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
-    """The asset's box with ``pad`` of air per axis (a fraction of that axis, at least 1% of the
-    longest). Extraction uses the same cell count on every axis, so thin objects (doors, blades,
-    fences) get proportionally finer cells across their thin axis."""
+def padded_bounds(asset: Asset, pad: float = 0.06, max_aspect: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """The asset's box with ``pad`` of air per axis, no axis shorter than 1/``max_aspect`` of the
+    longest. Extraction uses the same cell count on every axis, so thin objects (doors, blades,
+    fences) get finer cells across their thin axis, up to ``max_aspect`` times finer (beyond that
+    flat faces would turn into needlessly many triangles)."""
     lo, hi = asset.bounds()
     extent = hi - lo
-    margin = np.maximum(extent * pad, extent.max() * 0.01)
-    return lo - margin, hi + margin
+    centre = (lo + hi) / 2
+    half = np.maximum(extent * (0.5 + pad), extent.max() * (0.5 + pad) / max_aspect)
+    return centre - half, centre + half
 
 
 def watertight_mesh(asset: Asset, resolution: int = 128, progress=None, cancel=None):
-    """(vertices (V,3) float32, triangles (F,3) int64, face part index (F,) int32) from the SDF."""
-    vertices, faces = extract_mesh(asset.distance, padded_bounds(asset), resolution,
+    """(vertices (V,3) float32, triangles (F,3) int64, face part index (F,) int32) from the SDF.
+
+    The level is offset by a hair (1e-7 of the size): flat faces lying exactly on grid planes
+    give exact zeros at grid corners, where marching cubes emits duplicate vertices.
+    """
+    bounds = padded_bounds(asset)
+    level = 1e-7 * float((bounds[1] - bounds[0]).max())
+    vertices, faces = extract_mesh(asset.distance, bounds, resolution, level=level,
                                    progress=progress, cancel=cancel)
     if len(faces) == 0:
         raise ValueError(f"{asset.category}: the SDF has no surface inside its bounds")
@@ -57,7 +65,7 @@ def snap_smooth_vertices(fn, vertices: np.ndarray, faces: np.ndarray, min_cos: f
     for k in range(3):
         np.add.at(vertex_n, faces[:, k], face_n)
     vertex_n /= np.maximum(np.linalg.norm(vertex_n, axis=1, keepdims=True), 1e-30)
-    moved = project_to_surface(fn, v)
+    moved = project_to_surface(fn, v, steps=1)
     d = fn(moved)
     ok = np.einsum("ij,ij->i", sdf_gradient(fn, moved, d), vertex_n) >= min_cos
     return np.where(ok[:, None], moved, v).astype(np.float32)

@@ -136,10 +136,13 @@ class Box(Primitive):
         self.radius = min(radius, float(self.half.min()))
 
     def distance(self, points):
-        q = np.abs(points) - (self.half - self.radius)
-        outside = np.linalg.norm(np.maximum(q, 0.0), axis=1)
-        inside = np.minimum(q.max(1), 0.0)
-        return outside + inside - self.radius
+        h = self.half - self.radius
+        qx = np.abs(points[:, 0]) - h[0]
+        qy = np.abs(points[:, 1]) - h[1]
+        qz = np.abs(points[:, 2]) - h[2]
+        ox, oy, oz = np.maximum(qx, 0.0), np.maximum(qy, 0.0), np.maximum(qz, 0.0)
+        inside = np.minimum(np.maximum(np.maximum(qx, qy), qz), 0.0)
+        return np.sqrt(ox * ox + oy * oy + oz * oz) + inside - self.radius
 
     def build_piece(self):
         return box_piece(self.half * 2)
@@ -267,7 +270,8 @@ def nearest(children, points: np.ndarray, slack: float = 0.0) -> tuple[np.ndarra
     which = np.zeros(len(points), dtype=np.int32)
     for i, child in enumerate(children):
         centre, radius = child.bound()
-        need = np.linalg.norm(points - centre, axis=1) - radius < best + slack
+        offset = points - centre
+        need = np.sqrt(np.einsum("ij,ij->i", offset, offset)) - radius < best + slack
         if not need.any():
             continue
         d = child.distance(points[need]) if not need.all() else child.distance(points)
@@ -321,7 +325,8 @@ class SmoothUnion(Union):
         d = self.children[0].distance(points)
         for c in self.children[1:]:
             centre, radius = c.bound()
-            need = np.linalg.norm(points - centre, axis=1) - radius < d + self.k  # else h == 0: no change
+            offset = points - centre
+            need = np.sqrt(np.einsum("ij,ij->i", offset, offset)) - radius < d + self.k  # else h == 0: no change
             if not need.any():
                 continue
             e = c.distance(points[need])

@@ -14,7 +14,7 @@ def build(d: Draw) -> AssetBuilder:
     w = d.size(0.6, 1.2)
     h = d.height(0.9, 2.0)
     depth = d.uniform(0.25, 0.4)
-    t = d.uniform(0.018, 0.03)
+    t = d.uniform(0.022, 0.035)
     hw, hd = w / 2, depth / 2
     plinth = d.uniform(0.04, 0.1) if d.chance(0.6) else 0.0
     b.part("side", fam, slab(-hw, -hw + t, -hd, hd, 0, h), slab(hw - t, hw, -hd, hd, 0, h), primary=True)
@@ -29,17 +29,20 @@ def build(d: Draw) -> AssetBuilder:
         b.feature("a back panel")
     if d.choice("books", ["with books", "empty"], weights=[3, 2]) == "with books":
         books = []
-        for z in zs[:-1]:
+        filled = sorted(d.rng.choice(shelves, size=min(shelves, d.integer(1, 3)), replace=False))
+        for z in zs[filled]:
             x = -hw + t + d.uniform(0.0, 0.1)
             space = (zs[1] - zs[0]) - t
-            while x < hw - t - 0.05 and d.chance(0.93):
-                bw, bh = d.uniform(0.02, 0.05), space * d.uniform(0.6, 0.9)
+            for _ in range(d.integer(3, 10)):
+                bw, bh = d.uniform(0.025, 0.06), space * d.uniform(0.6, 0.9)
+                if x + bw > hw - t:
+                    break
                 books.append(slab(x, x + bw, -hd + 0.02, -hd + 0.02 + depth * d.uniform(0.6, 0.85), z + t, z + t + bh))
                 x += bw + (0.002 if d.chance(0.8) else d.uniform(0.05, 0.15))
         if books:
             b.part("books", "paper", *books)
             b.paint("paper", 1.0)
-            b.feature("rows of books")
+            b.feature("rows of books" if len(filled) > 1 else "a row of books")
     return b
 
 
