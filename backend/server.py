@@ -93,11 +93,18 @@ class Server:
             self.router.curve_secretkey = self.curve.secret
             self.router.curve_publickey = self.curve.public
             self.router.curve_server = True
-        if self.address.startswith("tcp://") and self.address.endswith(":0"):
-            port = self.router.bind_to_random_port(self.address[:-2])
-            self.address = f"{self.address[:-2]}:{port}"
-        else:
-            self.router.bind(self.address)
+        try:
+            if self.address.startswith("tcp://") and self.address.endswith(":0"):
+                port = self.router.bind_to_random_port(self.address[:-2])
+                self.address = f"{self.address[:-2]}:{port}"
+            else:
+                self.router.bind(self.address)
+        except zmq.ZMQError as exc:
+            if self._auth is not None:
+                self._auth.stop()
+            self.context.destroy(linger=0)
+            raise ValueError(f"cannot listen on {self.address}: {exc.strerror}; is another backend running "
+                             "there? choose another --bind address") from None
         self.events = self.context.socket(zmq.PULL)
         self.events.bind(self._events_address)
         self.scheduler.start()

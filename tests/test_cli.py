@@ -1,6 +1,7 @@
 """`kiln-backend` as users type it: help, keys, models, submit (progress, outputs, Ctrl-C)."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,3 +114,16 @@ def test_ctrl_c_cancels_the_job_on_the_server(server, tmp_path):
 def test_submit_without_server_times_out_clearly(tmp_path):
     result = kiln("submit", "--connect", "tcp://127.0.0.1:9", "--timeout", "0.5", "count", "-o", tmp_path / "x.glb")
     assert result.returncode == 1 and "timeout" in result.stderr
+
+
+def test_serve_on_a_busy_address_fails_clearly(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = kiln("serve", "--bind", f"tcp://127.0.0.1:{port}", "--store", tmp_path, "--device", "cpu",
+                      "--ops", "none")
+    assert result.returncode == 2
+    assert "cannot listen" in result.stderr and "Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
