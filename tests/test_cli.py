@@ -127,3 +127,9 @@ def test_serve_on_a_busy_address_fails_clearly(tmp_path):
     assert "cannot listen" in result.stderr and "Address already in use" in result.stderr
     assert "Traceback" not in result.stderr
 
+
+def test_serve_with_an_unusable_store_fails_clearly(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = kiln("serve", "--store", tmp_path / "file" / "store", "--device", "cpu", "--ops", "none")
+    assert result.returncode == 2 and "cannot use store folder" in result.stderr and "Traceback" not in result.stderr
+

@@ -70,7 +70,11 @@ def run(args) -> int:
     from backend.server import CurveConfig, Server
     from backend.store import JobStore
 
-    log_file = _setup_logging(args.store)
+    try:
+        log_file = _setup_logging(args.store)
+    except OSError as exc:
+        print(f"kiln-backend serve: cannot use store folder {args.store}: {exc}", file=sys.stderr)
+        return 2
     log = logging.getLogger("kiln.serve")
     try:
         device = "cpu" if args.device == "cpu" else pick_device(args.device)  # "cpu" needs no torch import
