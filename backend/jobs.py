@@ -8,12 +8,15 @@ an op is quiet, so a running job reports at least once a second. Every state cha
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
+
+import numpy as np
 
 from backend.ops.base import Cancelled, CancelToken, OpError
 from backend.store import JobStore
@@ -254,9 +257,10 @@ class Scheduler:
     def _progress_fn(self, job: Job):
         def progress(fraction: float, stage: str, message: str = "") -> None:
             try:
-                fraction = min(max(float(fraction), 0.0), 1.0)
+                fraction = float(fraction)
             except (TypeError, ValueError):
                 fraction = job.fraction
+            fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else job.fraction
             stage_changed = stage != job.stage
             job.fraction, job.stage, job.message = fraction, str(stage)[:200], str(message)[:1000]
             self._send_progress(job, force=stage_changed)
@@ -278,13 +282,31 @@ class Scheduler:
 
 
 def _check_outputs(op: str, outputs) -> None:
-    """An op must return a dict of valid, non-empty payloads."""
+    """An op must return a dict of valid, non-empty payloads; their ``info`` is made JSON-safe."""
     if not isinstance(outputs, dict) or not outputs:
         raise ProtocolError(ErrorCode.FAILED, f"{op} returned {type(outputs).__name__}, not a dict of payloads")
     for name, item in outputs.items():
-        if isinstance(item, MeshPayload):
-            item.validate(name)
-        elif isinstance(item, ImagePayload):
-            item.validate(name)
-        else:
+        if not isinstance(item, (MeshPayload, ImagePayload)):
             raise ProtocolError(ErrorCode.FAILED, f"output {name!r} is {type(item).__name__}, not a payload")
+        item.validate(name)
+        item.info = json_safe(item.info)
+        if isinstance(item, MeshPayload):
+            item.part_names = [str(n) for n in item.part_names]
+
+
+def json_safe(value):
+    """``value`` with numpy scalars/arrays made plain, NaN/inf turned into None and anything else
+    unknown into its string, so an op's metadata (say, a NaN metric) can never break the wire."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)

@@ -115,6 +115,13 @@ def test_invalid_op_output_fails_the_job(client):
     assert info.value.code == ErrorCode.FAILED and "invalid output" in info.value.message and "NaN" in info.value.message
 
 
+def test_op_metadata_with_nan_and_numpy_values_still_travels(client):
+    job = client.submit("count", {"n": 1, "step_ms": 1, "scale": 1.5, "odd_info": True})
+    info = client.wait(job, timeout=10)["mesh"].info
+    assert info["nan"] is None and info["scale"] == 1.5 and info["counts"] == [0, 1, 2] and info["path"] == "/x"
+    assert client.fetch(job)["mesh"].info == info
+
+
 def test_model_jobs_run_one_at_a_time(client):
     first = client.submit("model_count", {"n": 3, "step_ms": 50})
     second = client.submit("model_count", {"n": 3, "step_ms": 50})

@@ -3,11 +3,13 @@
 It sums 1..n in steps of ``step_ms`` each, reporting progress and checking its cancel token every
 step, so tests get deterministic progress, cancel and failure behaviour. With ``mesh`` input it
 returns that mesh scaled by ``scale``; ``fail_at`` raises an OpError; ``crash`` raises a bug;
-``bad_output`` returns an invalid mesh (NaN coordinates) that the server must refuse.
+``bad_output`` returns an invalid mesh (NaN coordinates) that the server must refuse;
+``odd_info`` puts NaN, numpy values and a path into the result's info (which must still travel).
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +30,7 @@ def params_schema():
             ParamSpec("fail_at", "int", -1),
             ParamSpec("crash", "bool", False),
             ParamSpec("bad_output", "bool", False, help="return a mesh with NaN coordinates"),
+            ParamSpec("odd_info", "bool", False, help="put NaN and numpy values into the result's info"),
             ParamSpec("quiet", "bool", False, help="report progress only at the start")]
 
 
@@ -57,4 +60,6 @@ def run(inputs, params, progress, cancel):
                          info={"total": total})
     if params["bad_output"]:
         result.positions[0] = np.nan
+    if params["odd_info"]:
+        result.info.update(nan=float("nan"), scale=np.float32(params["scale"]), counts=np.arange(3), path=Path("/x"))
     return {"mesh": result}
