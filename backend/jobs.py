@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
-import numpy as np
-
 from backend.ops.base import Cancelled, CancelToken, OpError
 from backend.store import JobStore
 from shared.payload import ImagePayload, MeshPayload, Payload
-from shared.protocol import ErrorCode, JobState, MsgType, ProtocolError
+from shared.protocol import ErrorCode, JobState, MsgType, ProtocolError, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -292,21 +290,3 @@ def _check_outputs(op: str, outputs) -> None:
         item.info = json_safe(item.info)
         if isinstance(item, MeshPayload):
             item.part_names = [str(n) for n in item.part_names]
-
-
-def json_safe(value):
-    """``value`` with numpy scalars/arrays made plain, NaN/inf turned into None and anything else
-    unknown into its string, so an op's metadata (say, a NaN metric) can never break the wire."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)

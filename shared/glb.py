@@ -23,7 +23,7 @@ import numpy as np
 from .payload import Material, MeshPayload
 from .normals import smooth_groups
 from .png import PNGError, decode_png, encode_png
-from .protocol import ProtocolError
+from .protocol import ProtocolError, json_safe
 
 GLTF_FROM_BLENDER = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=np.float64)
 BLENDER_FROM_GLTF = GLTF_FROM_BLENDER.T
@@ -127,7 +127,7 @@ def write_glb(mesh: MeshPayload, smooth_angle: float = 30.0) -> bytes:
     doc: dict = {"asset": {"version": "2.0", "generator": "Kiln"},
                  "scene": 0, "scenes": [{"nodes": list(range(len(nodes)))}], "nodes": nodes, "meshes": meshes}
     if mesh.info:
-        doc["scenes"][0]["extras"] = {"kiln_info": mesh.info}
+        doc["scenes"][0]["extras"] = {"kiln_info": json_safe(mesh.info)}
     if materials:
         doc["materials"] = [_material_json(m) for m in materials]
         _add_textures(doc, out, mesh.textures)

@@ -177,6 +177,24 @@ def validate_params(schema: list[ParamSpec], params: Any) -> dict:
     return cleaned
 
 
+def json_safe(value):
+    """``value`` with numpy scalars/arrays made plain, NaN/inf turned into None and anything else
+    unknown into its string, so an op's metadata (say, a NaN metric) can never break the wire."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
 # --------------------------------------------------------------------------------------------
 # Framing
 

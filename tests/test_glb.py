@@ -211,3 +211,9 @@ def test_glb_carries_normals_that_other_tools_read():
     (geometry,) = scene.geometry.values()
     assert len(geometry.vertices) == 24
     assert np.allclose(geometry.vertex_normals[geometry.faces[:, 0]], geometry.face_normals, atol=1e-6)
+
+
+def test_glb_info_with_nan_and_numpy_values_is_written():
+    mesh = quad_box()
+    mesh.info = {"metric": float("nan"), "count": np.int32(4)}
+    assert read_glb(write_glb(mesh)).info == {"metric": None, "count": 4}

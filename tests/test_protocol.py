@@ -86,3 +86,14 @@ def test_param_specs_coerce_and_reject():
         validate_params(schema, [1, 2])
     spec = ParamSpec.from_json(schema[0].to_json())
     assert spec == schema[0]
+
+
+def test_json_safe_makes_metadata_encodable():
+    from shared.protocol import json_safe
+
+    value = {"nan": float("nan"), "inf": np.float32("inf"), "n": np.int64(3), "arr": np.arange(2),
+             "nested": [(1.5, None)], 7: object}
+    safe = json_safe(value)
+    assert safe["nan"] is None and safe["inf"] is None and safe["n"] == 3 and safe["arr"] == [0, 1]
+    assert safe["nested"] == [[1.5, None]] and safe["7"].startswith("<class")
+    encode_message({"type": "x", "info": safe})  # would raise on NaN or numpy values
