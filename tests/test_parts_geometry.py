@@ -113,3 +113,22 @@ def test_spectrum_falls_back_when_arpack_does_not_converge(monkeypatch):
     values, vectors = segmentation.spectral_embedding(graph, 5)
     np.testing.assert_allclose(values, expected, atol=1e-6)
     assert vectors.shape == (graph.num_faces, 5)
+
+
+def test_part_names_from_shape_and_position():
+    from backend.geometry.part_naming import describe_parts, name_parts
+
+    boxes = {"top": ([1.2, 0.8, 0.08], [0, 0, 0.74]), "leg": ([0.08, 0.08, 0.72], [0.5, 0.3, 0.36]),
+             "leg2": ([0.08, 0.08, 0.72], [-0.5, 0.3, 0.36]), "side": ([0.04, 0.8, 0.7], [0.62, 0, 0.4]),
+             "pole": ([0.04, 0.04, 0.5], [0, 0, 0.4])}
+    meshes = []
+    for name, (size, center) in boxes.items():
+        box = trimesh.creation.box(size)
+        box.apply_translation(center)
+        meshes.append(box)
+    whole = trimesh.util.concatenate(meshes)
+    labels = np.repeat(np.arange(len(meshes)), [len(m.faces) for m in meshes])
+    names = name_parts(describe_parts(np.asarray(whole.vertices), np.asarray(whole.faces), labels, len(meshes)))
+    assert names[0] == "top"
+    assert {names[1], names[2]} == {"leg_1", "leg_2"}
+    assert names[3] == "side" and names[4] == "pole"

@@ -1,7 +1,7 @@
 """Human-readable part names from shape and position (Blender axes: Z up, front is -Y).
 
 Each part is described by its bounding box relative to the whole object; simple rules name
-legs, tops, bases, backs, handles, arms, heads and the body. Parts no rule fits are called
+legs, tops, seats, shelves, bases, sides, backs, poles, lids, handles, arms, heads and the body. Parts no rule fits are called
 ``part_N``. Repeated names are numbered left to right: ``leg_1`` ... ``leg_4``.
 """
 from __future__ import annotations
@@ -60,11 +60,20 @@ def _name_one(part: PartShape, whole_low: np.ndarray, whole_size: np.ndarray, is
         if touches_floor:
             return "base"
         return "seat" if rel[2] > 0.3 else "shelf"
+    if (size[0] < 0.3 * min(size[1], size[2]) and abs(rel[0] - 0.5) > 0.4
+            and size[2] > 0.6 * whole_size[2] and part.area_share > 0.05):
+        return "side"  # a tall vertical plate at the left or right end (bookshelf, crate)
     if (min(size[0], size[1]) < 0.3 * size[2] and max(size[0], size[1]) > 0.6 * size[2]
             and rel[2] > 0.55 and part.area_share > 0.08):
         return "back"
     if is_largest:
         return "body"
+    if (size[2] > 4 * horizontal and not touches_floor and abs(rel[0] - 0.5) < 0.15
+            and abs(rel[1] - 0.5) < 0.15):
+        return "pole"  # a slender vertical part on the centre line (lamp stand)
+    if (rel[2] > 0.75 and part.high[2] >= whole_low[2] + 0.97 * whole_size[2]
+            and horizontal > 0.6 * max(whole_size[0], whole_size[1]) and part.area_share < 0.4):
+        return "lid"  # the wide cap on top of a body
     sideways = abs(rel[0] - 0.5) > 0.3 or abs(rel[1] - 0.5) > 0.3
     if sideways and not touches_floor and part.area_share < 0.25:
         if max(size[0], size[1]) > 2.5 * size[2]:
