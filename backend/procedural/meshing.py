@@ -25,13 +25,17 @@ def padded_bounds(asset: Asset, pad: float = 0.06, max_aspect: float = 4.0) -> t
 def watertight_mesh(asset: Asset, resolution: int = 128, progress=None, cancel=None):
     """(vertices (V,3) float32, triangles (F,3) int64, face part index (F,) int32) from the SDF.
 
-    The level is offset by a hair (1e-7 of the size): flat faces lying exactly on grid planes
-    give exact zeros at grid corners, where marching cubes emits duplicate vertices.
+    Distances within a thousandth of a cell of zero are read as that thousandth (outside): a grid
+    corner lying on the surface would make marching cubes emit coincident vertices there.
     """
-    bounds = padded_bounds(asset)
-    level = 1e-7 * float((bounds[1] - bounds[0]).max())
-    vertices, faces = extract_mesh(asset.distance, bounds, resolution, level=level,
-                                   progress=progress, cancel=cancel)
+    lo, hi = padded_bounds(asset)
+    floor = 1e-3 * float((hi - lo).max()) / resolution
+
+    def distance(points):
+        d = asset.distance(points)
+        return np.where(np.abs(d) < floor, floor, d)
+
+    vertices, faces = extract_mesh(distance, (lo, hi), resolution, progress=progress, cancel=cancel)
     if len(faces) == 0:
         raise ValueError(f"{asset.category}: the SDF has no surface inside its bounds")
     vertices = snap_smooth_vertices(asset.distance, vertices, faces)
@@ -68,7 +72,11 @@ def snap_smooth_vertices(fn, vertices: np.ndarray, faces: np.ndarray, min_cos: f
     moved = project_to_surface(fn, v, steps=1)
     d = fn(moved)
     ok = np.einsum("ij,ij->i", sdf_gradient(fn, moved, d), vertex_n) >= min_cos
-    return np.where(ok[:, None], moved, v).astype(np.float32)
+    out = np.where(ok[:, None], moved, v).astype(np.float32)
+    _, inverse, counts = np.unique(out, axis=0, return_inverse=True, return_counts=True)
+    collided = counts[inverse.reshape(-1)] > 1  # two vertices landed on one point: keep both in place
+    out[collided] = vertices[collided]
+    return out
 
 
 def sdf_gradient(fn, points: np.ndarray, values: np.ndarray, eps: float = 1e-6) -> np.ndarray:

@@ -42,6 +42,8 @@ class ProceduralModel:
                      "similarity": round(match.similarity, 4), "attributes": match.attributes(),
                      "alternatives": [[n, round(p, 4)] for n, p in match.alternatives], "seed": seed,
                      "caption": captions(asset, seed)[-1], "options": asset.options}
+        if params.get("texture"):
+            mesh.info["texture"] = "per-part PBR materials only; run the texture op to paint images"
         progress(1.0, "done", f"{mesh.num_faces} faces, {len(mesh.part_names)} parts")
         return mesh
 
