@@ -8,7 +8,7 @@ import mesh_corpus
 from backend.geometry import repair
 from backend.geometry.killable import ChildFailure, call_in_child
 from backend.geometry.polymesh import euler_characteristic, nonmanifold_edge_count, payload_from_mixed
-from backend.geometry.quad_pairing import pair_triangles
+from backend.geometry.quad_pairing import pair_triangles, split_into_quads
 from backend.geometry.sdf_remesh import sdf_remesh
 from backend.geometry.symmetry import keep_half, mirror_weld
 from backend.geometry.metrics import surface_distance, topology_stats
@@ -59,6 +59,16 @@ def test_pairing_makes_planar_quads_with_the_winding_kept():
     v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
     quads, rest = pair_triangles(v, np.array([[0, 1, 2], [1, 0, 3]]))
     assert len(quads) == 0 and len(rest) == 2
+
+
+def test_split_into_quads_is_all_quads_on_the_same_surface():
+    cone = mesh_corpus.load("cone")
+    v, quads = split_into_quads(cone.positions, cone.triangulated(), np.zeros((0, 4), int))
+    out = payload_from_mixed(v, np.zeros((0, 3), int), quads)
+    stats = topology_stats(out)
+    assert stats.faces == 3 * len(cone.triangulated()) and stats.quad_ratio == 1.0
+    assert stats.euler == 2 and stats.nonmanifold_edges == 0 and stats.boundary_edges == 0
+    assert surface_distance(out, cone, samples=5000).hausdorff < 1e-6
 
 
 def test_symmetry_cut_and_mirror_weld_closes_the_seam():

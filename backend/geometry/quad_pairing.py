@@ -63,3 +63,30 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray, max_fold: float 
             used[f0] = used[f1] = True
             chosen.append(i)
     return quads[np.array(chosen, dtype=np.int64)].reshape(-1, 4), triangles[~used]
+
+
+def split_into_quads(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every face cut into quads through its edge midpoints and centre (a triangle gives 3, a
+    quad 4): an all-quad mesh of the same flat faces, winding kept. Returns (vertices, quads)."""
+    v = np.asarray(vertices, np.float64)
+    faces = [np.asarray(triangles, np.int64).reshape(-1, 3), np.asarray(quads, np.int64).reshape(-1, 4)]
+    edges = np.concatenate([np.stack([f, np.roll(f, -1, axis=1)], axis=2).reshape(-1, 2) for f in faces])
+    keys = np.sort(edges, axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    mid_index = len(v) + inverse.reshape(-1)  # midpoint vertex of each face edge, in face order
+    midpoints = 0.5 * (v[unique[:, 0]] + v[unique[:, 1]])
+    center_base = len(v) + len(unique)
+    out, centers, offset = [], [], 0
+    for f in faces:
+        if len(f) == 0:
+            continue
+        n = f.shape[1]
+        mids = mid_index[offset:offset + f.size].reshape(-1, n)  # mids[:, k]: edge k -> k+1
+        offset += f.size
+        center = center_base + len(np.concatenate(centers)) if centers else center_base
+        centers.append(v[f].mean(axis=1))
+        c = center + np.arange(len(f))
+        for k in range(n):
+            out.append(np.stack([f[:, k], mids[:, k], c, mids[:, (k - 1) % n]], axis=1))
+    all_v = np.concatenate([v, midpoints, *centers]) if centers else v
+    return all_v, (np.concatenate(out) if out else np.zeros((0, 4), np.int64))

@@ -13,7 +13,7 @@ For every connected component with a face budget (its share of the target by are
    missed; the best result is kept when only its shape missed (or the component is open); a
    closed component is rebuilt by an SDF (voxel) remesh + Instant Meshes; then the best result
    whatever it missed (the report says what); with none at all, the low-poly path (decimate +
-   pair), which always succeeds.
+   pair, then every face cut into quads), which always succeeds.
 Components too small for a field (budget below ``MIN_FIELD_FACES``) go to the low-poly path.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ from backend.ops.base import CancelToken, ProgressFn, no_progress, sub_progress
 from . import quad_engines
 from .killable import ChildFailure, call_in_child
 from .lowpoly import lowpoly
+from .quad_pairing import split_into_quads
 from .polymesh import bbox_diagonal, boundary_edge_count, euler_characteristic, unique_rows
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
@@ -184,20 +185,23 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     todo = [i for i in todo if result[i] is None]
     lowpoly_parts = small + todo
     if todo:
-        report.append(f"{len(todo)} component(s) fell back to low-poly quads")
+        report.append(f"{len(todo)} component(s) fell back to low-poly, split into quads")
     if small:
-        report.append(f"{len(small)} small component(s) (< {MIN_FIELD_FACES} faces of budget) made low-poly")
+        report.append(f"{len(small)} small component(s) (< {MIN_FIELD_FACES} faces of budget) made low-poly, "
+                      "split into quads")
     if lowpoly_parts:
         # one call for all of them: QEM never merges separate components
         chosen = [parts[i] for i in lowpoly_parts]
         offsets = np.cumsum([0] + [len(p.vertices) for p in chosen[:-1]])
+        # a quarter-ish of the budget, then every face cut into quads (3 per triangle, 4 per quad)
         v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
                           np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
-                          max(sum(budgets[i] for i in lowpoly_parts), 1), preserve_sharp, crease_angle, None, cancel,
-                          sub_progress(progress, 0.75, 1.0))
+                          max(round(sum(budgets[i] for i in lowpoly_parts) / 3.5), 1), preserve_sharp, crease_angle,
+                          None, cancel, sub_progress(progress, 0.75, 1.0))
+        v, q = split_into_quads(v, t, q)
         for i in lowpoly_parts:
-            result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly")
-        result[lowpoly_parts[0]] = Piece(v, q, t, method="lowpoly")
+            result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly+split")
+        result[lowpoly_parts[0]] = Piece(v, q, method="lowpoly+split")
     return result  # type: ignore[return-value]
 
 
