@@ -40,12 +40,15 @@ def start_server(store: Path, *extra_args: str, test_ops: bool = True, real_ops:
         for module in TEST_OPS:
             command += ["--extra-op-module", module]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr goes to a file, not a pipe: an undrained pipe would block a chatty server.
+    with open(store / "stderr.txt", "ab") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + timeout
     while not ready.exists() or not ready.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-3000:]}")
+            process.wait()
+            raise RuntimeError(f"server did not start: {(store / 'stderr.txt').read_text()[-3000:]}")
         time.sleep(0.05)
     return ServerProcess(ready.read_text(), process, store)
 
@@ -59,7 +62,7 @@ def stop_server(server: ServerProcess, sig: int = signal.SIGTERM, timeout: float
     finally:
         if server.process.poll() is None:
             server.process.kill()
-        server.process.stderr.close()
+            server.process.wait()
 
 
 @contextlib.contextmanager
