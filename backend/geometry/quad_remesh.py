@@ -4,7 +4,8 @@ fallback chain so a result always comes back.
 For every connected component with a face budget (its share of the target by area):
 1. QuadriFlow (seeds 0 and 1) and Instant Meshes run at the same time, each in its own killable
    child process (all components of a mesh in one call per job); on a busy machine (fewer free
-   cores than jobs) they run in that order, stopping at the first accepted result;
+   cores than jobs) they run one by one (QuadriFlow, Instant Meshes, QuadriFlow's second seed),
+   stopping at the first accepted result;
 2. a result is accepted when it is within 10% of its budget, within 2% of the component's
    diagonal (largest distance from the component's surface) and, when ``keep_topology``, has
    the component's Euler characteristic (same genus and holes); among accepted results the one
@@ -34,7 +35,9 @@ from .polymesh import bbox_diagonal, boundary_edge_count, euler_characteristic, 
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
 
-JOBS = (("quadriflow", 0), ("quadriflow", 1), ("instant_meshes", 0))  # (engine, seed), run in parallel
+# (engine, seed): all at once when cores are free; else in this order until one is accepted
+# (Instant Meshes before QuadriFlow's second seed: a seed rarely fixes what made the first fail)
+JOBS = (("quadriflow", 0), ("instant_meshes", 0), ("quadriflow", 1))
 MIN_FIELD_FACES = 24
 COUNT_TOLERANCE = 0.10
 COUNT_RETRIES = 2
