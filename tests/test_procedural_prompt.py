@@ -1,8 +1,10 @@
 """Prompt matching by MiniLM similarity: paraphrases find their category, attributes are picked up,
 nothing is decided by keywords."""
+import numpy as np
 import pytest
 
-from backend.procedural.prompt import PromptMatcher
+from backend.models.text_encoder import sentence_embeddings
+from backend.procedural.prompt import PromptMatcher, cached_embeddings
 from backend.procedural.registry import categories
 
 # (prompt, expected category, expected attributes subset)
@@ -80,7 +82,8 @@ def test_the_list_is_long_and_covers_every_category():
 
 
 def test_paraphrases_find_their_category(matcher):
-    wrong = [(p, matcher.match(p).category, c) for p, c, _ in PROMPTS if matcher.match(p).category != c]
+    got = {p: matcher.match(p).category for p, _, _ in PROMPTS}
+    wrong = [(p, got[p], c) for p, c, _ in PROMPTS if got[p] != c]
     assert not wrong, wrong
 
 
@@ -110,3 +113,15 @@ def test_far_prompt_gets_nearest_category_with_low_confidence(matcher):
 def test_empty_prompt_is_an_error(matcher):
     with pytest.raises(ValueError, match="empty"):
         matcher.match("   ")
+
+
+def test_phrase_table_cache_round_trips(tmp_path, monkeypatch):
+    monkeypatch.setenv("KILN_CACHE_DIR", str(tmp_path))
+    texts = ["a wooden chair", "a chair made of wood", "a red stool"]
+    first = cached_embeddings(texts, "cpu")
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npy"
+    np.testing.assert_allclose(first, sentence_embeddings(texts, device="cpu"), atol=1e-6)
+    np.save(files[0], np.zeros_like(first) + 0.5)  # proves the second call reads the file
+    assert np.all(cached_embeddings(texts, "cpu") == 0.5)
+    assert cached_embeddings(texts[:2], "cpu").shape == (2, 384)  # other texts, other key

@@ -8,11 +8,14 @@ attribute is taken when it moves the prompt's embedding closer by more than a ma
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from backend.models.text_encoder import sentence_embeddings
+from backend.models.text_encoder import EMBED_DIM, model_path, sentence_embeddings
 
 from .draw import HEIGHT_WORDS, SIZE_WORDS, Hints
 from .materials import COLORS, FAMILIES
@@ -49,9 +52,35 @@ def _article(phrase: str) -> str:
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
+def cache_dir() -> Path:
+    """Where phrase-embedding tables are kept: ``$KILN_CACHE_DIR`` or ``~/.cache/kiln``."""
+    return Path(os.environ.get("KILN_CACHE_DIR") or Path.home() / ".cache" / "kiln")
+
+
+def cached_embeddings(texts: list[str], device: str | None) -> np.ndarray:
+    """MiniLM embeddings of ``texts``, stored on disk under a hash of the texts and the weights,
+    so a process start reads ~1k phrase embeddings instead of computing them (CPU: seconds)."""
+    weights = model_path() / "model.safetensors"
+    key = hashlib.sha256("\n".join([str(weights.stat().st_size), *texts]).encode()).hexdigest()[:20]
+    path = cache_dir() / f"phrases-{key}.npy"
+    if path.exists():
+        table = np.load(path, allow_pickle=False)
+        if table.shape == (len(texts), EMBED_DIM):
+            return table
+    table = sentence_embeddings(texts, device=device)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, table)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the recomputation next time
+    return table
+
+
 class PromptMatcher:
-    """Embeds every category description and attribute phrase once (at construction, ~1k short
-    sentences); ``match(prompt)`` then costs one prompt embedding and a few dot products."""
+    """Embeds every category description and attribute phrase once (~1k short sentences, cached
+    on disk); ``match(prompt)`` then costs one prompt embedding and a few dot products."""
 
     def __init__(self, device: str | None = "cpu"):
         self.device = device
@@ -63,15 +92,21 @@ class PromptMatcher:
                 texts.append(text)
                 owner.append(i)
         self._owner = np.array(owner)
-        self._descriptions = sentence_embeddings(texts, device=device)
+        layouts = {name: self._attribute_phrases(name) for name in self.names}
+        phrases = [t for name in self.names for t in layouts[name][1]]
+        table = cached_embeddings(texts + phrases, device)
+        self._descriptions = table[:len(texts)]
+        sentence_embeddings([self.names[0]], device=device)  # load MiniLM now, not on the first prompt
         self._groups: dict[str, list] = {}
+        k = len(texts)
         for name in self.names:
-            self._attribute_groups(name)
+            groups, flat = layouts[name]
+            emb = table[k:k + len(flat)]
+            k += len(flat)
+            self._groups[name] = self._split(groups, emb)
 
-    def _attribute_groups(self, name: str) -> list:
-        """[(group, baseline embedding, [(value, embedding)])] for category ``name``, cached."""
-        if name in self._groups:
-            return self._groups[name]
+    def _attribute_phrases(self, name: str) -> tuple[dict, list[str]]:
+        """({group: [(value, [phrases])]}, flat phrase list starting with the bare 'a <noun>')."""
         noun = _noun(name)
         groups = {
             "material": [(f, [_article(f"{FAMILIES[f].adjective} {noun}"), f"{_article(noun)} made of {f}"])
@@ -82,18 +117,19 @@ class PromptMatcher:
         }
         for option, values in self.categories[name].options.items():
             groups[f"option:{option}"] = [(v, [f"{_article(noun)} {phrase}"]) for v, phrase in values.items()]
-        texts = [_article(noun)] + [t for values in groups.values() for _, ts in values for t in ts]
-        emb = sentence_embeddings(texts, device=self.device)
-        baseline, k = emb[0], 1
-        built = []
+        return groups, [_article(noun)] + [t for values in groups.values() for _, ts in values for t in ts]
+
+    @staticmethod
+    def _split(groups: dict, emb: np.ndarray) -> list:
+        """[(group, baseline embedding, [(value, phrase embeddings)])] from the flat table."""
+        baseline, k, out = emb[0], 1, []
         for group, values in groups.items():
             entries = []
             for value, ts in values:
                 entries.append((value, emb[k:k + len(ts)]))
                 k += len(ts)
-            built.append((group, entries))
-        self._groups[name] = [(g, baseline, entries) for g, entries in built]
-        return self._groups[name]
+            out.append((group, baseline, entries))
+        return out
 
     def match(self, prompt: str) -> Match:
         """Match a non-empty prompt to a category and attribute hints."""
@@ -108,7 +144,7 @@ class PromptMatcher:
         order = np.argsort(-per_category)
         best = self.names[order[0]]
         hints = Hints()
-        for group, baseline, entries in self._attribute_groups(best):
+        for group, baseline, entries in self._groups[best]:
             base = float(baseline @ e)
             scores = [float((emb @ e).max()) - base for _, emb in entries]
             k = int(np.argmax(scores))
