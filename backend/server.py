@@ -73,6 +73,7 @@ class Server:
         self._events_address = f"inproc://kiln-events-{id(self)}"
         self._local = threading.local()
         self._stop = threading.Event()
+        self._reload = threading.Event()
         self._auth: ThreadAuthenticator | None = None
         self.scheduler = Scheduler(store, self._emit, cpu_workers=cpu_workers)
         self.welcome = self._build_welcome()
@@ -114,6 +115,10 @@ class Server:
         """Ask the loop to finish (safe from signal handlers and other threads)."""
         self._stop.set()
 
+    def reload_keys(self) -> None:
+        """Ask the loop to re-read the allowed client keys (SIGHUP): add or revoke without a restart."""
+        self._reload.set()
+
     def serve_forever(self) -> None:
         """Serve until :meth:`stop`; then shut the scheduler down cleanly and close."""
         poller = zmq.Poller()
@@ -122,6 +127,9 @@ class Server:
         try:
             while not self._stop.is_set():
                 self._prune_if_due()
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._reload_allowed_keys()
                 ready = dict(poller.poll(200))
                 if self.events in ready:
                     self._forward_events()
@@ -134,6 +142,14 @@ class Server:
                         self._handle(frames[0].bytes, [f.buffer for f in frames[1:]])
         finally:
             self._shutdown()
+
+    def _reload_allowed_keys(self) -> None:
+        if self._auth is None:
+            log.info("key reload requested, but this server does not use CURVE keys")
+            return
+        self._auth.configure_curve(domain="*", location=str(self.curve.allowed_dir))
+        names = sorted(p.stem for p in self.curve.allowed_dir.glob("*.key"))
+        log.info("reloaded allowed client keys: %s", ", ".join(names) or "none")
 
     def _prune_if_due(self) -> None:
         """Hourly, drop finished jobs older than ``keep_days`` (when set)."""

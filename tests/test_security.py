@@ -1,6 +1,8 @@
 """Loopback by default; CURVE keys with an allow-list for anything else."""
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -63,3 +65,26 @@ def test_only_allowed_clients_get_answers(tmp_path):
         assert plain.reply(1.5) is None
         plain.close()
         assert "curve on" in server.log_text()
+
+
+def test_sighup_reloads_the_allow_list(tmp_path):
+    keys = tmp_path / "keys"
+    _keys(keys, "alice", "bob")
+    (keys / "authorized_clients" / "bob.key").rename(tmp_path / "bob.key")  # bob not yet allowed
+    with running_server(tmp_path / "store", "--curve-keys", str(keys)) as server:
+        alice = load_curve_keys(keys / "clients" / "alice")
+        bob = load_curve_keys(keys / "clients" / "bob")
+        with Client(server.address, curve=bob, timeout=1.5) as client, pytest.raises(KilnError):
+            client.connect()
+        (tmp_path / "bob.key").rename(keys / "authorized_clients" / "bob.key")
+        (keys / "authorized_clients" / "alice.key").unlink()
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while "reloaded allowed client keys: bob" not in server.log_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with Client(server.address, curve=bob, timeout=10) as client:
+            assert client.connect()["type"] == "welcome"
+        with Client(server.address, curve=alice, timeout=1.5) as client, pytest.raises(KilnError):
+            client.connect()
+

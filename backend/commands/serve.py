@@ -93,6 +93,7 @@ def run(args) -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     signal.signal(signal.SIGINT, lambda *_: server.stop())
+    signal.signal(signal.SIGHUP, lambda *_: server.reload_keys())
     log.info("Kiln backend listening on %s | device %s | ops: %s | models: %s | store %s | log %s | curve %s",
              address, device, ", ".join(sorted(ops)) or "none", ", ".join(e.name for e in registry.entries()) or "none",
              args.store, log_file, "on" if curve else "off (loopback only)")
