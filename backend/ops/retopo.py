@@ -84,6 +84,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     prewarm(len(JOBS))  # remesher children start while the mesh is repaired
     if mesh.corner_uvs is not None or mesh.part_ids is not None:
         report.append("UVs and part ids dropped (retopology replaces every face)")
+
     def tick(fraction: float, step: str) -> None:
         cancel.check()
         progress(0.08 * fraction, "repairing", step)
@@ -98,13 +99,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     axis = AXES.get(params["symmetry"])
     plane = 0.0
     if axis is not None:
-        plane, at_origin = mirror_plane(cleaned.vertices, axis)
-        v, t = keep_half(cleaned.vertices, cleaned.triangles, axis, plane)
-        if len(t) == 0:
-            raise OpError("nothing is on the positive side of the symmetry plane; choose another axis")
-        report.append(f"symmetric across {params['symmetry']} = {plane:.4g}"
-                      + ("" if at_origin else " (bounding-box centre: the mesh does not cross the origin)"))
-        cleaned = repair.clean(v, t, [])  # the cut leaves each face its own vertices on the plane
+        cleaned, plane = _positive_half(cleaned, axis, params["symmetry"], report)
         target = max(target // 2, 4)
 
     parts = _prepare_parts(cleaned, params, report, cancel)
@@ -136,6 +131,17 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     out.info = {"report": report, "mode": mode}
     progress(1.0, "done", report[-1])
     return {"mesh": out}
+
+
+def _positive_half(mesh: repair.TriMesh, axis: int, name: str, report: list[str]) -> tuple[repair.TriMesh, float]:
+    """The half of ``mesh`` on the positive side of its mirror plane, re-welded, and the plane."""
+    plane, at_origin = mirror_plane(mesh.vertices, axis)
+    v, t = keep_half(mesh.vertices, mesh.triangles, axis, plane)
+    if len(t) == 0:
+        raise OpError("nothing is on the positive side of the symmetry plane; choose another axis")
+    report.append(f"symmetric across {name} = {plane:.4g}"
+                  + ("" if at_origin else " (bounding-box centre: the mesh does not cross the origin)"))
+    return repair.clean(v, t, []), plane  # the cut leaves each face its own vertices on the plane
 
 
 def _prepare_parts(mesh: repair.TriMesh, params: dict, report: list[str], cancel: CancelToken) -> list[repair.TriMesh]:
