@@ -6,28 +6,16 @@ scaled into [-1, 1]), Chamfer distance and normal consistency per shape and on a
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-
-def eval_targets(subparsers):
-    """The sub-parsers of the shared ``eval`` group, creating the group if no other command has."""
-    parser = subparsers.choices.get("eval")
-    if parser is None:
-        parser = subparsers.add_parser("eval", help="evaluate models and tools against references",
-                                       description="Evaluate Kiln's models and tools against references.")
-        parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="eval_target", metavar="TARGET")
+from backend.commands.eval_group import eval_subcommands
 
 
 def register(subparsers) -> None:
-    parser = eval_targets(subparsers).add_parser(
+    parser = eval_subcommands(subparsers).add_parser(
         "vae", help="F-score / Chamfer / normal consistency of VAE reconstructions",
         description="Encode and decode every shape with the VAE and compare the result with the input surface.")
     parser.add_argument("dir", type=Path, help="procedural dataset folder or folder of mesh files")
@@ -40,6 +28,8 @@ def register(subparsers) -> None:
     parser.add_argument("--resolution", type=int, default=128, help="extraction cells per axis (default 128)")
     parser.add_argument("--tau", type=float, default=0.02, help="F-score threshold in [-1,1] units (default 0.02)")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores as JSON here")
+    parser.add_argument("--level", type=float, default=None,
+                        help="iso-level of the decoded SDF (default: the model's calibrated level, else 0)")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto")
     parser.set_defaults(func=run)
 
@@ -77,6 +67,8 @@ def run(args) -> int:
         return 1
     try:
         auto = Autoencoder.load(args.model, args.models, pick_device(args.device))
+        if args.level is not None:
+            auto.level = args.level
         rows = []
         for name, vertices, faces in shapes_to_score(args.dir, args.all, args.held_out, args.limit):
             start = time.perf_counter()

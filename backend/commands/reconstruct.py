@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     parser.add_argument("--resolution", type=int, default=128, help="extraction cells per axis (default 128)")
     parser.add_argument("--tokens", type=int, default=None, help="latent tokens (default: the model's)")
     parser.add_argument("--face-budget", type=int, default=None, help="simplify to at most this many triangles")
+    parser.add_argument("--level", type=float, default=None,
+                        help="iso-level of the decoded SDF (default: the model's calibrated level, else 0)")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto")
     parser.set_defaults(func=run)
 
@@ -37,6 +39,8 @@ def run(args) -> int:
         mesh = read_mesh(args.input)
         vertices, faces = triangles_of(mesh)
         auto = Autoencoder.load(args.model, args.models, pick_device(args.device))
+        if args.level is not None:
+            auto.level = args.level
         start = time.perf_counter()
         out_v, out_f = auto.reconstruct(vertices, faces, args.resolution, args.tokens, face_budget=args.face_budget)
         path = write_mesh(args.out, MeshPayload.from_triangles(out_v, out_f, info={"name": args.input.stem}))

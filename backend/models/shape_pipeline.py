@@ -126,8 +126,9 @@ class ShapePipeline:
             query = torch.from_numpy(points).to(self.device, tokens.dtype)[None]
             return self.vae.query(tokens, query)[0].float().cpu().numpy()
 
-        bounds = float(self.config.get("sampler", {}).get("bounds", 1.0))
-        vertices, faces = extract_mesh(sdf, bounds, resolution, batch_size=32768,
+        sampler = self.config.get("sampler", {})
+        vertices, faces = extract_mesh(sdf, float(sampler.get("bounds", 1.0)), resolution,
+                                       level=float(sampler.get("level", 0.0)), batch_size=32768,
                                        progress=progress, cancel=cancel)
         if len(faces) == 0:
             from backend.ops.base import OpError

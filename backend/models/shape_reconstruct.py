@@ -26,6 +26,7 @@ class Autoencoder:
     up_axis: str = "z"
     half_extent: float = TRAINING_HALF_EXTENT
     device: str = "cpu"
+    level: float = 0.0          # iso-level of the decoded SDF (kiln-shape models store a calibrated one)
 
     @classmethod
     def load(cls, model: str, models_dir: Path | None = None, device: str = "cpu") -> "Autoencoder":
@@ -37,7 +38,8 @@ class Autoencoder:
                 raise CheckpointError(f"{config_path} is not a VAE or kiln-shape checkpoint")
             vae = ShapeVAE(VAEConfig.from_dict(config["vae"]))
             load_into(vae, read_tensors(weights), "vae")
-            return cls(vae.eval().to(device), config.get("up_axis", "z"), device=device)
+            level = float(config.get("sampler", {}).get("level", 0.0))
+            return cls(vae.eval().to(device), config.get("up_axis", "z"), device=device, level=level)
         from .registry import ModelRegistry
         registry = ModelRegistry(models_dir, device)
         registry.discover()
@@ -49,7 +51,8 @@ class Autoencoder:
         if not hasattr(pipeline, "vae"):
             raise CheckpointError(f"model {model!r} has no VAE (it is not a learned shape model)")
         return cls(pipeline.vae, pipeline.config.get("up_axis", "z"),
-                   1.0 if pipeline.config.get("format") == "triposg" else TRAINING_HALF_EXTENT, device)
+                   1.0 if pipeline.config.get("format") == "triposg" else TRAINING_HALF_EXTENT, device,
+                   float(pipeline.config.get("sampler", {}).get("level", 0.0)))
 
     def reconstruct(self, vertices: np.ndarray, faces: np.ndarray, resolution: int = 128,
                     num_tokens: int | None = None, num_points: int = 8192, face_budget: int | None = None,
@@ -78,7 +81,8 @@ class Autoencoder:
             def sdf(query: np.ndarray) -> np.ndarray:
                 return self.vae.query(tokens, torch.from_numpy(query)[None].to(self.device))[0].cpu().numpy()
 
-            out_v, out_f = extract_mesh(sdf, 1.0, resolution, batch_size=32768, progress=progress, cancel=cancel)
+            out_v, out_f = extract_mesh(sdf, 1.0, resolution, level=self.level, batch_size=32768,
+                                        progress=progress, cancel=cancel)
         if len(out_f) == 0:
             raise ValueError("the VAE decoded an empty surface for this mesh")
         out_v, out_f = clean_mesh(out_v, out_f)

@@ -263,7 +263,8 @@ def evaluate_flow(model, val: FlowBatcher, device: str, repeats: int = 4) -> flo
     return total / repeats
 
 
-def export_model(vae: str, flow: str, out: str, name: str | None = None, description: str = "") -> tuple:
+def export_model(vae: str, flow: str, out: str, name: str | None = None, description: str = "",
+                 level: float = 0.0) -> tuple:
     """Combine ``train vae`` and ``train flow`` checkpoints into one kiln-shape model (NAME.safetensors + .json)."""
     vae_config = read_config(vae)
     flow_config = read_config(flow)
@@ -281,7 +282,7 @@ def export_model(vae: str, flow: str, out: str, name: str | None = None, descrip
         "license": "GPL-3.0-or-later", "vae": vae_cfg, "transformer": flow_config["transformer"],
         "conditioning": conditioning_spec(), "num_tokens": vae_cfg["num_tokens"],
         "latent_shift": flow_config["latent_shift"], "latent_scale": flow_config["latent_scale"],
-        "sampler": {"shift": 1.0, "bounds": 1.0, "steps": 25, "guidance": 4.0}, "up_axis": "z",
+        "sampler": {"shift": 1.0, "bounds": 1.0, "steps": 25, "guidance": 4.0, "level": level}, "up_axis": "z",
         "training": {"vae": {k: vae_config.get(k) for k in ("step", "val_loss", "data", "train_shapes",
                                                             "held_out_shapes", "train_config")},
                      "flow": {k: flow_config.get(k) for k in ("step", "val_loss", "data", "train_shapes",
