@@ -37,6 +37,18 @@ def test_clean_fixes_each_known_defect():
     assert len(repair.split_components(cleaned("many_components")[0])) == 241
 
 
+def test_triangulate_keeps_area_and_orientation_of_polygons():
+    cylinder = mesh_corpus.load("cylinder")  # 32-gon caps: fanned from a centre vertex
+    v, t = repair.triangulate(cylinder.positions, cylinder.face_sizes, cylinder.face_indices)
+    assert len(v) == cylinder.num_vertices + 2 and len(t) == 2 * 32 + 2 * 32
+    # an L-shaped (concave) hexagon: a centre fan would flip a triangle, a corner fan does not
+    ell = np.array([[0, 0, 0], [2, 0, 0], [2, 1, 0], [1, 1, 0], [1, 2, 0], [0, 2, 0]], float)
+    v, t = repair.triangulate(ell, np.array([6]), np.arange(6))
+    assert len(v) == 6 and len(t) == 4
+    area = 0.5 * np.cross(v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]])[:, 2]
+    assert np.all(area > 0) and area.sum() == pytest.approx(3.0)
+
+
 def test_pinched_vertex_is_split():
     # two triangles touching at one vertex only
     v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0]], float)

@@ -205,3 +205,39 @@ def split_components(mesh: TriMesh) -> list[TriMesh]:
         parts.append(TriMesh(v, t))
     parts.sort(key=lambda p: -p.area)
     return parts
+
+
+def triangulate(positions: np.ndarray, face_sizes: np.ndarray, face_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of a polygon mesh, in face order: triangles kept, quads split on their shorter
+    diagonal, larger polygons fanned from an added centre vertex (fans from a corner make slivers,
+    which change what remeshers produce) unless a fan triangle would face against the polygon's
+    normal (concave polygon): then fanned from the first corner. Returns (vertices, triangles)."""
+    v = np.asarray(positions, np.float64)
+    sizes = np.asarray(face_sizes, np.int64)
+    idx = np.asarray(face_indices, np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    faces = np.arange(len(sizes))
+    tris = [idx[starts[sizes == 3][:, None] + np.arange(3)]]
+    owner = [faces[sizes == 3]]
+    q = idx[starts[sizes == 4][:, None] + np.arange(4)]
+    short02 = np.linalg.norm(v[q[:, 0]] - v[q[:, 2]], axis=1) <= np.linalg.norm(v[q[:, 1]] - v[q[:, 3]], axis=1)
+    first = np.where(short02[:, None], q[:, [0, 1, 2]], q[:, [0, 1, 3]])
+    second = np.where(short02[:, None], q[:, [0, 2, 3]], q[:, [1, 2, 3]])
+    tris += [first, second]
+    owner += [faces[sizes == 4]] * 2
+    extra = []
+    for face in faces[sizes > 4]:
+        ring = idx[starts[face]:starts[face] + sizes[face]]
+        pts = v[ring]
+        centre = pts.mean(axis=0)
+        fan_normals = np.cross(pts - centre, np.roll(pts, -1, axis=0) - centre)
+        if np.all(fan_normals @ fan_normals.sum(axis=0) > 0):
+            tris.append(np.stack([ring, np.roll(ring, -1), np.full(len(ring), len(v) + len(extra))], axis=1))
+            extra.append(centre)
+        else:
+            tris.append(np.stack([np.full(len(ring) - 2, ring[0]), ring[1:-1], ring[2:]], axis=1))
+        owner.append(np.full(len(tris[-1]), face))
+    order = np.argsort(np.concatenate(owner), kind="stable")
+    if extra:
+        v = np.concatenate([v, np.array(extra)])
+    return v, np.concatenate(tris).astype(np.int64)[order]

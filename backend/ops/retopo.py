@@ -90,7 +90,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
         progress(0.08 * fraction, "repairing", step)
 
     try:
-        cleaned = repair.clean(mesh.positions, mesh.triangulated(), report, tick)
+        cleaned = repair.clean(*repair.triangulate(mesh.positions, mesh.face_sizes, mesh.face_indices), report, tick)
     except ValueError as exc:
         raise OpError(f"the mesh has nothing left to remesh: {exc}") from None
     cancel.check()
