@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from backend.procedural.lowpoly import face_normals
-from backend.procedural.sdf import (Box, Extrusion, Hull, Lathe, SmoothUnion, Torus, Union, cylinder, nearest,
+from backend.procedural.sdf import (Box, Difference, Extrusion, Hull, Lathe, SmoothUnion, Torus, Union, cylinder, nearest,
                                     polygon_distance, revolve_wall, rod, shell, sphere)
 
 RNG = np.random.default_rng(7)
@@ -51,7 +51,7 @@ def test_placement_keeps_distances_exact():
     np.testing.assert_allclose(moved(POINTS), Box((0.2, 0.4, 0.6))(local), atol=1e-12)
 
 
-def test_culled_union_equals_brute_force_min():
+def test_union_is_the_minimum_and_nearest_names_the_child():
     shapes = [Box((0.2, 0.2, 0.2)).at(x, 0, 0) for x in np.linspace(-1, 1, 6)] + [sphere(0.3).at(0, 0.8, 0)]
     d, which = nearest(shapes, POINTS)
     brute = np.stack([s(POINTS) for s in shapes], 1)
@@ -77,6 +77,7 @@ SHAPES = {
     "torus": Torus(0.5, 0.1), "arc": Torus(0.5, 0.1, arc=4.0), "cup": revolve_wall([(0.2, 0), (0.25, 0.3)], 0.01, 0.02),
     "shade": shell([(0.3, 0.0), (0.2, 0.3)], 0.006, 20), "prism": Extrusion([(0, 0), (0.4, 0), (0.2, 0.3)], 0.1),
     "rod": rod((0, 0, 0), (0.3, 0.2, 0.5), 0.03), "hull": Hull(RNG.normal(size=(40, 3)) * 0.3),
+    "cut": Difference(Box((0.6, 0.4, 0.3)), Box((0.2, 0.2, 0.5)), cylinder(0.08, 0.5).rotated("x", np.pi / 2)),
 }
 
 
@@ -107,3 +108,16 @@ def test_bad_shapes_are_rejected():
         Lathe([(0, 0), (-0.1, 0.2), (0, 0.3)])
     with pytest.raises(ValueError):
         Union()
+
+
+def test_difference_sign_and_volume():
+    cut = Difference(Box((1.0, 1.0, 1.0)), Box((0.4, 0.4, 2.0)))
+    assert cut(np.array([[0.0, 0.0, 0.0]]))[0] == pytest.approx(0.2)       # in the hole
+    assert cut(np.array([[0.3, 0.0, 0.0]]))[0] == pytest.approx(-0.1)      # in the wall
+    (piece,) = cut.pieces()
+    normals, centroids = face_normals(piece)
+    assert np.einsum("ij,ij->i", normals, centroids).sum() / 6 == pytest.approx(1.0 - 0.16, rel=1e-5)
+    inside = RNG.uniform(-0.5, 0.5, size=(2000, 3))
+    assert ((cut(inside) < 0).mean()) == pytest.approx(0.84, abs=0.03)
+    with pytest.raises(ValueError):
+        Difference(Box((1, 1, 1)))

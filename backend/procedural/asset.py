@@ -53,7 +53,7 @@ class Asset:
         return np.stack([p.shape.distance(points) for p in self.parts], axis=1)
 
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(signed distance (N,), nearest part index (N,) int32), skipping parts that cannot win."""
+        """(signed distance (N,), nearest part index (N,) int32) at ``points``."""
         return nearest([p.shape for p in self.parts], np.asarray(points, dtype=np.float64).reshape(-1, 3))
 
     def distance(self, points: np.ndarray) -> np.ndarray:

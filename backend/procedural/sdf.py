@@ -5,7 +5,7 @@ Every :class:`Shape` answers two questions about the same solid:
 * ``distance(points (N,3)) -> (N,)``: the signed distance, negative inside, vectorised. Primitives
   are exact; unions are exact outside and a bound inside; smooth blends are bounds.
 * ``pieces() -> list[Piece]``: the solid as separate low-poly polygon pieces (see ``lowpoly.py``),
-  the way a modeller would build it.
+  the way a modeller would build it; differences go through manifold3d's mesh booleans.
 
 Primitives sit at the origin in a canonical pose (z is the axis of lathes and extrusions); place
 them with ``.at(x, y, z)`` and ``.rotated(axis, angle)``, which compose rigid transforms (so
@@ -73,9 +73,6 @@ class Shape:
     def pieces(self) -> list[Piece]:
         raise NotImplementedError
 
-    def bound(self) -> tuple[np.ndarray, float]:
-        """(centre, radius) of a sphere containing the solid (lets unions skip far children)."""
-        raise NotImplementedError
 
     def at(self, x: float = 0.0, y: float = 0.0, z: float = 0.0) -> "Shape":
         """This shape translated by (x, y, z)."""
@@ -114,9 +111,6 @@ class Placed(Shape):
     def pieces(self):
         return [p.transformed(self.rot, self.shift) for p in self.child.pieces()]
 
-    def bound(self):
-        centre, radius = self.child.bound()
-        return self.rot @ centre + self.shift, radius
 
     def at(self, x=0.0, y=0.0, z=0.0):
         return Placed(self.child, self.rot, self.shift + np.array([x, y, z], dtype=np.float64))
@@ -147,8 +141,6 @@ class Box(Primitive):
     def build_piece(self):
         return box_piece(self.half * 2)
 
-    def bound(self):
-        return np.zeros(3), float(np.linalg.norm(self.half))
 
 
 class Lathe(Primitive):
@@ -175,9 +167,6 @@ class Lathe(Primitive):
     def build_piece(self):
         return lathe_piece(self.profile, self.segments)
 
-    def bound(self):
-        z0, z1 = self.profile[:, 1].min(), self.profile[:, 1].max()
-        return np.array([0.0, 0.0, (z0 + z1) / 2]), float(np.hypot(self.profile[:, 0].max(), (z1 - z0) / 2))
 
 
 class Extrusion(Primitive):
@@ -198,8 +187,6 @@ class Extrusion(Primitive):
     def build_piece(self):
         return extrusion_piece(self.polygon, 2 * self.half_height)
 
-    def bound(self):
-        return np.zeros(3), float(np.sqrt((self.polygon ** 2).sum(1).max() + self.half_height ** 2))
 
 
 class Torus(Primitive):
@@ -228,8 +215,6 @@ class Torus(Primitive):
     def build_piece(self):
         return torus_piece(self.major, self.minor, self.arc, self.segments, self.sides)
 
-    def bound(self):
-        return np.zeros(3), float(self.major + self.minor)
 
 
 class Hull(Primitive):
@@ -248,49 +233,26 @@ class Hull(Primitive):
     def build_piece(self):
         return self.piece
 
-    def bound(self):
-        centre = self.piece.vertices.mean(0)
-        return centre, float(np.linalg.norm(self.piece.vertices - centre, axis=1).max())
 
 
-def enclosing_bound(children) -> tuple[np.ndarray, float]:
-    """A sphere around the bounding spheres of ``children``."""
-    bounds = [c.bound() for c in children]
-    centre = np.mean([c for c, _ in bounds], axis=0)
-    return centre, float(max(np.linalg.norm(c - centre) + r for c, r in bounds))
-
-
-def nearest(children, points: np.ndarray, slack: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(minimum distance over ``children``, index of the nearest child) at ``points``.
-
-    A child whose bounding sphere is farther than the best distance so far (plus ``slack``) is
-    skipped for that point: it cannot be the minimum, so the result is exact and much cheaper.
-    """
+def nearest(children, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(minimum distance over ``children``, index of the nearest child) at ``points``."""
     best = np.full(len(points), np.inf)
     which = np.zeros(len(points), dtype=np.int32)
     for i, child in enumerate(children):
-        centre, radius = child.bound()
-        offset = points - centre
-        need = np.sqrt(np.einsum("ij,ij->i", offset, offset)) - radius < best + slack
-        if not need.any():
-            continue
-        d = child.distance(points[need]) if not need.all() else child.distance(points)
-        closer = d < best[need]
-        rows = np.flatnonzero(need)[closer]
-        best[rows], which[rows] = d[closer], i
+        d = child.distance(points)
+        closer = d < best
+        best[closer], which[closer] = d[closer], i
     return best, which
 
 
 class Union(Shape):
-    """The union of shapes (hard minimum). Many children are grouped into a tree of bounding
-    spheres (split along the widest axis), so a query visits only the groups near it."""
-
-    GROUP = 8
+    """The union of shapes (hard minimum)."""
 
     def __init__(self, *children: Shape):
         if not children:
             raise ValueError("a union needs at least one shape")
-        self.children = _grouped(children, self.GROUP) if type(self) is Union else children
+        self.children = children
 
     def distance(self, points):
         return nearest(self.children, points)[0]
@@ -298,20 +260,6 @@ class Union(Shape):
     def pieces(self):
         return [p for c in self.children for p in c.pieces()]
 
-    def bound(self):
-        return enclosing_bound(self.children)
-
-
-def _grouped(children, size: int) -> tuple:
-    """Split ``children`` into at most ``size`` spatially coherent sub-unions (recursively)."""
-    if len(children) <= size:
-        return tuple(children)
-    centres = np.array([c.bound()[0] for c in children])
-    axis = int(np.argmax(centres.max(0) - centres.min(0)))
-    order = np.argsort(centres[:, axis], kind="stable")
-    chunks = np.array_split(order, size)
-    return tuple(Union(*[children[i] for i in chunk]) if len(chunk) > 1 else children[chunk[0]]
-                 for chunk in chunks if len(chunk))
 
 
 class SmoothUnion(Union):
@@ -324,20 +272,30 @@ class SmoothUnion(Union):
     def distance(self, points):
         d = self.children[0].distance(points)
         for c in self.children[1:]:
-            centre, radius = c.bound()
-            offset = points - centre
-            need = np.sqrt(np.einsum("ij,ij->i", offset, offset)) - radius < d + self.k  # else h == 0: no change
-            if not need.any():
-                continue
-            e = c.distance(points[need])
-            dn = d[need]
-            h = np.maximum(self.k - np.abs(dn - e), 0.0) / self.k
-            d[need] = np.minimum(dn, e) - h * h * self.k * 0.25
+            e = c.distance(points)
+            h = np.maximum(self.k - np.abs(d - e), 0.0) / self.k
+            d = np.minimum(d, e) - h * h * self.k * 0.25
         return d
 
-    def bound(self):
-        centre, radius = enclosing_bound(self.children)
-        return centre, radius + self.k
+
+class Difference(Shape):
+    """``base`` minus ``cutters`` (holes, slots, recesses); the low-poly build is a manifold3d
+    boolean of the pieces, so it stays closed."""
+
+    def __init__(self, base: Shape, *cutters: Shape):
+        if not cutters:
+            raise ValueError("a difference needs at least one cutter")
+        self.base, self.cutters = base, cutters
+
+    def distance(self, points):
+        d = self.base.distance(points)
+        for cutter in self.cutters:
+            d = np.maximum(d, -cutter.distance(points))
+        return d
+
+    def pieces(self):
+        from .boolean import difference_piece
+        return [difference_piece(self.base.pieces(), [p for c in self.cutters for p in c.pieces()])]
 
 
 # ------------------------------------------------------------------------------------------------

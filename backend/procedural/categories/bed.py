@@ -3,7 +3,7 @@ from ..asset import AssetBuilder
 from ..builders import count_word, four_legs, slats
 from ..draw import Draw
 from ..registry import Category
-from ..sdf import box, slab
+from ..sdf import slab
 
 
 def build(d: Draw) -> AssetBuilder:

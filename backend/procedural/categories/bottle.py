@@ -1,6 +1,4 @@
 """Bottles: wine, beer, flask or jug profiles revolved, with a cork or cap."""
-import numpy as np
-
 from ..asset import AssetBuilder
 from ..draw import Draw
 from ..registry import Category

@@ -1,10 +1,10 @@
-"""Crates: a box of planks; slatted (gaps) or solid panels, optional corner posts and a lid."""
+"""Crates: a box of planks; slatted (gaps) or solid panels with cut hand holes, corner posts, a lid."""
 import numpy as np
 
 from ..asset import AssetBuilder
 from ..draw import Draw
 from ..registry import Category
-from ..sdf import box, slab
+from ..sdf import Box, Difference, box, slab
 
 
 def build(d: Draw) -> AssetBuilder:
@@ -27,8 +27,12 @@ def build(d: Draw) -> AssetBuilder:
                        slab(-hw, -hw + t, -hd + t, hd - t, z0, z1), slab(hw - t, hw, -hd + t, hd - t, z0, z1)]
         b.feature("slatted sides")
     else:
-        planks = [slab(-hw, hw, -hd, -hd + t, t, h), slab(-hw, hw, hd - t, hd, t, h),
-                  slab(-hw, -hw + t, -hd + t, hd - t, t, h), slab(hw - t, hw, -hd + t, hd - t, t, h)]
+        ends = [slab(-hw, -hw + t, -hd + t, hd - t, t, h), slab(hw - t, hw, -hd + t, hd - t, t, h)]
+        if d.choice("handles", ["hand holes", "none"]) == "hand holes":
+            slot = Box((t * 4, min(0.14, depth * 0.35), min(0.05, h * 0.18)), radius=0.015)
+            ends = [Difference(end, slot.at(x, 0, h * 0.78)) for end, x in zip(ends, (-hw + t / 2, hw - t / 2))]
+            b.feature("hand holes cut into the ends")
+        planks = [slab(-hw, hw, -hd, -hd + t, t, h), slab(-hw, hw, hd - t, hd, t, h), *ends]
         b.feature("solid plank sides")
     b.part("side", fam, *planks, primary=True)
     post = t * 1.6
@@ -49,5 +53,6 @@ CATEGORY = Category(
     name="crate",
     descriptions=("a crate", "a wooden crate", "a shipping crate", "a box made of planks", "a storage box for cargo"),
     build=build,
-    options={"sides": {"slatted": "with slatted sides", "solid": "with solid sides"}},
+    options={"sides": {"slatted": "with slatted sides", "solid": "with solid sides"},
+             "handles": {"hand holes": "with hand holes cut into the ends", "none": "without handles"}},
 )

@@ -3,7 +3,7 @@ from ..asset import AssetBuilder
 from ..builders import four_legs
 from ..draw import Draw
 from ..registry import Category
-from ..sdf import box, slab, sphere
+from ..sdf import slab, sphere
 
 
 def build(d: Draw) -> AssetBuilder:
