@@ -78,7 +78,7 @@ class Asset:
     def artist_mesh(self) -> MeshPayload:
         """The low-poly artist mesh: separate pieces, quads and n-gons, packed UVs, one part and
         material per semantic part."""
-        offsets, v_total, sizes, idx, uv, island, part_ids = [], 0, [], [], [], [], []
+        positions, v_total, sizes, idx, uv, island, part_ids = [], 0, [], [], [], [], []
         island_base = 0
         for part, piece in self.pieces():
             sizes.append(piece.face_sizes)
@@ -87,9 +87,8 @@ class Asset:
             island.append(np.repeat(piece.face_island + island_base, piece.face_sizes))
             island_base += int(piece.face_island.max()) + 1
             part_ids.append(np.full(len(piece.face_sizes), part))
-            offsets.append(piece.vertices)
+            positions.append(piece.vertices)
             v_total += len(piece.vertices)
-        families: list[str] = []
         materials: list[Material] = []
         part_materials = []
         for part in self.parts:
@@ -97,11 +96,10 @@ class Asset:
             found = next((i for i, m in enumerate(materials) if m.to_json() == key), None)
             if found is None:
                 materials.append(part.material)
-                families.append(part.family)
                 found = len(materials) - 1
             part_materials.append(found)
         return MeshPayload(
-            positions=np.concatenate(offsets).astype(np.float32),
+            positions=np.concatenate(positions).astype(np.float32),
             face_sizes=np.concatenate(sizes).astype(np.int32),
             face_indices=np.concatenate(idx).astype(np.int32),
             corner_uvs=pack_islands(np.concatenate(uv), np.concatenate(island)),
@@ -122,7 +120,7 @@ class AssetBuilder:
 
     def __init__(self, category: str, draw: Draw, noun: str | None = None):
         self.category = category
-        self.noun = noun or category
+        self.noun = noun or category.replace("_", " ")
         self.draw = draw
         self.features: list[str] = []
         self._parts: dict[str, list] = {}

@@ -51,4 +51,7 @@ def generate(name: str, seed: int, hints: Hints | None = None) -> Asset:
     known = categories()
     if name not in known:
         raise KeyError(f"unknown category {name!r}; known: {', '.join(known)}")
-    return known[name].build(Draw(seed, hints)).finish()
+    builder = known[name].build(Draw(seed, hints))
+    if builder.category != name:
+        raise ValueError(f"category module {name!r} built a {builder.category!r}")
+    return builder.finish()

@@ -8,7 +8,7 @@ from ..sdf import SmoothUnion, cylinder, frustum, revolve_wall, rod, sphere
 
 
 def build(d: Draw) -> AssetBuilder:
-    b = AssetBuilder("flower pot", d)
+    b = AssetBuilder("flower_pot", d)
     fam = d.family(["ceramic", "ceramic", "plastic", "stone"])
     h = d.height(0.12, 0.35)
     r = d.size(0.07, 0.18)

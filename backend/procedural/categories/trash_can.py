@@ -8,7 +8,7 @@ from ..sdf import Box, Lathe, Torus, box, cylinder, revolve_wall, slab
 
 
 def build(d: Draw) -> AssetBuilder:
-    b = AssetBuilder("trash can", d)
+    b = AssetBuilder("trash_can", d)
     fam = d.family(["metal", "metal", "plastic"])
     b.paint(fam, 0.3 if fam == "metal" else 0.6)
     h = d.height(0.4, 0.8)
