@@ -37,7 +37,11 @@ def params_schema() -> list[ParamSpec]:
 
 
 def available() -> tuple[bool, str]:
-    if not get_registry().entries("shape"):
+    try:
+        shape_models = get_registry().entries("shape")
+    except Exception as exc:  # a broken model provider must not take the op list down with it
+        return False, f"the model registry failed to load: {exc}"
+    if not shape_models:
         return False, "no shape model is registered"
     return True, ""
 
