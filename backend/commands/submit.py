@@ -6,6 +6,7 @@ that server offers. Progress is shown as a bar; Ctrl-C cancels the job on the se
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -62,10 +63,18 @@ def run(args) -> int:
         if op_args.output.suffix.lower() not in WRITE_FORMATS:
             parser.error(f"--output must end in one of {', '.join(WRITE_FORMATS)}")
         inputs = load_inputs(op_args, spec.get("inputs", {}))
-        job = client.submit(args.op, collect_params(op_args, specs), inputs)
-        print(f"job {job} accepted by {args.connect}", file=sys.stderr)
         bar = ProgressBar()
+        # Ctrl-C while submitting is held until the job id is known, so the job can be cancelled.
+        interrupted: list[bool] = []
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
         try:
+            try:
+                job = client.submit(args.op, collect_params(op_args, specs), inputs)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            if interrupted:
+                raise KeyboardInterrupt
+            print(f"job {job} accepted by {args.connect}", file=sys.stderr)
             outputs = client.wait(job, on_progress=lambda h: bar(h.get("fraction", 0), h.get("stage", ""),
                                                                  h.get("message", "")))
         except KeyboardInterrupt:
