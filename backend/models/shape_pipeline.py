@@ -127,9 +127,10 @@ class ShapePipeline:
             return self.vae.query(tokens, query)[0].float().cpu().numpy()
 
         sampler = self.config.get("sampler", {})
+        extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
         vertices, faces = extract_mesh(sdf, float(sampler.get("bounds", 1.0)), resolution,
                                        level=float(sampler.get("level", 0.0)), batch_size=32768,
-                                       progress=progress, cancel=cancel)
+                                       progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
             from backend.ops.base import OpError
             raise OpError("the model produced an empty shape; try another seed or a higher guidance")
