@@ -147,6 +147,15 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     result: list[Piece | None] = [None] * len(parts)
     small = [i for i, b in enumerate(budgets) if b < MIN_FIELD_FACES]
     todo = [i for i, b in enumerate(budgets) if b >= MIN_FIELD_FACES]
+    budgets = list(budgets)
+    if small:
+        report.append(f"{len(small)} small component(s) (< {MIN_FIELD_FACES} faces of budget) made low-poly, "
+                      "split into quads")
+        extra = _lowpoly_quads(parts, small, budgets, result, preserve_sharp, crease_angle, cancel, no_progress)
+        big = sum(budgets[i] for i in todo)
+        if extra > 0 and big:  # small pieces cannot go below a few faces each: take it from the rest
+            for i in todo:
+                budgets[i] = max(MIN_FIELD_FACES, int(round(budgets[i] * max(big - extra, big // 2) / big)))
     why: dict[int, str] = {}
     best: dict[int, tuple[Verdict, Piece]] = {}  # best rejected result per part
     waves = _waves(JOBS, free_cores())
@@ -186,26 +195,28 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     for i in [i for i in todo if result[i] is None and i in best]:
         _keep_closest(i, best, result, report)
     todo = [i for i in todo if result[i] is None]
-    lowpoly_parts = small + todo
     if todo:
         report.append(f"{len(todo)} component(s) fell back to low-poly, split into quads")
-    if small:
-        report.append(f"{len(small)} small component(s) (< {MIN_FIELD_FACES} faces of budget) made low-poly, "
-                      "split into quads")
-    if lowpoly_parts:
-        # one call for all of them: QEM never merges separate components
-        chosen = [parts[i] for i in lowpoly_parts]
-        offsets = np.cumsum([0] + [len(p.vertices) for p in chosen[:-1]])
-        # a quarter-ish of the budget, then every face cut into quads (3 per triangle, 4 per quad)
-        v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
-                          np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
-                          max(round(sum(budgets[i] for i in lowpoly_parts) / 3.5), 1), preserve_sharp, crease_angle,
-                          None, cancel, sub_progress(progress, 0.75, 1.0))
-        v, q = split_into_quads(v, t, q)
-        for i in lowpoly_parts:
-            result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly+split")
-        result[lowpoly_parts[0]] = Piece(v, q, method="lowpoly+split")
+        _lowpoly_quads(parts, todo, budgets, result, preserve_sharp, crease_angle, cancel,
+                       sub_progress(progress, 0.75, 1.0))
     return result  # type: ignore[return-value]
+
+
+def _lowpoly_quads(parts, indices, budgets, result, preserve_sharp, crease_angle, cancel, progress) -> int:
+    """Low-poly the parts in ``indices`` together (QEM never merges separate components) to about
+    a quarter of their budget, then cut every face into quads (3 per triangle, 4 per quad). The
+    whole result goes in the first part's slot. Returns how many faces it overshot the budget."""
+    chosen = [parts[i] for i in indices]
+    offsets = np.cumsum([0] + [len(p.vertices) for p in chosen[:-1]])
+    budget = sum(budgets[i] for i in indices)
+    v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
+                      np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
+                      max(round(budget / 3.5), 1), preserve_sharp, crease_angle, None, cancel, progress)
+    v, q = split_into_quads(v, t, q)
+    for i in indices:
+        result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly+split")
+    result[indices[0]] = Piece(v, q, method="lowpoly+split")
+    return len(q) - budget
 
 
 def singular_count(quads: np.ndarray) -> int:
