@@ -104,9 +104,14 @@ class Placed(Shape):
             rot, shift = rot @ child.rot, rot @ child.shift + shift
             child = child.child
         self.child, self.rot, self.shift = child, rot, shift
+        self.turned = not np.allclose(rot, np.eye(3))
 
     def distance(self, points):
-        return self.child.distance((points - self.shift) @ self.rot)
+        local = points - self.shift
+        if self.turned:  # (p - t) R by columns: a BLAS matmul would spin threads for a 3x3
+            x, y, z = local[:, 0:1], local[:, 1:2], local[:, 2:3]
+            local = x * self.rot[0] + y * self.rot[1] + z * self.rot[2]
+        return self.child.distance(local)
 
     def pieces(self):
         return [p.transformed(self.rot, self.shift) for p in self.child.pieces()]
