@@ -114,12 +114,14 @@ def main() -> int:
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--limit", type=int, default=16, help="held-out shapes to score")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-vae-scores", action="store_true", help="skip part 3 (slow on a busy CPU)")
     args = parser.parse_args()
 
     from backend.models.registry import ModelRegistry
     registry = ModelRegistry(None, "cpu")
     registry.discover()
     pipeline = registry.get(args.model)
+    pipeline.conditioner.encode("warm-up", None)  # load MiniLM before timing
 
     rows, extract = generation_timings(pipeline, PROMPTS, args.seed, args.resolution)
     print(f"text -> mesh on CPU, {args.resolution}^3 extraction, 25 steps, guidance 4 (seconds)")
@@ -136,6 +138,8 @@ def main() -> int:
     gallery(rows, args.out)
     print(f"gallery: {args.out}")
 
+    if args.no_vae_scores:
+        return 0
     for label, scores in vae_scores(args.model, args.data, args.limit, args.resolution).items():
         mean = {k: np.mean([s[k] for _, s in scores]) for k in ("fscore", "chamfer", "normal_consistency")}
         print(f"VAE on {label} ({len(scores)} shapes): F@0.02 {mean['fscore']:.3f}, Chamfer {mean['chamfer']:.4f}, "
