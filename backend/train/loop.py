@@ -139,7 +139,8 @@ class RunFolder:
             if state:
                 if "step" in state:
                     state["step"] = state["step"].reshape(())
-                optimizer.state[param] = {k: v.to(param.device) for k, v in state.items()}
+                # AdamW keeps its step counter on the CPU unless capturable/fused (as torch's own loader does)
+                optimizer.state[param] = {k: v if k == "step" else v.to(param.device) for k, v in state.items()}
         torch.set_rng_state(tensors["rng.torch"])
         if generator is not None:
             generator.set_state(tensors["rng.generator"])
