@@ -53,6 +53,10 @@ def test_reader_rebuilds_the_artist_mesh_in_metres(dataset):
     again = make_sample(item["category"], item["seed"], SMALL)["arrays"]
     np.testing.assert_array_equal(item["artist_positions"], again["artist_positions"])
     assert mesh.positions[:, 2].min() == pytest.approx(0.0, abs=1e-4)
+    solid = dataset.watertight_mesh(1)
+    solid.validate()
+    assert solid.part_names == item["part_names"] and solid.num_faces == len(item["mesh_faces"])
+    assert np.abs(solid.positions.max(0) - mesh.positions.max(0)).max() < 0.05  # same object, metres
 
 
 def test_same_seed_same_bytes_with_more_workers(dataset, tmp_path):
@@ -84,4 +88,4 @@ def test_cli_writes_a_dataset_and_prints_rate(tmp_path, capsys):
     assert "samples/s" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"] == {"chair": 1, "mug": 1}
-    assert "mesh_glb" not in ProceduralDataset(out)[0]
+    assert "artist_glb" not in ProceduralDataset(out)[0]

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     proc.add_argument("--surface", type=int, default=8192, help="surface points per sample")
     proc.add_argument("--near", type=int, default=8192, help="near-surface SDF samples per sample")
     proc.add_argument("--far", type=int, default=4096, help="uniform SDF samples per sample")
-    proc.add_argument("--no-glb", action="store_true", help="skip the GLB copies of the meshes")
+    proc.add_argument("--no-glb", action="store_true", help="skip the GLB copy of the artist mesh")
     proc.set_defaults(func=run_procedural)
 
     gallery = sub.add_parser("gallery", help="render one asset per category into a PNG grid")

@@ -15,7 +15,7 @@ A shard holds, for its S samples (normalised coordinates, see ``sample.py``):
 * variable-size tensors concatenated over samples, each with ``<name>.offsets`` (S+1,) i64 into
   its first axis: ``mesh_vertices``, ``mesh_faces`` (indices local to the sample),
   ``mesh_face_labels``, ``artist_positions``, ``artist_face_sizes``, ``artist_face_indices``,
-  ``artist_corner_uvs``, ``artist_part_ids``, ``mesh_glb``/``artist_glb`` (u8 GLB bytes, metres);
+  ``artist_corner_uvs``, ``artist_part_ids``, ``artist_glb`` (u8 GLB bytes, metres);
 * metadata ``samples``: a JSON list, per sample: index, category, seed, captions, part_names,
   materials (per part: name, base_color, roughness, metallic), part_families, attributes.
 
@@ -44,7 +44,7 @@ VERSION = 1
 FIXED = ("surface_points", "surface_normals", "surface_labels", "near_points", "near_sdf", "near_occupancy",
          "near_labels", "far_points", "far_sdf", "far_occupancy", "far_labels", "center", "scale")
 RAGGED = ("mesh_vertices", "mesh_faces", "mesh_face_labels", "artist_positions", "artist_face_sizes",
-          "artist_face_indices", "artist_corner_uvs", "artist_part_ids", "mesh_glb", "artist_glb")
+          "artist_face_indices", "artist_corner_uvs", "artist_part_ids", "artist_glb")
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,11 @@ class ProceduralDataset:
     """Random access to a dataset written by :func:`write_dataset` (memory-mapped, lazy).
 
     ``len(ds)``; ``ds[i]`` -> dict with every fixed and ragged array of sample ``i`` as numpy
-    (ragged ones sliced to that sample; ``mesh_glb``/``artist_glb`` as uint8 bytes), plus
-    ``category`` (str), ``captions`` (list[str]), ``part_names``, ``materials`` (list of dicts),
-    ``part_families``, ``attributes``, ``seed``, ``index``. ``ds.artist_mesh(i)`` rebuilds the
-    low-poly :class:`MeshPayload` in metres; ``ds.manifest`` is the parsed manifest.
+    (ragged ones sliced to that sample; ``artist_glb`` as uint8 bytes), plus ``category`` (str),
+    ``captions`` (list[str]), ``part_names``, ``materials`` (list of dicts), ``part_families``,
+    ``attributes``, ``seed``, ``index``. ``ds.artist_mesh(i)`` and ``ds.watertight_mesh(i)``
+    rebuild the meshes as :class:`MeshPayload` in metres (parts, materials); ``ds.manifest`` is
+    the parsed manifest.
     """
 
     def __init__(self, root: str | Path):
@@ -190,6 +191,15 @@ class ProceduralDataset:
                 item[name] = handle.get_slice(name)[int(a):int(b)]
         item.update(meta[row])
         return item
+
+    def watertight_mesh(self, index: int) -> MeshPayload:
+        """The sample's watertight SDF mesh in metres (z up), per-face part ids and part materials."""
+        item = self[index]
+        positions = item["mesh_vertices"] / item["scale"] + item["center"]
+        return MeshPayload.from_triangles(positions, item["mesh_faces"], part_ids=item["mesh_face_labels"],
+                                          part_names=item["part_names"],
+                                          part_materials=list(range(len(item["materials"]))),
+                                          materials=[Material.from_json(m) for m in item["materials"]])
 
     def artist_mesh(self, index: int) -> MeshPayload:
         """The sample's low-poly artist mesh in metres (z up), with parts, materials and UVs."""

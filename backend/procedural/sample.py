@@ -2,7 +2,9 @@
 
 Coordinates of every array are normalised: the watertight mesh's bounding box is centred at the
 origin and its longest side spans [-0.9, 0.9] (z up, as in Blender). ``center`` and ``scale``
-map back to metres: ``metres = points / scale + center``. GLB meshes are written in metres.
+map back to metres: ``metres = points / scale + center``. The artist mesh's GLB copy is in metres; the watertight mesh is stored as arrays only (a GLB
+copy doubled the shard size) and ``ProceduralDataset.watertight_mesh(i)`` rebuilds it with parts
+and materials for ``shared.glb.write_glb``.
 """
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from shared.glb import write_glb
-from shared.payload import MeshPayload
 
 from .captions import captions
 from .meshing import surface_samples, watertight_mesh
@@ -29,7 +30,7 @@ class SampleConfig:
     far: int = 4096                # uniform points in [-1, 1]^3 (+ SDF, occupancy, labels)
     near_sigmas: tuple[float, ...] = (0.005, 0.02, 0.06)   # normalised units; split evenly
     resolution: int = 128          # marching-cubes cells per axis of the watertight mesh
-    glb: bool = True               # also store both meshes as GLB bytes
+    glb: bool = True               # also store the artist mesh as GLB bytes
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -81,9 +82,5 @@ def make_sample(category: str, seed: int, config: SampleConfig = SampleConfig())
             "part_names": asset.part_names, "materials": [p.material.to_json() for p in asset.parts],
             "part_families": [p.family for p in asset.parts], "attributes": asset.describe()}
     if config.glb:
-        watertight = MeshPayload.from_triangles(vertices, faces, part_ids=face_parts.astype(np.int32),
-                                                part_names=asset.part_names, materials=artist.materials,
-                                                part_materials=artist.part_materials)
-        arrays["mesh_glb"] = np.frombuffer(write_glb(watertight), dtype=np.uint8)
         arrays["artist_glb"] = np.frombuffer(write_glb(artist), dtype=np.uint8)
     return {"arrays": arrays, "meta": meta}
