@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.atomic_file import atomic_write
 from shared.glb import GLBError, read_glb, read_gltf, write_glb
 from shared.payload import ImagePayload, Material, MeshPayload
 from shared.png import encode_png
@@ -63,9 +64,9 @@ def write_mesh(path: str | os.PathLike, mesh: MeshPayload) -> Path:
         raise MeshIOError(f"{path}: {exc.message}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".glb":
-        _atomic_write(path, write_glb(mesh))
+        atomic_write(path, write_glb(mesh))
     elif suffix == ".ply":
-        _atomic_write(path, _ply_bytes(mesh))
+        atomic_write(path, _ply_bytes(mesh))
     else:
         _write_obj(path, mesh)
     return path
@@ -87,18 +88,6 @@ def _decode_image(data: bytes, mime: str = "") -> np.ndarray:
 
     with Image.open(io.BytesIO(data)) as image:
         return np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary sibling + rename: readers never see half a file (mode follows umask)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,8 +280,8 @@ def _write_obj(path: Path, mesh: MeshPayload) -> None:
         else:
             lines.append("f " + " ".join(str(indices[c]) for c in range(start, end)))
     if mesh.materials:
-        _atomic_write(mtl_path, _mtl_text(mesh, names, path).encode("utf-8"))
-    _atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+        atomic_write(mtl_path, _mtl_text(mesh, names, path).encode("utf-8"))
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _mtl_text(mesh: MeshPayload, names: list[str], obj_path: Path) -> str:
@@ -303,7 +292,7 @@ def _mtl_text(mesh: MeshPayload, names: list[str], obj_path: Path) -> str:
                 f"Pr {material.roughness:.6g}", f"Pm {material.metallic:.6g}"]
         if index == 0 and "base_color" in mesh.textures:
             texture = obj_path.with_name(f"{obj_path.stem}_base_color.png")
-            _atomic_write(texture, encode_png(mesh.textures["base_color"]))
+            atomic_write(texture, encode_png(mesh.textures["base_color"]))
             out.append(f"map_Kd {texture.name}")
         out.append("")
     return "\n".join(out)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.atomic_file import atomic_write
 from shared.glb import write_glb
 from shared.payload import MeshPayload, Payload, pack_payloads, unpack_payloads
 from shared.protocol import ALLOWED_DTYPES, JobState
@@ -34,18 +35,6 @@ INTERRUPTED = "the backend stopped while this job was {state} (crash or kill); s
 def new_job_id() -> str:
     """A sortable, unguessable job id: UTC time + 32 random bits."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary sibling + rename: readers never see half a file (mode follows umask)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class JobStore:
@@ -72,11 +61,11 @@ class JobStore:
         """Persist a new job's request and first state."""
         directory = self.job_dir(record["job"])
         directory.mkdir(parents=True, exist_ok=False)
-        _atomic_write(directory / "request.json", json.dumps(request, indent=1).encode())
+        atomic_write(directory / "request.json", json.dumps(request, indent=1).encode())
         self.save_state(record)
 
     def save_state(self, record: dict) -> None:
-        _atomic_write(self.job_dir(record["job"]) / "state.json", json.dumps(record, indent=1).encode())
+        atomic_write(self.job_dir(record["job"]) / "state.json", json.dumps(record, indent=1).encode())
 
     def load_state(self, job: str) -> dict:
         """The stored job record; KeyError if there is no such job."""
@@ -96,11 +85,11 @@ class JobStore:
                           "offset": offset, "size": len(data)})
             blobs.append(data)
             offset += len(data)
-        _atomic_write(directory / "outputs.bin", b"".join(blobs))
-        _atomic_write(directory / "outputs.json", json.dumps({"payloads": described, "buffers": table}).encode())
+        atomic_write(directory / "outputs.bin", b"".join(blobs))
+        atomic_write(directory / "outputs.json", json.dumps({"payloads": described, "buffers": table}).encode())
         for name, item in outputs.items():
             if isinstance(item, MeshPayload) and item.num_faces:
-                _atomic_write(directory / f"{name}.glb", write_glb(item))
+                atomic_write(directory / f"{name}.glb", write_glb(item))
 
     def load_outputs(self, job: str) -> dict[str, Payload]:
         """The outputs of a finished job, validated as if they came off the wire."""

@@ -13,6 +13,8 @@ distances stay exact). Units are metres, z up.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .lowpoly import (Piece, box_piece, extrusion_piece, hull_piece, lathe_piece, orient_outward,
@@ -64,15 +66,16 @@ def align_z(direction) -> np.ndarray:
     return rotation(axis, np.arctan2(s, d[2]))
 
 
-class Shape:
+class Shape(ABC):
     """A solid with an analytic signed distance and a low-poly polygon build."""
 
+    @abstractmethod
     def distance(self, points: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Signed distance at (N,3) points: negative inside."""
 
+    @abstractmethod
     def pieces(self) -> list[Piece]:
-        raise NotImplementedError
-
+        """The low-poly polygon pieces that model this solid."""
 
     def at(self, x: float = 0.0, y: float = 0.0, z: float = 0.0) -> "Shape":
         """This shape translated by (x, y, z)."""
@@ -89,8 +92,9 @@ class Shape:
 class Primitive(Shape):
     """A shape with one low-poly piece whose faces are oriented by the shape's own SDF."""
 
+    @abstractmethod
     def build_piece(self) -> Piece:
-        raise NotImplementedError
+        """The one low-poly piece of this primitive (orientation fixed by :meth:`pieces`)."""
 
     def pieces(self) -> list[Piece]:
         return [orient_outward(self.build_piece(), self.distance)]
