@@ -46,11 +46,12 @@ def inside_by_rays(vertices, faces, points, cells=48):
         a, b, c = tri[cand, 0], tri[cand, 1], tri[cand, 2]
         p = points[sel][:, None, :]
         d = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-        w1 = ((b[:, 0] - p[..., 0]) * (c[:, 1] - p[..., 1]) - (c[:, 0] - p[..., 0]) * (b[:, 1] - p[..., 1])) / d
-        w2 = ((c[:, 0] - p[..., 0]) * (a[:, 1] - p[..., 1]) - (a[:, 0] - p[..., 0]) * (c[:, 1] - p[..., 1])) / d
-        w3 = 1 - w1 - w2
+        with np.errstate(divide="ignore", invalid="ignore"):  # vertical triangles (d = 0) are masked below
+            w1 = ((b[:, 0] - p[..., 0]) * (c[:, 1] - p[..., 1]) - (c[:, 0] - p[..., 0]) * (b[:, 1] - p[..., 1])) / d
+            w2 = ((c[:, 0] - p[..., 0]) * (a[:, 1] - p[..., 1]) - (a[:, 0] - p[..., 0]) * (c[:, 1] - p[..., 1])) / d
+            w3 = 1 - w1 - w2
+            z = w1 * a[:, 2] + w2 * b[:, 2] + w3 * c[:, 2]
         hit = (w1 >= 0) & (w2 >= 0) & (w3 >= 0) & (np.abs(d) > 1e-18)
-        z = w1 * a[:, 2] + w2 * b[:, 2] + w3 * c[:, 2]
         inside[sel] = ((hit & (z > p[..., 2])).sum(1) % 2) == 1
     return inside
 
