@@ -74,3 +74,18 @@ def no_progress(fraction: float, stage: str, message: str = "") -> None:
 
 
 ProgressCallable = Callable[[float, str, str], None]
+
+
+def input_mesh(inputs: dict, op: str):
+    """The validated input mesh named 'mesh' of ``op``; a missing or broken mesh is an OpError."""
+    from shared.payload import MeshPayload
+    from shared.protocol import ProtocolError
+
+    mesh = inputs.get("mesh")
+    if not isinstance(mesh, MeshPayload):
+        raise OpError(f"{op} needs an input mesh named 'mesh'")
+    try:
+        mesh.validate("mesh")
+    except ProtocolError as exc:
+        raise OpError(f"{exc.message}; fix the mesh and try again") from None
+    return mesh

@@ -11,8 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from shared.payload import MeshPayload
-from shared.protocol import ParamSpec, ProtocolError
+from shared.protocol import ParamSpec
 
 from backend.geometry.component_groups import face_components, group_components
 from backend.geometry.convex_parts import convex_labels
@@ -20,7 +19,7 @@ from backend.geometry.isolated import IsolatedFailure
 from backend.geometry.part_naming import describe_parts, name_parts
 from backend.geometry.segmentation import MAX_AUTO_PARTS, segment_component
 
-from .base import CancelToken, InputSpec, OpError, ProgressFn, sub_progress
+from .base import CancelToken, InputSpec, OpError, ProgressFn, input_mesh, sub_progress
 
 NAME = "parts"
 RESOURCE = "cpu"
@@ -47,16 +46,6 @@ def params_schema() -> list[ParamSpec]:
 def available() -> tuple[bool, str]:
     return True, ""
 
-
-def _input_mesh(inputs: dict) -> MeshPayload:
-    mesh = inputs.get("mesh")
-    if not isinstance(mesh, MeshPayload):
-        raise OpError("parts needs an input mesh named 'mesh'")
-    try:
-        mesh.validate("mesh")
-    except ProtocolError as exc:
-        raise OpError(f"{exc.message}; fix the mesh and try again") from None
-    return mesh
 
 
 def _split_component(positions, triangles, method: str, parts: int, cancel: CancelToken, report) -> np.ndarray:
@@ -121,7 +110,7 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
 
 def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
     """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names}``."""
-    mesh = _input_mesh(inputs)
+    mesh = input_mesh(inputs, NAME)
     num_parts = int(params.get("num_parts") or 0)
     method = params.get("method") or "auto"
     if method not in METHODS:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from shared.payload import MeshPayload
-from shared.protocol import ParamSpec, ProtocolError
+from shared.protocol import ParamSpec
 
 from backend.geometry import repair
 from backend.geometry.decimate import decimate, subdivide_to
@@ -25,7 +25,7 @@ from backend.geometry.polymesh import bbox_diagonal, boundary_edge_count, payloa
 from backend.geometry.quad_remesh import JOBS, remesh_quads
 from backend.geometry.symmetry import AXES, keep_half, mirror_plane, mirror_weld
 
-from .base import CancelToken, InputSpec, OpError, ProgressFn, sub_progress
+from .base import CancelToken, InputSpec, OpError, ProgressFn, input_mesh, sub_progress
 
 NAME = "retopo"
 RESOURCE = "cpu"
@@ -63,20 +63,10 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def _input_mesh(inputs: dict) -> MeshPayload:
-    mesh = inputs.get("mesh")
-    if not isinstance(mesh, MeshPayload):
-        raise OpError("retopo needs an input mesh named 'mesh'")
-    try:
-        mesh.validate("mesh")
-    except ProtocolError as exc:
-        raise OpError(f"{exc.message}; fix the mesh and try again") from None
-    return mesh
-
 
 def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict[str, MeshPayload]:
     """Rebuild ``inputs['mesh']`` at ``params['target_faces']``; see the module docstring."""
-    mesh = _input_mesh(inputs)
+    mesh = input_mesh(inputs, NAME)
     defaults = {p.name: p.default for p in params_schema()}
     params = {**defaults, **params}
     report: list[str] = []

@@ -21,7 +21,7 @@ from backend.geometry.material_choice import choose_material, encoder_available
 from backend.geometry.material_fields import color_in_prompt, material_by_name
 from backend.geometry.uv_unwrap import unwrap_triangles, with_triangle_uvs
 
-from .base import CancelToken, InputSpec, OpError, ProgressFn, sub_progress
+from .base import CancelToken, InputSpec, OpError, ProgressFn, input_mesh, sub_progress
 
 NAME = "texture"
 RESOURCE = "cpu"
@@ -46,16 +46,13 @@ def available() -> tuple[bool, str]:
 
 
 def _inputs(inputs: dict) -> tuple[MeshPayload, ImagePayload | None]:
-    mesh = inputs.get("mesh")
-    if not isinstance(mesh, MeshPayload):
-        raise OpError("texture needs an input mesh named 'mesh'")
+    mesh = input_mesh(inputs, NAME)
     image = inputs.get("image")
     if image is not None and not isinstance(image, ImagePayload):
         raise OpError("input 'image' must be an RGBA image")
     if image is not None and image.info.get("view", "front") not in VIEWS:
         raise OpError(f"image view {image.info.get('view')!r} unknown; use one of {', '.join(VIEWS)}")
     try:
-        mesh.validate("mesh")
         if image is not None:
             image.validate("image")
     except ProtocolError as exc:
