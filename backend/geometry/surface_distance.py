@@ -118,23 +118,42 @@ class SurfaceQuery:
         The farthest 1% of points (the ones a Hausdorff distance depends on) are re-checked
         against 8x more candidate triangles.
         """
+        _, _, dist = self._nearest(points, chunk)
+        return dist
+
+    def closest_points(self, points: np.ndarray, chunk: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+        """The closest surface point to each point (N,3) and the triangle it lies on (same search
+        as :meth:`distance`)."""
+        closest, tri, _ = self._nearest(points, chunk)
+        return closest, tri
+
+    def _nearest(self, points: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        out = np.empty(len(points))
+        closest = np.empty_like(points)
+        tri = np.empty(len(points), np.int64)
+        dist = np.empty(len(points))
         for start in range(0, len(points), chunk):
-            out[start:start + chunk] = self._distance(points[start:start + chunk], self.k)
+            sel = slice(start, start + chunk)
+            closest[sel], tri[sel], dist[sel] = self._closest(points[sel], self.k)
         if len(points):
-            far = np.flatnonzero(out >= np.quantile(out, 0.99))
+            far = np.flatnonzero(dist >= np.quantile(dist, 0.99))
             wide = min(8 * self.k, len(self.owner))
             for start in range(0, len(far), chunk // 8):
                 sel = far[start:start + chunk // 8]
-                out[sel] = np.minimum(out[sel], self._distance(points[sel], wide))
-        return out
+                c, t, d = self._closest(points[sel], wide)
+                better = d < dist[sel]
+                sel = sel[better]
+                closest[sel], tri[sel], dist[sel] = c[better], t[better], d[better]
+        return closest, tri, dist
 
-    def _distance(self, p: np.ndarray, k: int) -> np.ndarray:
+    def _closest(self, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _, nearest = self.tree.query(p, k=k)
         cand = self.owner[nearest.reshape(len(p), k)]
         tri = self.triangles[cand.reshape(-1)]
         rep = np.repeat(p, k, axis=0)
         closest = closest_points_on_triangles(rep, self.vertices[tri[:, 0]], self.vertices[tri[:, 1]],
                                               self.vertices[tri[:, 2]])
-        return np.linalg.norm(rep - closest, axis=1).reshape(len(p), k).min(axis=1)
+        dist = np.linalg.norm(rep - closest, axis=1).reshape(len(p), k)
+        best = dist.argmin(axis=1)
+        rows = np.arange(len(p))
+        return closest.reshape(len(p), k, 3)[rows, best], cand[rows, best], dist[rows, best]

@@ -1,0 +1,282 @@
+"""Fit a remeshed quad mesh back onto the surface it was made from; the quads never change,
+only where their vertices sit.
+
+1. projection: every vertex moves to its closest point on the input; vertices on the quad
+   mesh's boundary move onto the input's boundary curves, so an output hole follows the input's;
+2. tangential relaxation, ``iterations`` times: every vertex moves toward the mean of its
+   neighbours within the surface's tangent plane (boundary vertices along their curve), then is
+   projected again; vertices where the quad mesh folds sharply (an edge loop the remesher laid
+   on a crease) stay where they are projected;
+3. crease snapping (when ``sharp_angle`` is given): vertices close to a crease of the input
+   (edges whose faces meet at more than ``sharp_angle`` degrees) move onto the crease lines;
+4. Hausdorff pull: input points (surface samples and vertices) farther than ``pull_share`` of
+   the input's diagonal from the result (a cone's tip, a thin ear the remesher lost) pull their
+   nearest free vertex onto them, farthest first, in rounds until none is left or no vertex can
+   move.
+A move that would turn a quad corner over (relative to the quad before the move) is undone.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.spatial import cKDTree
+
+from .polymesh import bbox_diagonal, unique_rows
+from .sharp_features import dihedral_angles
+from .surface_distance import SurfaceQuery, sample_surface
+
+PULL_SHARE = 0.015  # input points farther than this share of the diagonal pull a vertex onto them
+PULL_ROUNDS = 12
+PULL_SAMPLES = 20_000
+RELAX_STEP = 0.5
+LOCK_FOLD_DEG = 35.0  # a vertex whose quads meet at more than this is a feature: not relaxed
+
+
+class Polylines:
+    """Closest points on a set of line segments (boundary or crease curves)."""
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, k: int = 4):
+        self.a = np.asarray(starts, np.float64).reshape(-1, 3)
+        self.b = np.asarray(ends, np.float64).reshape(-1, 3)
+        length = np.linalg.norm(self.b - self.a, axis=1)
+        spacing = max(float(np.median(length)) if len(length) else 0.0, 1e-30)
+        count = np.clip(np.ceil(length / spacing), 1, 64).astype(np.int64)
+        owner = np.repeat(np.arange(len(self.a)), count)
+        rank = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
+        t = (rank + 0.5) / count[owner]
+        samples = self.a[owner] + (self.b - self.a)[owner] * t[:, None]
+        self.owner = owner
+        self.tree = cKDTree(samples)
+        self.k = min(k, len(owner))
+
+    def closest_points(self, points: np.ndarray) -> np.ndarray:
+        """The closest point on any segment to each point (N,3)."""
+        points = np.asarray(points, np.float64).reshape(-1, 3)
+        if len(points) == 0:
+            return points.copy()
+        _, near = self.tree.query(points, k=self.k)
+        seg = self.owner[np.asarray(near).reshape(len(points), self.k)]
+        a, b = self.a[seg], self.b[seg]  # (N,k,3)
+        ab = b - a
+        t = np.einsum("nkd,nkd->nk", points[:, None] - a, ab) / np.maximum(np.einsum("nkd,nkd->nk", ab, ab), 1e-300)
+        closest = a + ab * np.clip(t, 0, 1)[..., None]
+        best = np.linalg.norm(closest - points[:, None], axis=2).argmin(axis=1)
+        return closest[np.arange(len(points)), best]
+
+
+def boundary_curves(triangles: np.ndarray) -> np.ndarray:
+    """Edges (E,2) used by exactly one triangle."""
+    edges, counts = unique_rows(np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), return_counts=True)
+    return edges[counts == 1]
+
+
+def crease_edges(vertices: np.ndarray, triangles: np.ndarray, sharp_angle: float) -> np.ndarray:
+    """Interior edges (E,2) whose two triangles meet at more than ``sharp_angle`` degrees."""
+    edges, _, fold = dihedral_angles(vertices, triangles)
+    return edges[fold > sharp_angle]
+
+
+class _QuadMesh:
+    """Connectivity of the quad mesh being fitted: neighbours, boundary, corner orientation."""
+
+    def __init__(self, quads: np.ndarray, x: np.ndarray):
+        self.quads = quads
+        count = len(x)
+        edges, counts = unique_rows(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1),
+                                    return_counts=True)
+        self.used = np.zeros(count, bool)
+        self.used[quads.reshape(-1)] = True
+        self.boundary = np.zeros(count, bool)
+        self.boundary[edges[counts == 1].reshape(-1)] = True
+        # boundary vertices average their boundary neighbours only (they slide along the curve)
+        keep = (counts == 1) | ~(self.boundary[edges[:, 0]] | self.boundary[edges[:, 1]])
+        e = edges[keep]
+        ones = np.ones(2 * len(e))
+        self.adjacency = coo_matrix((ones, (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                    shape=(count, count)).tocsr()
+        self.degree = np.asarray(self.adjacency.sum(axis=1)).reshape(-1)
+
+    def neighbour_mean(self, x: np.ndarray) -> np.ndarray:
+        mean = self.adjacency @ x
+        return np.where(self.degree[:, None] > 0, mean / np.maximum(self.degree, 1)[:, None], x)
+
+    def quad_normals(self, x: np.ndarray) -> np.ndarray:
+        p = x[self.quads]
+        return np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+
+    def vertex_normals(self, x: np.ndarray) -> np.ndarray:
+        n = self.quad_normals(x)
+        out = np.zeros_like(x)
+        for c in range(4):
+            np.add.at(out, self.quads[:, c], n)
+        return out / np.maximum(np.linalg.norm(out, axis=1), 1e-300)[:, None]
+
+    def corners_upright(self, x: np.ndarray, normals: np.ndarray) -> np.ndarray:
+        """(F,4): whether each corner turns the same way as ``normals`` (one per quad)."""
+        p = x[self.quads]
+        turn = np.cross(np.roll(p, -1, axis=1) - p, np.roll(p, 1, axis=1) - p)
+        return np.einsum("fcd,fd->fc", turn, normals) > 0
+
+    def feature_vertices(self, x: np.ndarray, fold_deg: float) -> np.ndarray:
+        """Vertices where two of their quads meet at more than ``fold_deg`` degrees."""
+        n = self.quad_normals(x)
+        n = n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
+        mean = self.vertex_normals(x)
+        cos = np.full(len(x), 1.0)
+        for c in range(4):
+            np.minimum.at(cos, self.quads[:, c], np.einsum("fd,fd->f", n, mean[self.quads[:, c]]))
+        return cos < np.cos(np.radians(fold_deg / 2))
+
+    def guarded(self, old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``new`` with the moves that turn a quad corner over (relative to the quad before the
+        move) undone; and which vertices were undone."""
+        normals = self.quad_normals(old)
+        before = self.corners_upright(old, normals)
+        x = new.copy()
+        undone = np.zeros(len(x), bool)
+        for _ in range(20):
+            bad = np.any(before & ~self.corners_upright(x, normals), axis=1)
+            if not bad.any():
+                return x, undone
+            verts = np.unique(self.quads[bad])
+            verts = verts[np.any(x[verts] != old[verts], axis=1)]
+            if len(verts) == 0:
+                break
+            x[verts] = old[verts]
+            undone[verts] = True
+        moved = np.any(x != old, axis=1)
+        undone |= moved
+        return old.copy(), undone
+
+
+class _Target:
+    """The input surface and its boundary curves, for projection."""
+
+    def __init__(self, vertices: np.ndarray, triangles: np.ndarray):
+        self.vertices = vertices
+        self.triangles = triangles
+        self.surface = SurfaceQuery(vertices, triangles, samples=0, k=8)
+        a, b, c = (vertices[triangles[:, i]] for i in range(3))
+        n = np.cross(b - a, c - a)
+        self.normals = n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
+        edges = boundary_curves(triangles)
+        self.boundary = Polylines(vertices[edges[:, 0]], vertices[edges[:, 1]]) if len(edges) else None
+
+    def project(self, x: np.ndarray, on_boundary: np.ndarray, facing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row of ``x`` on the surface (``on_boundary`` rows on the boundary curves) and the
+        surface normal there. A point whose closest triangle faces against ``facing`` (its quad
+        normal: the other side of a thin sheet) keeps its place."""
+        closest, tri = self.surface.closest_points(x)
+        normals = self.normals[tri]
+        wrong_side = np.einsum("nd,nd->n", normals, facing) < 0
+        closest[wrong_side] = x[wrong_side]
+        if self.boundary is not None and on_boundary.any():
+            closest[on_boundary] = self.boundary.closest_points(x[on_boundary])
+        return closest, normals
+
+
+def fit_to_surface(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.ndarray, part_triangles: np.ndarray,
+                   *, sharp_angle: float | None = None, iterations: int = 3, pull_share: float | None = PULL_SHARE,
+                   cancel=None) -> np.ndarray:
+    """New positions (V,3) for ``vertices`` so the quads lie on the triangle surface
+    (``part_vertices``, ``part_triangles``); see the module docstring. ``pull_share`` (a share of
+    the input's diagonal; None: no pull) is the gap the Hausdorff pull closes. Unused vertices stay put."""
+    x = np.array(vertices, dtype=np.float64).reshape(-1, 3)
+    quads = np.asarray(quads, np.int64).reshape(-1, 4)
+    pv = np.asarray(part_vertices, np.float64).reshape(-1, 3)
+    pt = np.asarray(part_triangles, np.int64).reshape(-1, 3)
+    if len(quads) == 0 or len(pt) == 0:
+        return x
+    mesh = _QuadMesh(quads, x)
+    target = _Target(pv, pt)
+    snap_boundary = mesh.boundary & mesh.used if target.boundary is not None else np.zeros(len(x), bool)
+    free = mesh.used & ~mesh.feature_vertices(x, LOCK_FOLD_DEG)
+
+    x = _relax(x, mesh, target, free, iterations, tangential=True, cancel=cancel)
+    if sharp_angle is not None:
+        x = _snap_to_creases(x, mesh, pv, pt, sharp_angle)
+    if pull_share is None:
+        return x
+    return _pull_toward_far_points(x, mesh, target, free, pull_share * bbox_diagonal(pv), cancel)
+
+
+def _relax(x, mesh: _QuadMesh, target: _Target, movable: np.ndarray, iterations: int, tangential: bool,
+           cancel=None) -> np.ndarray:
+    """Project, then ``iterations`` times move the ``movable`` vertices halfway to their neighbours'
+    mean (within the tangent plane when ``tangential``) and project again; folds undone."""
+    snap = mesh.boundary & mesh.used if target.boundary is not None else np.zeros(len(x), bool)
+    projected, normals = target.project(x, snap, mesh.vertex_normals(x))
+    x = mesh.guarded(x, _moved(x, mesh.used, projected))[0]
+    for _ in range(iterations):
+        if cancel is not None:
+            cancel.check()
+        shift = RELAX_STEP * (mesh.neighbour_mean(x) - x)
+        if tangential:
+            inner = ~mesh.boundary
+            shift[inner] -= np.einsum("nd,nd->n", shift[inner], normals[inner])[:, None] * normals[inner]
+        moved = x + np.where(movable[:, None], shift, 0.0)
+        projected, normals = target.project(moved, snap, mesh.vertex_normals(x))
+        x = mesh.guarded(x, _moved(x, movable, projected))[0]
+    return x
+
+
+def _moved(x: np.ndarray, which: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``x`` with the rows in ``which`` taken from ``positions``."""
+    return np.where(which[:, None], positions, x)
+
+
+def _snap_to_creases(x, mesh: _QuadMesh, pv, pt, sharp_angle: float) -> np.ndarray:
+    """Vertices within a third of their mean edge length of a crease line move onto it."""
+    creases = crease_edges(pv, pt, sharp_angle)
+    if len(creases) == 0:
+        return x
+    on_line = Polylines(pv[creases[:, 0]], pv[creases[:, 1]]).closest_points(x)
+    near = mesh.used & (np.linalg.norm(on_line - x, axis=1) < _mean_edge_length(x, mesh) / 3)
+    return mesh.guarded(x, _moved(x, near, on_line))[0]
+
+
+def _mean_edge_length(x: np.ndarray, mesh: _QuadMesh) -> np.ndarray:
+    """Mean length of the edges at each vertex."""
+    adj = mesh.adjacency.tocoo()
+    length = np.linalg.norm(x[adj.row] - x[adj.col], axis=1)
+    total = np.bincount(adj.row, weights=length, minlength=len(x))
+    return total / np.maximum(mesh.degree, 1)
+
+
+def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarray, limit: float,
+                            cancel) -> np.ndarray:
+    """Input points far from the result pull their nearest unpinned vertex onto them (each vertex
+    onto the farthest point that claims it; halfway when the whole way folds a quad), then the
+    unpinned vertices relax around the pinned ones; in rounds. Only points that were far at the
+    start are checked again."""
+    pv, pt = target.vertices, target.triangles
+    points = np.concatenate([sample_surface(pv, pt, PULL_SAMPLES, seed=7)[0], pv[np.unique(pt)]])
+    tris = mesh.quads[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)
+    pinned = ~mesh.used
+    for _ in range(PULL_ROUNDS):
+        if cancel is not None:
+            cancel.check()
+        gap = SurfaceQuery(x, tris, samples=len(tris), k=6).distance(points)
+        far = np.flatnonzero(gap > limit)
+        free_ids = np.flatnonzero(~pinned)
+        if len(far) == 0 or len(free_ids) == 0:
+            break
+        points = points[gap > 0.5 * limit]
+        far = np.flatnonzero(gap[gap > 0.5 * limit] > limit)
+        far = far[np.argsort(-gap[gap > 0.5 * limit][far])]
+        _, near = cKDTree(x[free_ids]).query(points[far])
+        vertex, first = np.unique(free_ids[near], return_index=True)  # farthest claim per vertex
+        goal = points[far[first]]
+        proposal = x.copy()
+        proposal[vertex] = goal
+        x_new, undone = mesh.guarded(x, proposal)
+        pinned[vertex[~undone[vertex]]] = True
+        retry = vertex[undone[vertex]]
+        if len(retry):
+            proposal = x_new.copy()
+            proposal[retry] = 0.5 * (x[retry] + goal[undone[vertex]])
+            x_new = mesh.guarded(x_new, proposal)[0]
+        if np.array_equal(x_new, x):
+            break
+        x = _relax(x_new, mesh, target, free & ~pinned, 2, tangential=False, cancel=cancel)
+    return x
