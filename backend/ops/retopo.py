@@ -6,9 +6,10 @@ Modes:
 - ``lowpoly``: QEM decimation to the target, then triangles paired into quads where clean.
 - ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
 
-``symmetry`` (none/x/y/z) remeshes the positive half and mirrors it across the plane through the
-object's origin (the bounding-box centre when the mesh does not cross it). The result's
-``info["report"]`` lists, in order, every repair and fallback that happened.
+Every connected piece is kept (bad input loses nothing) unless ``remove_debris`` asks to drop the
+tiny ones. ``symmetry`` (none/x/y/z) remeshes the positive half and mirrors it across the plane
+through the object's origin (the bounding-box centre when the mesh does not cross it). The
+result's ``info["report"]`` lists, in order, every repair and fallback that happened.
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def params_schema() -> list[ParamSpec]:
         ParamSpec("keep_topology", "bool", True, "keep the genus and holes of each piece (quad mode retries "
                   "another remesher when one changes them)"),
         ParamSpec("fill_holes", "bool", False, "close open holes before remeshing (MeshFix)"),
-        ParamSpec("remove_debris", "bool", True, "drop loose pieces under 0.01% of the surface area"),
+        ParamSpec("remove_debris", "bool", False, "drop loose pieces under 0.01% of the surface area (off: "
+                  "every piece is kept, the tiny ones made low-poly)"),
     ]
 
 
