@@ -3,7 +3,8 @@ a cone's tip, a cube's creases."""
 import numpy as np
 
 from backend.geometry.surface_distance import SurfaceQuery, sample_surface
-from backend.geometry.surface_fit import Polylines, fit_to_surface
+from backend.geometry.polymesh import compact
+from backend.geometry.surface_fit import Polylines, fit_to_surface, quads_over_holes
 
 
 def cube_sphere(n: int, radius: float = 1.0, center=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -87,15 +88,16 @@ def test_coarse_sphere_lands_on_a_fine_sphere_without_flips():
     assert spread(fitted) < spread(rough)
 
 
-def sheet_with_hole(n: int, hole: float, extent: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """An n x n quad grid on [-extent, extent]^2 at z=0 without the cells inside |x|,|y| < hole."""
+def sheet_with_hole(n: int, hole: float, extent: float = 1.0, norm: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """An n x n quad grid on [-extent, extent]^2 at z=0 without the cells whose centre is within
+    ``hole`` of the middle (a square hole; ``norm=2``: a round one)."""
     s = np.linspace(-extent, extent, n + 1)
     x, y = np.meshgrid(s, s, indexing="ij")
     v = np.stack([x, y, np.zeros_like(x)], axis=-1).reshape(-1, 3)
     idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
     q = np.stack([idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]], axis=-1).reshape(-1, 4)
     centre = v[q].mean(axis=1)
-    q = q[np.max(np.abs(centre[:, :2]), axis=1) > hole]
+    q = q[np.linalg.norm(centre[:, :2], ord=norm, axis=1) > hole]
     used = np.unique(q)
     remap = np.full(len(v), -1)
     remap[used] = np.arange(len(used))
@@ -128,6 +130,25 @@ def on_cone(directions: np.ndarray, centre: np.ndarray) -> np.ndarray:
         inside = (p[:, 2] >= 0) & (p[:, 2] <= 1) & (np.linalg.norm(p[:, :2], axis=1) <= 0.5 * (1 - p[:, 2]))
         low, high = np.where(inside, mid, low), np.where(inside, high, mid)
     return centre + directions * low[:, None]
+
+
+def test_quads_covering_an_input_hole_are_found_and_the_hole_reopens():
+    fine_v, fine_q = sheet_with_hole(80, 0.35, norm=2)
+    fine_t = triangulated(fine_q)
+    v, q = sheet_with_hole(10, 0.0)  # the remesher closed the hole
+    over = quads_over_holes(v, q, fine_v, fine_t)
+    centre = np.linalg.norm(v[q].mean(axis=1)[:, :2], axis=1)
+    assert over[centre < 0.2].all() and not over[centre > 0.45].any()
+    v, q = compact(v, q[~over])
+    fitted = fit_to_surface(v, q, fine_v, fine_t)
+    # the result no longer spans the hole (0.35 across before): what is left is the chord error of
+    # 0.2-long rim edges along the fine grid's staircase rim
+    assert hausdorff_into((fitted, triangulated(q)), (fine_v, fine_t)) < 0.045
+    assert hausdorff_into((fine_v, fine_t), (fitted, triangulated(q))) < 0.06
+    # a closed input has no holes to reopen
+    sphere_v, sphere_q = cube_sphere(4)
+    fine_v, fine_q = cube_sphere(12)
+    assert not quads_over_holes(sphere_v, sphere_q, fine_v, triangulated(fine_q)).any()
 
 
 def test_cone_tip_is_pulled_back():

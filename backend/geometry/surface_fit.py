@@ -30,6 +30,7 @@ PULL_ROUNDS = 12
 PULL_SAMPLES = 20_000
 RELAX_STEP = 0.5
 LOCK_FOLD_DEG = 35.0  # a vertex whose quads meet at more than this is a feature: not relaxed
+HOLE_REACH = 0.25  # a quad whose centre is this many edge lengths past the input's rim covers a hole
 
 
 class Polylines:
@@ -95,6 +96,7 @@ class _QuadMesh:
         self.adjacency = coo_matrix((ones, (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
                                     shape=(count, count)).tocsr()
         self.degree = np.asarray(self.adjacency.sum(axis=1)).reshape(-1)
+        self.rim_edges = edges[counts == 1]
 
     def neighbour_mean(self, x: np.ndarray) -> np.ndarray:
         mean = self.adjacency @ x
@@ -118,34 +120,44 @@ class _QuadMesh:
         return np.einsum("fcd,fd->fc", turn, normals) > 0
 
     def feature_vertices(self, x: np.ndarray, fold_deg: float) -> np.ndarray:
-        """Vertices where two of their quads meet at more than ``fold_deg`` degrees."""
+        """Vertices where two of their quads meet at more than ``fold_deg`` degrees, or where the
+        boundary turns by more than that."""
         n = self.quad_normals(x)
         n = n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
         mean = self.vertex_normals(x)
         cos = np.full(len(x), 1.0)
         for c in range(4):
             np.minimum.at(cos, self.quads[:, c], np.einsum("fd,fd->f", n, mean[self.quads[:, c]]))
-        return cos < np.cos(np.radians(fold_deg / 2))
+        # the unit vectors to a vertex's two rim neighbours add up to 2 sin(turn / 2)
+        a, b = self.rim_edges[:, 0], self.rim_edges[:, 1]
+        unit = x[b] - x[a]
+        unit /= np.maximum(np.linalg.norm(unit, axis=1), 1e-300)[:, None]
+        pull = np.zeros_like(x)
+        np.add.at(pull, a, unit)
+        np.add.at(pull, b, -unit)
+        corner = np.linalg.norm(pull, axis=1) > 2 * np.sin(np.radians(fold_deg / 2))
+        return (cos < np.cos(np.radians(fold_deg / 2))) | (corner & self.boundary)
 
     def guarded(self, old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``new`` with the moves that turn a quad corner over (relative to the quad before the
-        move) undone; and which vertices were undone."""
+        """``new`` with the moves undone that turn a quad corner over (relative to the quad before
+        the move) or put a vertex exactly where another one is (they would weld into one); and
+        which vertices were undone."""
         normals = self.quad_normals(old)
         before = self.corners_upright(old, normals)
         x = new.copy()
         undone = np.zeros(len(x), bool)
+        used = np.flatnonzero(self.used)
         for _ in range(20):
-            bad = np.any(before & ~self.corners_upright(x, normals), axis=1)
-            if not bad.any():
+            bad = np.unique(self.quads[np.any(before & ~self.corners_upright(x, normals), axis=1)])
+            _, inverse, counts = np.unique(x[used].astype(np.float32), axis=0, return_inverse=True,
+                                           return_counts=True)
+            bad = np.union1d(bad, used[counts[inverse.reshape(-1)] > 1])
+            bad = bad[np.any(x[bad] != old[bad], axis=1)]
+            if len(bad) == 0:
                 return x, undone
-            verts = np.unique(self.quads[bad])
-            verts = verts[np.any(x[verts] != old[verts], axis=1)]
-            if len(verts) == 0:
-                break
-            x[verts] = old[verts]
-            undone[verts] = True
-        moved = np.any(x != old, axis=1)
-        undone |= moved
+            x[bad] = old[bad]
+            undone[bad] = True
+        undone |= np.any(x != old, axis=1)
         return old.copy(), undone
 
 
@@ -280,3 +292,25 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarra
             break
         x = _relax(x_new, mesh, target, free & ~pinned, 2, tangential=False, cancel=cancel)
     return x
+
+
+def quads_over_holes(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.ndarray,
+                     part_triangles: np.ndarray, reach: float = HOLE_REACH) -> np.ndarray:
+    """(F,) bool: quads that cover a hole of the input (a remesher that closed it): their centre's
+    closest input point is on the input's boundary, farther than ``reach`` times the quad's mean
+    edge length. Dropping them reopens the hole; :func:`fit_to_surface` then snaps the new rim
+    onto the input's."""
+    x = np.asarray(vertices, np.float64).reshape(-1, 3)
+    quads = np.asarray(quads, np.int64).reshape(-1, 4)
+    pv = np.asarray(part_vertices, np.float64).reshape(-1, 3)
+    pt = np.asarray(part_triangles, np.int64).reshape(-1, 3)
+    rim = boundary_curves(pt)
+    if len(rim) == 0 or len(quads) == 0:
+        return np.zeros(len(quads), bool)
+    p = x[quads]
+    centre = p.mean(axis=1)
+    size = np.linalg.norm(p - np.roll(p, 1, axis=1), axis=2).mean(axis=1)
+    closest, _ = SurfaceQuery(pv, pt, samples=0).closest_points(centre)
+    on_rim = np.linalg.norm(Polylines(pv[rim[:, 0]], pv[rim[:, 1]]).closest_points(closest) - closest, axis=1)
+    gap = np.linalg.norm(centre - closest, axis=1)
+    return (on_rim <= 1e-9 * max(bbox_diagonal(pv), 1e-30)) & (gap > reach * size)
