@@ -27,7 +27,8 @@ from .surface_distance import SurfaceQuery, sample_surface
 
 PULL_SHARE = 0.015  # input points farther than this share of the diagonal pull a vertex onto them
 PULL_ROUNDS = 12
-PULL_SAMPLES = 20_000
+PULL_SAMPLES = 20_000  # input surface samples checked by the pull (besides its vertices), at most
+SAMPLES_PER_QUAD = 10
 RELAX_STEP = 0.5
 LOCK_FOLD_DEG = 35.0  # a vertex whose quads meet at more than this is a feature: not relaxed
 HOLE_REACH = 0.25  # a quad whose centre is this many edge lengths past the input's rim covers a hole
@@ -167,7 +168,7 @@ class _Target:
     def __init__(self, vertices: np.ndarray, triangles: np.ndarray):
         self.vertices = vertices
         self.triangles = triangles
-        self.surface = SurfaceQuery(vertices, triangles, samples=0, k=8)
+        self.surface = SurfaceQuery(vertices, triangles, samples=0, k=8, thorough=False)
         a, b, c = (vertices[triangles[:, i]] for i in range(3))
         n = np.cross(b - a, c - a)
         self.normals = n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
@@ -259,23 +260,29 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarra
                             cancel) -> np.ndarray:
     """Input points far from the result pull their nearest unpinned vertex onto them (each vertex
     onto the farthest point that claims it; halfway when the whole way folds a quad), then the
-    unpinned vertices relax around the pinned ones; in rounds. Only points that were far at the
-    start are checked again."""
+    unpinned vertices relax around the pinned ones; in rounds. Points found close to the result
+    (a vertex within the limit, or the surface within half of it) are not checked again."""
     pv, pt = target.vertices, target.triangles
-    points = np.concatenate([sample_surface(pv, pt, PULL_SAMPLES, seed=7)[0], pv[np.unique(pt)]])
+    samples = min(PULL_SAMPLES, SAMPLES_PER_QUAD * len(mesh.quads))
+    points = np.concatenate([sample_surface(pv, pt, samples, seed=7)[0], pv[np.unique(pt)]])
     tris = mesh.quads[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)
     pinned = ~mesh.used
     for _ in range(PULL_ROUNDS):
         if cancel is not None:
             cancel.check()
-        gap = SurfaceQuery(x, tris, samples=len(tris), k=6).distance(points)
+        # a point within ``limit`` of a vertex is within it of the result: only the others are measured
+        to_vertex, _ = cKDTree(x[mesh.used]).query(points, distance_upper_bound=limit)
+        unsure = np.flatnonzero(np.isinf(to_vertex))
+        gap = np.zeros(len(points))
+        if len(unsure):
+            gap[unsure] = SurfaceQuery(x, tris, samples=len(tris), k=6, thorough=False).distance(points[unsure])
         far = np.flatnonzero(gap > limit)
         free_ids = np.flatnonzero(~pinned)
         if len(far) == 0 or len(free_ids) == 0:
             break
-        points = points[gap > 0.5 * limit]
-        far = np.flatnonzero(gap[gap > 0.5 * limit] > limit)
-        far = far[np.argsort(-gap[gap > 0.5 * limit][far])]
+        points, gap = points[gap > 0.5 * limit], gap[gap > 0.5 * limit]
+        far = np.flatnonzero(gap > limit)
+        far = far[np.argsort(-gap[far])]
         _, near = cKDTree(x[free_ids]).query(points[far])
         vertex, first = np.unique(free_ids[near], return_index=True)  # farthest claim per vertex
         goal = points[far[first]]
@@ -310,7 +317,7 @@ def quads_over_holes(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.
     p = x[quads]
     centre = p.mean(axis=1)
     size = np.linalg.norm(p - np.roll(p, 1, axis=1), axis=2).mean(axis=1)
-    closest, _ = SurfaceQuery(pv, pt, samples=0).closest_points(centre)
+    closest, _ = SurfaceQuery(pv, pt, samples=0, thorough=False).closest_points(centre)
     on_rim = np.linalg.norm(Polylines(pv[rim[:, 0]], pv[rim[:, 1]]).closest_points(closest) - closest, axis=1)
     gap = np.linalg.norm(centre - closest, axis=1)
     return (on_rim <= 1e-9 * max(bbox_diagonal(pv), 1e-30)) & (gap > reach * size)
