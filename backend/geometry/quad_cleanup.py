@@ -1,4 +1,4 @@
-"""Fewer singular vertices on a manifold pure-quad mesh, by greedy local connectivity edits.
+"""Fewer singular vertices on a manifold pure-quad mesh, by local connectivity edits.
 
 A vertex is singular when it is interior with valence != 4, or on the boundary with valence not
 2 or 3 (``quad_remesh.singular_count``, ``metrics.topology_stats``). The edits (Tarini et al. 2010,
@@ -10,12 +10,20 @@ A vertex is singular when it is interior with valence != 4, or on the boundary w
   fewer; merged valence = sum - 2, the other two corners lose one each);
 - doublet removal: an interior vertex of valence 2 goes and its two quads become one.
 
-An edit is kept only when it lowers the irregularity sum(|valence - regular|) without adding a
-singular vertex, or removes a singular vertex without raising the irregularity, so neither ever
-rises. Every edit keeps the mesh manifold, pure-quad and of the same Euler characteristic. After
-an edit its interior vertices are relaxed (tangential Laplacian) and it is undone if any nearby
+From each singular vertex a short depth-first search looks for a sequence of up to
+``SEARCH_DEPTH`` edits, each lowering the irregularity of a vertex the previous one changed and
+none raising the total irregularity sum(|valence - regular|), that ends lowering it without
+adding singular vertices (or removing singular vertices without raising it). Such sequences
+carry 3-5 pairs ("dipoles") until they meet and cancel, which single edits cannot. So neither
+the irregularity nor the singular count ever rises; every edit keeps the mesh manifold,
+pure-quad and of the same Euler characteristic.
+
+Geometry: after each edit its vertices are relaxed (tangential Laplacian, each vertex kept
+within ``MAX_SHIFT`` edge lengths of where it started) and the sequence is undone if a nearby
 quad then has a corner flatter, sharper or more folded than the region had before (or than a
-floor, when the region was good). Boundary and protected vertices never move.
+floor, when the region was good). Vertices on tips and creases are never merged away, and
+boundary and protected vertices never move. Positions stay roughly on the surface; the caller
+reprojects them onto the input.
 """
 from __future__ import annotations
 
@@ -27,13 +35,16 @@ from .polymesh import unique_rows
 
 MIN_CORNER_SINE = 0.15  # corners below this signed sine (about 9 deg or 171 deg) count as bad
 RELAX_STEPS = 3
+MERGE_CURVED = 0.15  # bending above which a vertex is not merged away by a collapse or doublet removal
+MAX_SHIFT = 0.35  # farthest a relaxed vertex gets from where it started, x its mean edge length
+SEARCH_DEPTH = 3  # longest sequence of edits tried at once (moves that bring singularities together)
 
 
 def reduce_singularities(vertices: np.ndarray, quads: np.ndarray, *, max_face_change: float = 0.02,
                          protect: np.ndarray | None = None, cancel: CancelToken | None = None,
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy edge rotations, diagonal collapses and doublet removals that lower the mesh's
-    irregularity; at most ``max_face_change`` of the faces are removed. ``protect`` (bool per
+    """Edge rotations, diagonal collapses and doublet removals that lower the mesh's singular
+    vertices; at most ``max_face_change`` of the faces are removed. ``protect`` (bool per
     vertex) marks vertices that must not move or merge. Returns compacted (vertices, quads)."""
     quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
     if len(quads) == 0:
@@ -50,24 +61,49 @@ def _energy(valence: int, boundary: bool) -> int:
     return abs(valence - 4)
 
 
+def _bending(pos: np.ndarray, quads: np.ndarray, edges: np.ndarray, mean_length: np.ndarray) -> np.ndarray:
+    """How far the centre of each vertex's ring lies off its tangent plane, in mean edge lengths
+    (0 on a flat patch, large on tips and creases)."""
+    n = len(pos)
+    degree = np.maximum(np.bincount(edges.reshape(-1), minlength=n), 1)
+    ends = pos[edges]
+    centre = np.stack([np.bincount(edges[:, 0], ends[:, 1, k], n) + np.bincount(edges[:, 1], ends[:, 0, k], n)
+                       for k in range(3)], axis=1) / degree[:, None]
+    p = pos[quads]
+    cross = np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+    normal = np.stack([np.bincount(quads.reshape(-1), np.repeat(cross[:, k], 4), n) for k in range(3)], axis=1)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-300)
+    return np.abs(np.einsum("ij,ij->i", centre - pos, normal)) / np.maximum(mean_length, 1e-300)
+
+
 class _QuadMesh:
     """Editable quad connectivity (faces as lists, vertex-to-face sets) with an undo log."""
 
     def __init__(self, vertices: np.ndarray, quads: np.ndarray, protect: np.ndarray | None):
         self.pos = np.array(vertices, dtype=np.float64)
+        self.origin = self.pos.copy()  # relaxing keeps every vertex near where it started
         n = len(self.pos)
         self.faces: list[list[int] | None] = quads.tolist()
         self.vf: list[set[int]] = [set() for _ in range(n)]
         for f, quad in enumerate(self.faces):
             for v in quad:
                 self.vf[v].add(f)
+        self.alive = [bool(s) for s in self.vf]
         edges, counts = unique_rows(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1),
                                     return_counts=True)
-        self.valence: list[int] = np.bincount(edges.reshape(-1), minlength=n).tolist()
+        valence = np.bincount(edges.reshape(-1), minlength=n)
+        self.valence: list[int] = valence.tolist()
         boundary = np.zeros(n, bool)
         boundary[edges[counts == 1].reshape(-1)] = True
         self.boundary: list[bool] = boundary.tolist()
-        fixed = boundary.copy() if protect is None else boundary | np.asarray(protect, bool)
+        lengths = np.linalg.norm(self.pos[edges[:, 0]] - self.pos[edges[:, 1]], axis=1)
+        mean_length = np.bincount(edges.reshape(-1), np.repeat(lengths, 2), n) / np.maximum(valence, 1)
+        self.reach: list[float] = (MAX_SHIFT * mean_length).tolist()
+        bending = _bending(self.pos, quads, edges, mean_length)
+        fixed = boundary.copy()
+        self.mergeable: list[bool] = (bending <= MERGE_CURVED).tolist()  # merged away without losing shape
+        if protect is not None:
+            fixed |= np.asarray(protect, bool)
         self.fixed: list[bool] = fixed.tolist()
         # leave anything that is not plainly manifold alone: vertices on non-manifold edges, in
         # faces that repeat a vertex, or with more than one boundary loop through them
@@ -77,7 +113,6 @@ class _QuadMesh:
         frozen[quads[repeated].reshape(-1)] = True
         frozen |= np.bincount(edges[counts == 1].reshape(-1), minlength=n) > 2
         self.frozen: list[bool] = frozen.tolist()
-        self.alive = [bool(s) for s in self.vf]
         self.log: list[tuple] = []
 
     # --- queries -------------------------------------------------------------------------
@@ -134,6 +169,10 @@ class _QuadMesh:
         self.log.append(("pos", v, self.pos[v].copy()))
         self.pos[v] = p
 
+    def anchor(self, v: int, p: np.ndarray) -> None:
+        self.log.append(("origin", v, self.origin[v].copy()))
+        self.origin[v] = p
+
     def kill(self, v: int) -> None:
         self.log.append(("alive", v, True))
         self.alive[v] = False
@@ -154,31 +193,59 @@ class _QuadMesh:
                 self.valence[key] = old
             elif kind == "pos":
                 self.pos[key] = old
+            elif kind == "origin":
+                self.origin[key] = old
+            elif kind == "mergeable":
+                self.mergeable[key] = old
             else:
                 self.alive[key] = old
 
-    # --- candidate edits: (vertices whose valence changes -> new valence, removed vertices) ---
+    # --- edits: (kind, args); effect() says what an edit would do to the valences now ---------
 
-    def rotations(self, v: int):
-        """Edge rotations of the edges of the faces around ``v``: (kind, args, changes, removed)."""
-        seen = set()
+    def edits(self, v: int, removals: bool):
+        """Edits that can lower ``v``'s irregularity: rotations of the edges at ``v`` (it loses
+        one valence) or of the edges opposite it in its faces (it gains one), collapses of its
+        faces' diagonals and its doublet removal (when ``removals``)."""
+        lose = self.valence[v] > (3 if self.boundary[v] else 4)
         for f in sorted(self.vf[v]):
             quad = self.faces[f]
-            for i in range(4):
-                a, b = quad[i], quad[(i + 1) % 4]
-                if (b, a) in seen or (a, b) in seen:
-                    continue
-                seen.add((a, b))
-                hexagon = self.hexagon(a, b)
-                if hexagon is None:
-                    continue
-                for option in (1, 2):
-                    e0, e1 = hexagon[option], hexagon[option + 3]
-                    if self.frozen[e0] or self.frozen[e1]:
-                        continue
-                    yield ("rotate", (a, b, option),
-                           {a: self.valence[a] - 1, b: self.valence[b] - 1,
-                            e0: self.valence[e0] + 1, e1: self.valence[e1] + 1}, ())
+            i = quad.index(v)
+            if lose:
+                yield "rotate", (v, quad[(i + 1) % 4], 1)
+                yield "rotate", (v, quad[(i + 1) % 4], 2)
+            else:
+                yield "rotate", (quad[(i + 1) % 4], quad[(i + 2) % 4], 2)
+                yield "rotate", (quad[(i + 2) % 4], quad[(i + 3) % 4], 1)
+            if removals:
+                yield "collapse", (f, 0)
+                yield "collapse", (f, 1)
+        if removals and self.valence[v] == 2:
+            yield "doublet", (v,)
+
+    def effect(self, kind: str, args: tuple) -> tuple[dict[int, int], tuple] | None:
+        """({vertex: new valence}, removed vertices) of an edit, or None where it is not allowed."""
+        if kind == "rotate":
+            a, b, option = args
+            hexagon = self.hexagon(a, b)
+            if hexagon is None:
+                return None
+            e0, e1 = hexagon[option], hexagon[option + 3]
+            if self.frozen[e0] or self.frozen[e1] or e1 in self.neighbors(e0):
+                return None
+            return {a: self.valence[a] - 1, b: self.valence[b] - 1,
+                    e0: self.valence[e0] + 1, e1: self.valence[e1] + 1}, ()
+        if kind == "collapse":
+            corners = self.diagonal(*args)
+            if corners is None:
+                return None
+            u, c1, w, c2 = corners
+            return {u: self.valence[u] + self.valence[w] - 2,
+                    c1: self.valence[c1] - 1, c2: self.valence[c2] - 1}, (w,)
+        faces = self.doublet(args[0])
+        if faces is None:
+            return None
+        a, _, c, _ = faces[2]
+        return {a: self.valence[a] - 1, c: self.valence[c] - 1}, (args[0],)
 
     def hexagon(self, a: int, b: int) -> list[int] | None:
         """[a, y1, y2, b, x1, x2]: the two faces on edge a-b, when it is rotatable."""
@@ -192,32 +259,31 @@ class _QuadMesh:
         hexagon = [a, q2[(j + 2) % 4], q2[(j + 3) % 4], b, q1[(i + 2) % 4], q1[(i + 3) % 4]]
         return hexagon if len(set(hexagon)) == 6 else None
 
-    def collapses(self, v: int):
-        """Diagonal collapses of the faces around ``v``."""
-        for f in sorted(self.vf[v]):
-            quad = self.faces[f]
-            for k in (0, 1):
-                u, c1, w, c2 = quad[k], quad[k + 1], quad[k + 2], quad[(k + 3) % 4]
-                if any(self.fixed[x] or self.frozen[x] for x in (u, w)) or self.frozen[c1] or self.frozen[c2]:
-                    continue
-                if self.ring(u) & self.ring(w) != {c1, c2}:
-                    continue  # the merge would pinch the surface or glue two faces
-                yield ("collapse", (f, k), {u: self.valence[u] + self.valence[w] - 2,
-                                            c1: self.valence[c1] - 1, c2: self.valence[c2] - 1}, (w,))
+    def diagonal(self, f: int, k: int) -> list[int] | None:
+        """Face ``f`` as [u, c1, w, c2] with u-w its k-th diagonal, when u and w may merge."""
+        quad = self.faces[f]
+        if quad is None:
+            return None
+        u, c1, w, c2 = quad[k], quad[k + 1], quad[k + 2], quad[(k + 3) % 4]
+        if not (self.mergeable[u] and self.mergeable[w]) or self.fixed[u] or self.fixed[w] or any(
+                self.frozen[x] for x in quad):
+            return None
+        if self.ring(u) & self.ring(w) != {c1, c2}:
+            return None  # the merge would pinch the surface or glue two faces together
+        return [u, c1, w, c2]
 
-    def doublets(self, v: int):
-        if self.valence[v] != 2 or self.boundary[v] or self.fixed[v] or self.frozen[v] or len(self.vf[v]) != 2:
-            return
+    def doublet(self, v: int) -> tuple[int, int, list[int]] | None:
+        """(face kept, face removed, merged quad) for an interior valence-2 vertex ``v``."""
+        if self.valence[v] != 2 or self.fixed[v] or not self.mergeable[v] or self.frozen[v] or len(self.vf[v]) != 2:
+            return None
         f1, f2 = sorted(self.vf[v])
         q1, q2 = self.faces[f1], self.faces[f2]
         i, j = q1.index(v), q2.index(v)
         a, b, c = q1[(i + 1) % 4], q1[(i + 2) % 4], q1[(i + 3) % 4]
-        if q2[(j + 1) % 4] != c or q2[(j + 3) % 4] != a:
-            return
         d = q2[(j + 2) % 4]
-        if d in (a, b, c) or self.frozen[a] or self.frozen[c]:
-            return
-        yield ("doublet", (v, f1, f2, [a, b, c, d]), {a: self.valence[a] - 1, c: self.valence[c] - 1}, (v,))
+        if q2[(j + 1) % 4] != c or q2[(j + 3) % 4] != a or d in (a, b, c) or self.frozen[a] or self.frozen[c]:
+            return None
+        return f1, f2, [a, b, c, d]
 
     def gain(self, changes: dict[int, int], removed) -> tuple[int, int]:
         """(change of irregularity, change of singular count) if the edit were applied."""
@@ -231,10 +297,8 @@ class _QuadMesh:
             d_count -= self.energy(x) > 0
         return d_energy, d_count
 
-    # --- applying ------------------------------------------------------------------------
-
     def apply(self, kind: str, args: tuple, changes: dict[int, int]) -> list[int]:
-        """Edit the connectivity; returns the vertices to relax."""
+        """Edit the connectivity (logged); returns the vertices to relax."""
         for x, value in changes.items():
             self.set_valence(x, value)
         if kind == "rotate":
@@ -246,20 +310,60 @@ class _QuadMesh:
             self.set_face(f2, rolled[3:6] + rolled[0:1])
             return hexagon
         if kind == "collapse":
-            f, k = args
-            quad = self.faces[f]
-            u, c1, w, c2 = quad[k], quad[k + 1], quad[k + 2], quad[(k + 3) % 4]
-            self.set_face(f, None)
+            u, c1, w, c2 = self.diagonal(*args)
+            self.set_face(args[0], None)
             for g in sorted(self.vf[w]):
                 self.set_face(g, [u if x == w else x for x in self.faces[g]])
             self.move(u, 0.5 * (self.pos[u] + self.pos[w]))
+            self.anchor(u, 0.5 * (self.origin[u] + self.origin[w]))
+            self.log.append(("mergeable", u, True))
+            self.mergeable[u] = False  # merge each spot once: a merged vertex already spans two
             self.kill(w)
             return [u, c1, c2]
-        v, f1, f2, merged = args
+        f1, f2, merged = self.doublet(args[0])
         self.set_face(f1, merged)
         self.set_face(f2, None)
-        self.kill(v)
-        return list(merged)
+        self.kill(args[0])
+        return merged
+
+    # --- finding sequences of edits that lower the irregularity -----------------------------
+
+    def search(self, seeds, depth: int, removals: int, total: tuple[int, int], path: list, found: list) -> None:
+        """Depth-first over edits touching ``seeds``: every sequence (up to ``depth`` long, each
+        prefix not raising the irregularity) that ends lowering it goes into ``found``."""
+        tried = set()
+        for v in seeds:
+            for kind, args in self.edits(v, removals > 0):
+                if (kind, args) in tried:
+                    continue
+                tried.add((kind, args))
+                effect = self.effect(kind, args)
+                if effect is None:
+                    continue
+                d_energy, d_count = self.gain(*effect)
+                energy, count = total[0] + d_energy, total[1] + d_count
+                step = path + [(kind, args)]
+                if energy <= 0 and count <= 0 and energy + count < 0:
+                    found.append((energy + count, len(step), repr(step), step))
+                elif depth > 1 and energy <= 0:
+                    mark = len(self.log)
+                    self.apply(kind, args, effect[0])
+                    moved = [x for x in effect[0] if self.alive[x] and self.singular(x)]
+                    self.search(moved, depth - 1, removals - (kind != "rotate"), (energy, count), step, found)
+                    self.undo(mark)
+
+    def try_sequence(self, steps: list) -> set[int] | None:
+        """Apply edits one by one, relaxing each; undo them all (None) if one is not allowed or
+        folds a quad. Returns the vertices whose valence changed."""
+        mark = len(self.log)
+        changed: set[int] = set()
+        for kind, args in steps:
+            effect = self.effect(kind, args)
+            if effect is None or not self.try_edit(kind, args, *effect):
+                self.undo(mark)
+                return None
+            changed.update(effect[0])
+        return changed
 
     def try_edit(self, kind: str, args: tuple, changes: dict[int, int], removed) -> bool:
         """Apply an edit, relax it, and keep it only if no nearby quad got worse than allowed."""
@@ -269,36 +373,41 @@ class _QuadMesh:
         elif kind == "collapse":
             touched.update(self.faces[args[0]])
         region = set().union(*(self.vf[x] for x in touched))
-        normals = {x: self.vertex_normal(x) for x in set().union(*(self.faces[f] for f in region))}
+        normals = self.vertex_normals(set().union(*(self.faces[f] for f in region)))
         before = self.quality(region, normals)
         mark = len(self.log)
         relax = self.apply(kind, args, changes)
         if kind == "collapse":
-            u = relax[0]
-            normals[u] = normals[u] + normals[removed[0]]
-        self.relax([x for x in relax if not self.fixed[x] and self.alive[x]])
-        after_region = set().union(*(self.vf[x] for x in touched if self.alive[x]))
-        if self.quality(after_region, normals) < min(before, MIN_CORNER_SINE):
+            merged = normals[relax[0]] + normals[removed[0]]
+            normals[relax[0]] = merged / max(float(np.linalg.norm(merged)), 1e-300)
+        self.relax([x for x in relax if not self.fixed[x] and self.alive[x]], normals)
+        after = set().union(*(self.vf[x] for x in touched if self.alive[x]))
+        if self.quality(after, normals) < min(before, MIN_CORNER_SINE):
             self.undo(mark)
             return False
         return True
 
-    def vertex_normal(self, v: int) -> np.ndarray:
-        n = np.zeros(3)
-        for f in self.vf[v]:
-            p = self.pos[self.faces[f]]
-            n += np.cross(p[2] - p[0], p[3] - p[1])
-        return n / max(np.linalg.norm(n), 1e-300)
+    def vertex_normals(self, verts) -> dict[int, np.ndarray]:
+        """Unit normals of ``verts``: the sum of their quads' diagonal cross products."""
+        verts = list(verts)
+        owner, faces = [], []
+        for i, v in enumerate(verts):
+            for f in self.vf[v]:
+                owner.append(i)
+                faces.append(self.faces[f])
+        p = self.pos[np.array(faces)]
+        cross = np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+        sums = np.stack([np.bincount(owner, cross[:, k], len(verts)) for k in range(3)], axis=1)
+        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-300)
+        return dict(zip(verts, sums))
 
     def quality(self, faces, normals: dict[int, np.ndarray]) -> float:
-        """Smallest signed corner sine of ``faces`` against their corners' reference normals."""
-        faces = [self.faces[f] for f in faces if self.faces[f] is not None]
-        if not faces:
+        """Smallest signed corner sine of ``faces`` against their corners' summed reference normals."""
+        quads = [self.faces[f] for f in faces if self.faces[f] is not None]
+        if not quads:
             return 1.0
-        idx = np.array(faces)
-        p = self.pos[idx]
-        ref = np.array([[normals.get(x, 0.0) for x in quad] for quad in faces], dtype=np.float64)
-        ref = ref.sum(axis=1)
+        p = self.pos[np.array(quads)]
+        ref = np.array([normals[x] for quad in quads for x in quad]).reshape(-1, 4, 3).sum(axis=1)
         ref /= np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-300)
         nxt = np.roll(p, -1, axis=1) - p
         prv = np.roll(p, 1, axis=1) - p
@@ -306,46 +415,79 @@ class _QuadMesh:
         sine /= np.maximum(np.linalg.norm(nxt, axis=2) * np.linalg.norm(prv, axis=2), 1e-300)
         return float(sine.min())
 
-    def relax(self, verts: list[int]) -> None:
-        """A few Gauss-Seidel steps of tangential Laplacian smoothing on ``verts``."""
+    def relax(self, verts: list[int], normals: dict[int, np.ndarray]) -> None:
+        """A few Jacobi steps of Laplacian smoothing on ``verts``, in their tangent planes; none
+        ends farther than its reach (``MAX_SHIFT`` of its first mean edge length) from its origin."""
+        if not verts:
+            return
+        owner, ring = [], []
+        for i, v in enumerate(verts):
+            for x in self.neighbors(v):
+                owner.append(i)
+                ring.append(x)
+        count = np.bincount(owner, minlength=len(verts))[:, None]
+        normal = np.array([normals[v] for v in verts])
+        origin = self.origin[verts]
+        reach = np.array([self.reach[v] for v in verts])[:, None]
+        for v in verts:
+            self.log.append(("pos", v, self.pos[v].copy()))
         for _ in range(RELAX_STEPS):
-            for v in verts:
-                ring = list(self.neighbors(v))
-                step = self.pos[ring].mean(axis=0) - self.pos[v]
-                n = self.vertex_normal(v)
-                self.move(v, self.pos[v] + step - n * (step @ n))
+            p = self.pos[ring]
+            centre = np.stack([np.bincount(owner, p[:, k], len(verts)) for k in range(3)], axis=1) / count
+            step = centre - self.pos[verts]
+            shift = self.pos[verts] + step - normal * np.einsum("ij,ij->i", step, normal)[:, None] - origin
+            length = np.linalg.norm(shift, axis=1, keepdims=True)
+            self.pos[verts] = origin + shift * np.minimum(1.0, reach / np.maximum(length, 1e-300))
 
     # --- driver ---------------------------------------------------------------------------
 
     def simplify(self, face_budget: int, cancel: CancelToken | None) -> None:
-        """Greedy passes over the singular vertices until no edit helps."""
+        """Passes over the singular vertices, each trying the shortest improving sequences first,
+        until none helps. A sequence that failed is not tried again until something near it changed."""
         work = [v for v in range(len(self.alive)) if self.singular(v) and not self.frozen[v]]
         removed_faces = 0
+        commits = 0
+        stamp = [0] * len(self.alive)  # the commit that last changed each vertex's neighbourhood
+        failed: dict[str, tuple[int, set[int]]] = {}
         while work:
             following: set[int] = set()
             for v in work:
                 if cancel is not None:
                     cancel.check()
-                if not self.singular(v):
-                    continue
-                options = list(self.rotations(v)) + list(self.doublets(v))
-                if removed_faces < face_budget:
-                    options += list(self.collapses(v))
-                ranked = []
-                for kind, args, changes, removed in options:
-                    d_energy, d_count = self.gain(changes, removed)
-                    if d_energy <= 0 and d_count <= 0 and d_energy + d_count < 0:
-                        ranked.append((d_energy + d_count, d_energy, kind, args, changes, removed))
-                ranked.sort(key=lambda r: r[:3] + (repr(r[3]),))
-                for *_, kind, args, changes, removed in ranked:
-                    if self.try_edit(kind, args, changes, removed):
-                        removed_faces += kind != "rotate"
-                        for x in changes:
+                for depth in range(1, SEARCH_DEPTH + 1):
+                    if not self.singular(v):
+                        break
+                    found: list = []
+                    self.search([v], depth, face_budget - removed_faces, (0, 0), [], found)
+                    changed = None
+                    for _, _, key, steps in sorted(found):
+                        if key in failed and all(stamp[x] <= failed[key][0] for x in failed[key][1]):
+                            continue
+                        changed = self.try_sequence(steps)
+                        if changed is not None:
+                            break
+                        failed[key] = (commits, self.near(steps))
+                    self.log.clear()
+                    if changed is not None:
+                        commits += 1
+                        removed_faces += sum(kind != "rotate" for kind, _ in steps)
+                        for x in changed:
                             following.add(x)
-                            following.update(self.neighbors(x))
-                        self.log.clear()
+                            for y in self.ring(x) | {x}:
+                                stamp[y] = commits
+                                following.add(y)
                         break
             work = sorted(x for x in following if self.singular(x) and not self.frozen[x])
+
+    def near(self, steps: list) -> set[int]:
+        """The vertices around the ones a sequence of edits names."""
+        named = set()
+        for kind, args in steps:
+            if kind == "collapse":
+                named.update(self.faces[args[0]] or ())
+            else:
+                named.update(args[:2] if kind == "rotate" else args)
+        return set().union(named, *(self.ring(x) for x in named if self.alive[x]))
 
     def result(self, dtype) -> tuple[np.ndarray, np.ndarray]:
         quads = np.array([q for q in self.faces if q is not None], dtype=np.int64).reshape(-1, 4)
