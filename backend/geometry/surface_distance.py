@@ -74,8 +74,8 @@ def sample_surface(vertices: np.ndarray, triangles: np.ndarray, count: int,
 
 def _edge_samples(corners: np.ndarray, per_diagonal: int = 400, cap: int = 64,
                   long_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Points along every triangle edge longer than diagonal/per_diagonal (``long_only``: and
-    longer than 4x the median edge), owned by that triangle.
+    """Points along every triangle edge longer than diagonal/per_diagonal (``long_only``: spaced
+    at least twice the median edge apart), owned by that triangle.
 
     Long thin triangles (CAD tessellations) are far from their own centroid samples; edge samples
     keep them findable.
@@ -85,9 +85,9 @@ def _edge_samples(corners: np.ndarray, per_diagonal: int = 400, cap: int = 64,
     start = corners
     end = np.roll(corners, -1, axis=1)
     length = np.linalg.norm(end - start, axis=2).reshape(-1)
-    count = np.minimum(np.floor(length / max(spacing, 1e-30)), cap).astype(np.int64)
     if long_only:
-        count[length <= 4 * np.median(length)] = 0
+        spacing = max(spacing, 2 * float(np.median(length)))
+    count = np.minimum(np.floor(length / max(spacing, 1e-30)), cap).astype(np.int64)
     edge = np.repeat(np.arange(len(length)), count)
     if len(edge) == 0:
         return np.zeros((0, 3)), np.zeros(0, np.int64)
@@ -103,8 +103,9 @@ class SurfaceQuery:
     def __init__(self, vertices: np.ndarray, triangles: np.ndarray, samples: int = 100_000, k: int = 8,
                  seed: int = 0, thorough: bool = True):
         """``thorough=False`` indexes each triangle's centroid and points along only the edges
-        longer than 4x the median edge (not every triangle's corners and edges): a build several
-        times faster on dense meshes, for projections that can live with a rare near-miss."""
+        longer than twice the median edge (not every triangle's corners and edges): a build several
+        times faster on dense meshes, for projections that can live with a rare near-miss (pass
+        ``samples`` to cover coarse meshes of large triangles)."""
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self.triangles = np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
         if len(self.triangles) == 0:

@@ -11,8 +11,9 @@ only where their vertices sit.
    (edges whose faces meet at more than ``sharp_angle`` degrees) move onto the crease lines;
 4. Hausdorff pull: input points (surface samples and vertices) farther than ``pull_share`` of
    the input's diagonal from the result (a cone's tip, a thin ear the remesher lost) pull their
-   nearest free vertex onto them, farthest first, in rounds until none is left or no vertex can
-   move.
+   nearest free vertex onto them, and points of the result that far from the input (a quad
+   spanning air) pull theirs onto the input, farthest first, in rounds until none is left or no
+   vertex can move.
 A move that would turn a quad corner over (relative to the quad before the move) is undone.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ PULL_SHARE = 0.015  # input points farther than this share of the diagonal pull 
 PULL_ROUNDS = 12
 PULL_SAMPLES = 20_000  # input surface samples checked by the pull (besides its vertices), at most
 SAMPLES_PER_QUAD = 10
+COVER_SAMPLES = 20_000  # the projection index holds at least this many points (centroids + samples)
 RELAX_STEP = 0.5
 LOCK_FOLD_DEG = 35.0  # a vertex whose quads meet at more than this is a feature: not relaxed
 HOLE_REACH = 0.25  # a quad whose centre is this many edge lengths past the input's rim covers a hole
@@ -168,7 +170,9 @@ class _Target:
     def __init__(self, vertices: np.ndarray, triangles: np.ndarray):
         self.vertices = vertices
         self.triangles = triangles
-        self.surface = SurfaceQuery(vertices, triangles, samples=0, k=8, thorough=False)
+        # coarse inputs (large triangles, far from their centroids) get area samples besides
+        self.surface = SurfaceQuery(vertices, triangles, samples=max(0, COVER_SAMPLES - len(triangles)), k=8,
+                                    thorough=False)
         a, b, c = (vertices[triangles[:, i]] for i in range(3))
         n = np.cross(b - a, c - a)
         self.normals = n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
@@ -258,10 +262,12 @@ def _mean_edge_length(x: np.ndarray, mesh: _QuadMesh) -> np.ndarray:
 
 def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarray, limit: float,
                             cancel) -> np.ndarray:
-    """Input points far from the result pull their nearest unpinned vertex onto them (each vertex
-    onto the farthest point that claims it; halfway when the whole way folds a quad), then the
-    unpinned vertices relax around the pinned ones; in rounds. Points found close to the result
-    (a vertex within the limit, or the surface within half of it) are not checked again."""
+    """Close the gaps both ways, in rounds: an input point far from the result pulls the nearest
+    unpinned vertex onto it; a point of the result (quad centre or edge midpoint) far from the
+    input pulls the nearest unpinned vertex onto the input point closest to it. Each vertex goes
+    to the farthest point that claims it (halfway when the whole way folds a quad), then the
+    unpinned vertices relax around the pinned ones. Input points found close to the result (a
+    vertex within the limit, or the surface within half of it) are not checked again."""
     pv, pt = target.vertices, target.triangles
     samples = min(PULL_SAMPLES, SAMPLES_PER_QUAD * len(mesh.quads))
     points = np.concatenate([sample_surface(pv, pt, samples, seed=7)[0], pv[np.unique(pt)]])
@@ -276,27 +282,34 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarra
         gap = np.zeros(len(points))
         if len(unsure):
             gap[unsure] = SurfaceQuery(x, tris, samples=len(tris), k=6, thorough=False).distance(points[unsure])
-        far = np.flatnonzero(gap > limit)
-        free_ids = np.flatnonzero(~pinned)
-        if len(far) == 0 or len(free_ids) == 0:
-            break
         points, gap = points[gap > 0.5 * limit], gap[gap > 0.5 * limit]
-        far = np.flatnonzero(gap > limit)
-        far = far[np.argsort(-gap[far])]
-        _, near = cKDTree(x[free_ids]).query(points[far])
+        far = gap > limit
+        p = x[mesh.quads]
+        spots = np.concatenate([p.mean(axis=1), 0.5 * (p + np.roll(p, 1, axis=1)).reshape(-1, 3)])
+        landing, _ = target.surface.closest_points(spots)
+        off = np.linalg.norm(spots - landing, axis=1)
+        stray = off > limit
+        anchor = np.concatenate([points[far], spots[stray]])
+        goal = np.concatenate([points[far], landing[stray]])
+        order = np.argsort(-np.concatenate([gap[far], off[stray]]))
+        free_ids = np.flatnonzero(~pinned)
+        if len(order) == 0 or len(free_ids) == 0:
+            break
+        _, near = cKDTree(x[free_ids]).query(anchor[order])
         vertex, first = np.unique(free_ids[near], return_index=True)  # farthest claim per vertex
-        goal = points[far[first]]
+        goal = goal[order[first]]
         proposal = x.copy()
         proposal[vertex] = goal
         x_new, undone = mesh.guarded(x, proposal)
-        pinned[vertex[~undone[vertex]]] = True
+        landed = vertex[~undone[vertex]]
+        pinned[landed] = True
         retry = vertex[undone[vertex]]
         if len(retry):
             proposal = x_new.copy()
             proposal[retry] = 0.5 * (x[retry] + goal[undone[vertex]])
             x_new = mesh.guarded(x_new, proposal)[0]
-        if np.array_equal(x_new, x):
-            break
+        if len(landed) == 0:  # stuck: what is left would fold quads
+            return x_new
         x = _relax(x_new, mesh, target, free & ~pinned, 2, tangential=False, cancel=cancel)
     return x
 
@@ -317,7 +330,7 @@ def quads_over_holes(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.
     p = x[quads]
     centre = p.mean(axis=1)
     size = np.linalg.norm(p - np.roll(p, 1, axis=1), axis=2).mean(axis=1)
-    closest, _ = SurfaceQuery(pv, pt, samples=0, thorough=False).closest_points(centre)
+    closest, _ = _Target(pv, pt).surface.closest_points(centre)
     on_rim = np.linalg.norm(Polylines(pv[rim[:, 0]], pv[rim[:, 1]]).closest_points(closest) - closest, axis=1)
     gap = np.linalg.norm(centre - closest, axis=1)
     return (on_rim <= 1e-9 * max(bbox_diagonal(pv), 1e-30)) & (gap > reach * size)
