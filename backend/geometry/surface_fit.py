@@ -14,7 +14,8 @@ only where their vertices sit.
    nearest free vertex onto them, and points of the result that far from the input (a quad
    spanning air) pull theirs onto the input, farthest first, in rounds until none is left or no
    vertex can move.
-A move that would turn a quad corner over (relative to the quad before the move) is undone.
+A move that would turn a quad corner over (relative to the quad before the move) is cut to half,
+then a quarter, then undone.
 """
 from __future__ import annotations
 
@@ -164,6 +165,21 @@ class _QuadMesh:
         return old.copy(), undone
 
 
+    def stepped(self, old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`guarded`, then the undone vertices tried again halfway and a quarter of the way;
+        returns the positions and which vertices made the whole move."""
+        x, undone = self.guarded(old, new)
+        whole = ~undone
+        for share in (0.5, 0.25):
+            if not undone.any():
+                break
+            proposal = x.copy()
+            proposal[undone] = old[undone] + share * (new[undone] - old[undone])
+            x, again = self.guarded(x, proposal)
+            undone &= again
+        return x, whole
+
+
 class _Target:
     """The input surface and its boundary curves, for projection."""
 
@@ -223,7 +239,7 @@ def _relax(x, mesh: _QuadMesh, target: _Target, movable: np.ndarray, iterations:
     mean (within the tangent plane when ``tangential``) and project again; folds undone."""
     snap = mesh.boundary & mesh.used if target.boundary is not None else np.zeros(len(x), bool)
     projected, normals = target.project(x, snap, mesh.vertex_normals(x))
-    x = mesh.guarded(x, _moved(x, mesh.used, projected))[0]
+    x = mesh.stepped(x, _moved(x, mesh.used, projected))[0]
     for _ in range(iterations):
         if cancel is not None:
             cancel.check()
@@ -233,7 +249,7 @@ def _relax(x, mesh: _QuadMesh, target: _Target, movable: np.ndarray, iterations:
             shift[inner] -= np.einsum("nd,nd->n", shift[inner], normals[inner])[:, None] * normals[inner]
         moved = x + np.where(movable[:, None], shift, 0.0)
         projected, normals = target.project(moved, snap, mesh.vertex_normals(x))
-        x = mesh.guarded(x, _moved(x, movable, projected))[0]
+        x = mesh.stepped(x, _moved(x, movable, projected))[0]
     return x
 
 
@@ -249,7 +265,7 @@ def _snap_to_creases(x, mesh: _QuadMesh, pv, pt, sharp_angle: float) -> np.ndarr
         return x
     on_line = Polylines(pv[creases[:, 0]], pv[creases[:, 1]]).closest_points(x)
     near = mesh.used & (np.linalg.norm(on_line - x, axis=1) < _mean_edge_length(x, mesh) / 3)
-    return mesh.guarded(x, _moved(x, near, on_line))[0]
+    return mesh.stepped(x, _moved(x, near, on_line))[0]
 
 
 def _mean_edge_length(x: np.ndarray, mesh: _QuadMesh) -> np.ndarray:
@@ -265,7 +281,7 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarra
     """Close the gaps both ways, in rounds: an input point far from the result pulls the nearest
     unpinned vertex onto it; a point of the result (quad centre or edge midpoint) far from the
     input pulls the nearest unpinned vertex onto the input point closest to it. Each vertex goes
-    to the farthest point that claims it (halfway when the whole way folds a quad), then the
+    to the farthest point that claims it (part of the way when the whole way folds a quad), then the
     unpinned vertices relax around the pinned ones. Input points found close to the result (a
     vertex within the limit, or the surface within half of it) are not checked again."""
     pv, pt = target.vertices, target.triangles
@@ -300,14 +316,9 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarra
         goal = goal[order[first]]
         proposal = x.copy()
         proposal[vertex] = goal
-        x_new, undone = mesh.guarded(x, proposal)
-        landed = vertex[~undone[vertex]]
+        x_new, whole = mesh.stepped(x, proposal)
+        landed = vertex[whole[vertex]]
         pinned[landed] = True
-        retry = vertex[undone[vertex]]
-        if len(retry):
-            proposal = x_new.copy()
-            proposal[retry] = 0.5 * (x[retry] + goal[undone[vertex]])
-            x_new = mesh.guarded(x_new, proposal)[0]
         if len(landed) == 0:  # stuck: what is left would fold quads
             return x_new
         x = _relax(x_new, mesh, target, free & ~pinned, 2, tangential=False, cancel=cancel)
