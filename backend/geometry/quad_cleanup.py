@@ -222,20 +222,21 @@ class _QuadMesh:
         if removals and self.valence[v] == 2:
             yield "doublet", (v,)
 
-    def effect(self, kind: str, args: tuple) -> tuple[dict[int, int], tuple] | None:
-        """({vertex: new valence}, removed vertices) of an edit, or None where it is not allowed."""
+    def effect(self, kind: str, args: tuple, checked: bool = True) -> tuple[dict[int, int], tuple] | None:
+        """({vertex: new valence}, removed vertices) of an edit, or None where it is not allowed;
+        ``checked=False`` skips the costlier checks that the edit keeps the surface manifold."""
         if kind == "rotate":
             a, b, option = args
             hexagon = self.hexagon(a, b)
             if hexagon is None:
                 return None
             e0, e1 = hexagon[option], hexagon[option + 3]
-            if self.frozen[e0] or self.frozen[e1] or e1 in self.neighbors(e0):
-                return None
+            if self.frozen[e0] or self.frozen[e1] or (checked and e1 in self.neighbors(e0)):
+                return None  # an edge e0-e1 already elsewhere would be doubled
             return {a: self.valence[a] - 1, b: self.valence[b] - 1,
                     e0: self.valence[e0] + 1, e1: self.valence[e1] + 1}, ()
         if kind == "collapse":
-            corners = self.diagonal(*args)
+            corners = self.diagonal(*args, checked)
             if corners is None:
                 return None
             u, c1, w, c2 = corners
@@ -259,7 +260,7 @@ class _QuadMesh:
         hexagon = [a, q2[(j + 2) % 4], q2[(j + 3) % 4], b, q1[(i + 2) % 4], q1[(i + 3) % 4]]
         return hexagon if len(set(hexagon)) == 6 else None
 
-    def diagonal(self, f: int, k: int) -> list[int] | None:
+    def diagonal(self, f: int, k: int, checked: bool = True) -> list[int] | None:
         """Face ``f`` as [u, c1, w, c2] with u-w its k-th diagonal, when u and w may merge."""
         quad = self.faces[f]
         if quad is None:
@@ -268,7 +269,7 @@ class _QuadMesh:
         if not (self.mergeable[u] and self.mergeable[w]) or self.fixed[u] or self.fixed[w] or any(
                 self.frozen[x] for x in quad):
             return None
-        if self.ring(u) & self.ring(w) != {c1, c2}:
+        if checked and self.ring(u) & self.ring(w) != {c1, c2}:
             return None  # the merge would pinch the surface or glue two faces together
         return [u, c1, w, c2]
 
@@ -288,13 +289,18 @@ class _QuadMesh:
     def gain(self, changes: dict[int, int], removed) -> tuple[int, int]:
         """(change of irregularity, change of singular count) if the edit were applied."""
         d_energy = d_count = 0
+        valence, boundary = self.valence, self.boundary
         for x, value in changes.items():
-            before, after = self.energy(x), _energy(value, self.boundary[x])
+            if boundary[x]:
+                before, after = _energy(valence[x], True), _energy(value, True)
+            else:
+                before, after = abs(valence[x] - 4), abs(value - 4)
             d_energy += after - before
             d_count += (after > 0) - (before > 0)
         for x in removed:
-            d_energy -= self.energy(x)
-            d_count -= self.energy(x) > 0
+            before = self.energy(x)
+            d_energy -= before
+            d_count -= before > 0
         return d_energy, d_count
 
     def apply(self, kind: str, args: tuple, changes: dict[int, int]) -> list[int]:
@@ -337,18 +343,23 @@ class _QuadMesh:
                 if (kind, args) in tried:
                     continue
                 tried.add((kind, args))
-                effect = self.effect(kind, args)
+                effect = self.effect(kind, args, checked=False)
                 if effect is None:
                     continue
                 d_energy, d_count = self.gain(*effect)
                 energy, count = total[0] + d_energy, total[1] + d_count
+                better = energy <= 0 and count <= 0 and energy + count < 0
+                if not (better or (depth > 1 and energy <= 0)) or self.effect(kind, args) is None:
+                    continue
                 step = path + [(kind, args)]
-                if energy <= 0 and count <= 0 and energy + count < 0:
+                if better:
                     found.append((energy + count, len(step), repr(step), step))
-                elif depth > 1 and energy <= 0:
+                else:
+                    before = {x: self.energy(x) for x in effect[0]}
                     mark = len(self.log)
                     self.apply(kind, args, effect[0])
-                    moved = [x for x in effect[0] if self.alive[x] and self.singular(x)]
+                    # the next edit must mend what this one broke
+                    moved = [x for x, value in effect[0].items() if self.alive[x] and self.energy(x) > before[x]]
                     self.search(moved, depth - 1, removals - (kind != "rotate"), (energy, count), step, found)
                     self.undo(mark)
 
@@ -454,29 +465,27 @@ class _QuadMesh:
             for v in work:
                 if cancel is not None:
                     cancel.check()
-                for depth in range(1, SEARCH_DEPTH + 1):
-                    if not self.singular(v):
-                        break
-                    found: list = []
-                    self.search([v], depth, face_budget - removed_faces, (0, 0), [], found)
-                    changed = None
-                    for _, _, key, steps in sorted(found):
-                        if key in failed and all(stamp[x] <= failed[key][0] for x in failed[key][1]):
-                            continue
-                        changed = self.try_sequence(steps)
-                        if changed is not None:
-                            break
-                        failed[key] = (commits, self.near(steps))
-                    self.log.clear()
+                if not self.singular(v):
+                    continue
+                found: list = []
+                self.search([v], SEARCH_DEPTH, face_budget - removed_faces, (0, 0), [], found)
+                changed = None
+                for _, _, key, steps in sorted(found):
+                    if key in failed and all(stamp[x] <= failed[key][0] for x in failed[key][1]):
+                        continue
+                    changed = self.try_sequence(steps)
                     if changed is not None:
-                        commits += 1
-                        removed_faces += sum(kind != "rotate" for kind, _ in steps)
-                        for x in changed:
-                            following.add(x)
-                            for y in self.ring(x) | {x}:
-                                stamp[y] = commits
-                                following.add(y)
                         break
+                    failed[key] = (commits, self.near(steps))
+                self.log.clear()
+                if changed is not None:
+                    commits += 1
+                    removed_faces += sum(kind != "rotate" for kind, _ in steps)
+                    for x in changed:
+                        following.add(x)
+                        for y in self.ring(x) | {x}:
+                            stamp[y] = commits
+                            following.add(y)
             work = sorted(x for x in following if self.singular(x) and not self.frozen[x])
 
     def near(self, steps: list) -> set[int]:
