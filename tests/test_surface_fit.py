@@ -4,7 +4,7 @@ import numpy as np
 
 from backend.geometry.surface_distance import SurfaceQuery, sample_surface
 from backend.geometry.polymesh import compact
-from backend.geometry.surface_fit import Polylines, fit_to_surface, quads_over_holes
+from backend.geometry.surface_fit import Polylines, _QuadMesh, fit_to_surface, quads_over_holes
 
 
 def cube_sphere(n: int, radius: float = 1.0, center=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -130,6 +130,26 @@ def on_cone(directions: np.ndarray, centre: np.ndarray) -> np.ndarray:
         inside = (p[:, 2] >= 0) & (p[:, 2] <= 1) & (np.linalg.norm(p[:, :2], axis=1) <= 0.5 * (1 - p[:, 2]))
         low, high = np.where(inside, mid, low), np.where(inside, high, mid)
     return centre + directions * low[:, None]
+
+
+def test_moves_never_weld_two_vertices_or_fold_a_quad():
+    # two separate unit quads side by side; both inner corners asked onto one point
+    one = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]])
+    v = np.concatenate([one, one + [2, 0, 0]])
+    mesh = _QuadMesh(np.array([[0, 1, 2, 3], [4, 5, 6, 7]]), v)
+    wanted = v.copy()
+    wanted[[2, 7]] = [1.5, 1, 0]
+    x, undone = mesh.guarded(v, wanted)
+    assert np.array_equal(x[2], [1.5, 1, 0]) and np.array_equal(x[7], v[7]) and undone.tolist() == [0] * 7 + [1]
+    # a vertex moved onto one that stays is undone; a move that turns a corner over is undone
+    wanted = v.copy()
+    wanted[4] = v[1]
+    wanted[2] = [-0.5, -0.5, 0]
+    x, undone = mesh.guarded(v, wanted)
+    assert np.array_equal(x, v) and undone[[2, 4]].all()
+    # cut short instead: a quarter of the way does not fold
+    x, whole = mesh.stepped(v, wanted)
+    assert not whole[2] and 0 < np.linalg.norm(x[2] - v[2]) < np.linalg.norm(wanted[2] - v[2])
 
 
 def test_quads_covering_an_input_hole_are_found_and_the_hole_reopens():

@@ -150,12 +150,9 @@ class _QuadMesh:
         before = self.corners_upright(old, normals)
         x = new.copy()
         undone = np.zeros(len(x), bool)
-        used = np.flatnonzero(self.used)
         for _ in range(20):
             bad = np.unique(self.quads[np.any(before & ~self.corners_upright(x, normals), axis=1)])
-            _, inverse, counts = np.unique(x[used].astype(np.float32), axis=0, return_inverse=True,
-                                           return_counts=True)
-            bad = np.union1d(bad, used[counts[inverse.reshape(-1)] > 1])
+            bad = np.union1d(bad, self._twins(old, x))
             bad = bad[np.any(x[bad] != old[bad], axis=1)]
             if len(bad) == 0:
                 return x, undone
@@ -164,6 +161,20 @@ class _QuadMesh:
         undone |= np.any(x != old, axis=1)
         return old.copy(), undone
 
+
+    def _twins(self, old: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Moved vertices that sit exactly (in float32) where another vertex is: all of them when
+        one of the group did not move, else all but the first."""
+        used = np.flatnonzero(self.used)
+        _, group, counts = np.unique(x[used].astype(np.float32), axis=0, return_inverse=True, return_counts=True)
+        group = group.reshape(-1)
+        shared = counts[group] > 1
+        ids, group = used[shared], group[shared]
+        moved = np.any(x[ids] != old[ids], axis=1)
+        still = np.bincount(group, weights=~moved, minlength=len(counts)) > 0
+        first = np.full(len(counts), len(x))
+        np.minimum.at(first, group, ids)
+        return ids[moved & (still[group] | (ids != first[group]))]
 
     def stepped(self, old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`guarded`, then the undone vertices tried again halfway and a quarter of the way;
