@@ -1,8 +1,10 @@
 """Field-aligned quad remeshers, called in a child process through ``killable.call_in_child``.
 
 Both take a triangle mesh and return ``{"vertices": (V,3) float32, "quads": (F,4) int64}``;
-``remesh_batch_child`` runs one of them over many components in one child process. This module
-imports only numpy (and the engine) so a child starts fast.
+``remesh_batch_child`` runs one of them over many components in one child process, optionally on
+each component simplified first (``field_input``: a coarse field needs no more detail, and
+QuadriFlow's cost grows with its input). This module imports only numpy (and the engine, and
+fast-simplification when asked) so a child starts fast.
 
 - ``instant_meshes``: Instant Meshes (Jakob et al. 2015) via pynanoinstantmeshes. Its extractor
   makes a quad-dominant mesh and then splits every face into quads, so it is asked for a quarter
@@ -54,7 +56,7 @@ def quadriflow(vertices: np.ndarray, triangles: np.ndarray, target_faces: int, p
     t = np.ascontiguousarray(triangles, dtype=np.int32)
     result = fn(int(target_faces), int(seed), len(v), len(t), v.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
                 t.ctypes.data_as(ctypes.POINTER(ctypes.c_int)), bool(preserve_sharp), bool(preserve_boundary),
-                False, False, False)
+                False, False, False)  # adaptive scale (3rd) made no difference on bunny, cow, airplane
     data = result.contents
     try:
         if data.has_error:
@@ -66,10 +68,25 @@ def quadriflow(vertices: np.ndarray, triangles: np.ndarray, target_faces: int, p
     return {"vertices": out_v, "quads": out_q}
 
 
+def field_input(vertices: np.ndarray, triangles: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh with at most ``most`` triangles (fast quadric simplification, unchanged when already
+    smaller): a remesher's field does not need more detail than a few triangles per output face,
+    and its cost grows with the input."""
+    if len(triangles) <= most:
+        return vertices, triangles
+    import fast_simplification
+
+    v, t = fast_simplification.simplify(np.ascontiguousarray(vertices, np.float32),
+                                        np.ascontiguousarray(triangles, np.int32), target_count=int(most))
+    return np.asarray(v, np.float64), np.asarray(t, np.int64)
+
+
 def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: np.ndarray, offsets_t: np.ndarray,
                        budgets: np.ndarray, engine: str, preserve_sharp: bool, crease_angle: float,
-                       seed: int = 0) -> dict[str, np.ndarray]:
-    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``.
+                       seed: int = 0, input_per_face: float = 0.0) -> dict[str, np.ndarray]:
+    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``; with
+    ``input_per_face`` > 0, each component is first simplified to that many triangles per face of
+    its budget (see :func:`field_input`).
 
     A component whose engine raises gets zero quads; a native crash fails the whole call.
     """
@@ -79,6 +96,8 @@ def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: n
         t = triangles[offsets_t[i]:offsets_t[i + 1]] - offsets_v[i]
         open_boundary = boundary_edge_count(t) > 0
         try:
+            if input_per_face > 0:
+                v, t = field_input(v, t, max(int(input_per_face * budget), 4))
             if engine == "quadriflow":
                 res = quadriflow(v, t, int(budget), preserve_sharp=preserve_sharp,
                                               preserve_boundary=open_boundary, seed=seed)

@@ -2,15 +2,21 @@
 fallback chain so a result always comes back.
 
 For every connected component with a face budget (its share of the target by area):
-1. QuadriFlow (seeds 0 and 1) and Instant Meshes run at the same time, each in its own killable
-   child process (all components of a mesh in one call per job); on a busy machine (fewer free
-   cores than jobs) they run one by one (QuadriFlow, Instant Meshes, QuadriFlow's second seed),
-   stopping at the first accepted result;
-2. a result is accepted when it is within 10% of its budget, within 2% of the component's
-   diagonal (largest distance from the component's surface) and, when ``keep_topology``, has
-   the component's Euler characteristic (same genus and holes); among accepted results the one
-   with the fewest singular vertices wins;
-3. none accepted: QuadriFlow again with a rescaled target (up to twice) when only the count
+1. coarse to fine (budgets of ``COARSE_MIN_FACES`` or more): QuadriFlow at a quarter of the
+   budget on the component simplified to ``FIELD_TRIANGLES_PER_QUAD`` triangles per quad (seeds
+   0 and 1 at once when cores are free), singularities reduced (``quad_cleanup``), every quad
+   split into four through its edge midpoints and centre (all new vertices are regular, so the
+   singular ones are the coarse mesh's: fewer than a full-size field makes), then fitted onto
+   the component (``surface_fit``); a count miss is asked again, rescaled (up to twice);
+2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
+   Instant Meshes at the full budget, each in its own killable child process (all components of
+   a mesh in one call per job); on a busy machine (fewer free cores than jobs) one by one
+   (QuadriFlow, Instant Meshes, QuadriFlow's second seed), stopping at the first accepted result;
+3. a result is accepted when it is within 10% of its budget, within 2% of the component's
+   diagonal (largest distance from the component's surface, measured after the singularity
+   reduction and the fit) and, when ``keep_topology``, has the component's Euler characteristic
+   (same genus and holes); among accepted results the one with the fewest singular vertices wins;
+4. none accepted: QuadriFlow again with a rescaled target (up to twice) when only the count
    missed; the best result is kept when only its shape missed (or the component is open); a
    closed component is rebuilt by an SDF (voxel) remesh + Instant Meshes; then the best result
    whatever it missed (the report says what); with none at all, the low-poly path (decimate +
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,10 +36,12 @@ from backend.ops.base import CancelToken, ProgressFn, no_progress, sub_progress
 from . import quad_engines
 from .killable import ChildFailure, call_in_child
 from .lowpoly import lowpoly
+from .polymesh import bbox_diagonal, boundary_edge_count, compact, euler_characteristic, unique_rows
+from .quad_cleanup import reduce_singularities
 from .quad_pairing import split_into_quads
-from .polymesh import bbox_diagonal, boundary_edge_count, euler_characteristic, unique_rows
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
+from .surface_fit import fit_to_surface, quads_over_holes
 
 # (engine, seed): all at once when cores are free; else in this order until one is accepted
 # (Instant Meshes before QuadriFlow's second seed: a seed rarely fixes what made the first fail)
@@ -42,6 +50,31 @@ MIN_FIELD_FACES = 24
 COUNT_TOLERANCE = 0.10
 COUNT_RETRIES = 2
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
+COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
+COARSE_SEEDS = (0, 1)  # coarse QuadriFlow seeds, at once when cores are free (else the first only)
+FIELD_TRIANGLES_PER_QUAD = 20  # the coarse field's input: the part simplified to this many per quad
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings every step shares."""
+
+    preserve_sharp: bool = False
+    crease_angle: float = 30.0
+    keep_topology: bool = True
+    cancel: CancelToken | None = None
+    surfaces: dict = field(default_factory=dict, compare=False)  # id(part) -> its SurfaceQuery, built once
+
+    @property
+    def sharp_angle(self) -> float | None:
+        """The crease angle the fit snaps to, when creases are kept."""
+        return self.crease_angle if self.preserve_sharp else None
+
+    def surface(self, part: TriMesh) -> SurfaceQuery:
+        """Distance queries to ``part`` (cached for the run: every candidate is checked against it)."""
+        if id(part) not in self.surfaces:
+            self.surfaces[id(part)] = SurfaceQuery(part.vertices, part.triangles, samples=0, k=6)
+        return self.surfaces[id(part)]
 
 
 @dataclass
@@ -52,6 +85,7 @@ class Piece:
     quads: np.ndarray
     triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
     method: str = ""
+    polished: bool = False  # singularities reduced and fitted onto the part (see ``polish``)
 
     @property
     def faces(self) -> int:
@@ -63,8 +97,8 @@ def _quad_euler(quads: np.ndarray) -> int:
     return int(len(np.unique(quads)) - len(edges) + len(quads))
 
 
-def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_sharp: bool, crease_angle: float,
-                cancel, progress, seed: int = 0) -> list[Piece | None]:
+def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, opts: Options, progress, seed: int = 0,
+                input_per_face: float = 0.0) -> list[Piece | None]:
     """One child call remeshing every part; None for parts that came back empty."""
     if not parts:
         return []
@@ -75,9 +109,10 @@ def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, preserve_
               "offsets_v": offsets_v, "offsets_t": offsets_t, "budgets": np.array(budgets, np.int64)}
     expected = sum(budgets) / (1500 if engine == "quadriflow" else 6000) + 1
     out = call_in_child(quad_engines.__name__, "remesh_batch_child", arrays,
-                        {"engine": engine, "preserve_sharp": bool(preserve_sharp), "crease_angle": float(crease_angle),
-                         "seed": int(seed)},
-                        cancel=cancel, progress=progress, stage=f"quad remeshing ({engine})",
+                        {"engine": engine, "preserve_sharp": bool(opts.preserve_sharp),
+                         "crease_angle": float(opts.crease_angle), "seed": int(seed),
+                         "input_per_face": float(input_per_face)},
+                        cancel=opts.cancel, progress=progress, stage=f"quad remeshing ({engine})",
                         expected_seconds=expected, timeout=300)
     pieces: list[Piece | None] = []
     ov = np.concatenate([[0], np.cumsum(out["counts_v"])])
@@ -96,15 +131,20 @@ class Verdict:
     rank: tuple
 
 
-def shape_error(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
-    """Largest distance from the part's surface to the piece, relative to the part's bbox diagonal."""
+def shape_error(piece: Piece, part: TriMesh, samples: int = 4000, part_surface: SurfaceQuery | None = None) -> float:
+    """Largest distance between the part's surface and the piece's, both ways (sampled: ``samples``
+    points and a share of the vertices on each), relative to the part's bbox diagonal."""
     tris = np.concatenate([piece.quads[:, [0, 1, 2]], piece.quads[:, [0, 2, 3]], piece.triangles.reshape(-1, 3)])
-    query = SurfaceQuery(piece.vertices, tris, samples=len(tris), k=6)
-    points = np.concatenate([sample_surface(part.vertices, part.triangles, samples)[0], part.vertices[::7]])
-    return float(query.distance(points).max() / max(bbox_diagonal(part.vertices), 1e-30))
+    to_piece = SurfaceQuery(piece.vertices, tris, samples=len(tris), k=6)
+    part_surface = part_surface or SurfaceQuery(part.vertices, part.triangles, samples=0, k=6)
+    on_part = np.concatenate([sample_surface(part.vertices, part.triangles, samples)[0], part.vertices[::7]])
+    on_piece = np.concatenate([sample_surface(piece.vertices, tris, samples)[0], piece.vertices[np.unique(tris)]])
+    largest = max(to_piece.distance(on_part).max(), part_surface.distance(on_piece).max())
+    return float(largest / max(bbox_diagonal(part.vertices), 1e-30))
 
 
-def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True) -> Verdict:
+def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True,
+           part_surface: SurfaceQuery | None = None) -> Verdict:
     """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept)
     and within ``SHAPE_LIMIT`` of its surface; otherwise say what is wrong. ``shape=False``
     skips the (costlier) distance check."""
@@ -117,25 +157,54 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool,
     euler_gap = abs(_quad_euler(piece.quads) - euler_characteristic(part.triangles))
     if keep_topology and euler_gap:
         problems.append("topology changed")
-    error = shape_error(piece, part) if shape else 0.0
+    error = shape_error(piece, part, part_surface=part_surface) if shape else 0.0
     if error > SHAPE_LIMIT:
         problems.append(f"shape error {error:.1%}")
     return Verdict(problems, (min(euler_gap, 1) if keep_topology else 0, int(count_off), error))
 
 
-def choose(pieces: list[Piece | None], part: TriMesh, budget: int, keep_topology: bool,
+def polish(piece: Piece, part: TriMesh, opts: Options) -> Piece:
+    """``piece`` with fewer singular vertices (``quad_cleanup``), fitted onto the part's surface."""
+    vertices, quads = reduce_singularities(piece.vertices, piece.quads, cancel=opts.cancel)
+    vertices = fit_to_surface(vertices, quads, part.vertices, part.triangles, sharp_angle=opts.sharp_angle,
+                              cancel=opts.cancel)
+    return replace(piece, vertices=vertices, quads=quads, polished=True)
+
+
+def reopen_holes(piece: Piece | None, part: TriMesh) -> Piece | None:
+    """``piece`` without the quads a remesher laid over holes of the part
+    (``surface_fit.quads_over_holes``), when that brings its Euler characteristic closer to the
+    part's (quads that only overshoot the part's rim are left alone)."""
+    if piece is None:
+        return None
+    over = quads_over_holes(piece.vertices, piece.quads, part.vertices, part.triangles)
+    if not over.any() or over.all():
+        return piece
+    wanted = euler_characteristic(part.triangles)
+    if abs(_quad_euler(piece.quads[~over]) - wanted) >= abs(_quad_euler(piece.quads) - wanted):
+        return piece
+    vertices, quads = compact(piece.vertices, piece.quads[~over])
+    return replace(piece, vertices=vertices, quads=quads)
+
+
+def choose(pieces: list[Piece | None], part: TriMesh, budget: int, opts: Options,
            ) -> tuple[Piece | None, list[Verdict]]:
     """The accepted piece with the fewest singular vertices (None if none is accepted), and every
-    piece's verdict. Distances are measured in order of singularity until one passes."""
-    verdicts = [assess(p, part, budget, keep_topology, shape=False) for p in pieces]
+    piece's verdict. Pieces are changed in the list: quads over holes of an open part are dropped,
+    then the pieces with the right count and topology are polished before their distance is
+    measured, in order of singularity until one passes (the others are measured as they are)."""
+    if boundary_edge_count(part.triangles):
+        pieces[:] = [reopen_holes(p, part) for p in pieces]
+    verdicts = [assess(p, part, budget, opts.keep_topology, shape=False) for p in pieces]
     order = sorted((i for i, v in enumerate(verdicts) if not v.problems), key=lambda i: singular_count(pieces[i].quads))
     for i in order:
-        verdicts[i] = assess(pieces[i], part, budget, keep_topology)
+        pieces[i] = polish(pieces[i], part, opts)
+        verdicts[i] = assess(pieces[i], part, budget, opts.keep_topology, part_surface=opts.surface(part))
         if not verdicts[i].problems:
             return pieces[i], verdicts
     for i, piece in enumerate(pieces):
         if piece is not None and i not in order:
-            verdicts[i] = assess(piece, part, budget, keep_topology)
+            verdicts[i] = assess(piece, part, budget, opts.keep_topology, part_surface=opts.surface(part))
     return None, verdicts
 
 
@@ -143,6 +212,7 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
                  keep_topology: bool = True, report: list[str] | None = None, cancel: CancelToken | None = None,
                  progress: ProgressFn = no_progress) -> list[Piece]:
     """Quad-remesh every part to its budget; always returns one piece per part."""
+    opts = Options(preserve_sharp, crease_angle, keep_topology, cancel)
     report = report if report is not None else []
     result: list[Piece | None] = [None] * len(parts)
     small = [i for i, b in enumerate(budgets) if b < MIN_FIELD_FACES]
@@ -151,33 +221,29 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     if small:
         report.append(f"{len(small)} small component(s) (< {MIN_FIELD_FACES} faces of budget) made low-poly, "
                       "split into quads")
-        extra = _lowpoly_quads(parts, small, budgets, result, preserve_sharp, crease_angle, cancel, no_progress)
+        extra = _lowpoly_quads(parts, small, budgets, result, opts, no_progress)
         big = sum(budgets[i] for i in todo)
         if extra > 0 and big:  # small pieces cannot go below a few faces each: take it from the rest
             for i in todo:
                 budgets[i] = max(MIN_FIELD_FACES, int(round(budgets[i] * max(big - extra, big // 2) / big)))
     why: dict[int, str] = {}
     best: dict[int, tuple[Verdict, Piece]] = {}  # best rejected result per part
+    quadriflow = "quadriflow" in {engine for engine, _ in JOBS}
+    if quadriflow:
+        _coarse_to_fine(parts, budgets, [i for i in todo if budgets[i] >= COARSE_MIN_FACES], result, best, why,
+                        opts, sub_progress(progress, 0.0, 0.2))
+        todo = [i for i in todo if result[i] is None]
     waves = _waves(JOBS, free_cores())
     for n, wave in enumerate(waves):
         if not todo:
             break
-        runs = _race(wave, parts, budgets, todo, preserve_sharp, crease_angle, cancel,
-                     sub_progress(progress, 0.25 * n / len(waves), 0.25 * (n + 1) / len(waves)))
+        runs = _race(wave, parts, budgets, todo, opts,
+                     sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
         for i in todo:
-            pieces = [run[i] for run in runs.values()]
-            result[i], verdicts = choose(pieces, parts[i], budgets[i], keep_topology)
-            if result[i] is not None:
-                continue
-            why[i] = "; ".join(filter(None, [why.get(i), *(f"{label}: {', '.join(v.problems)}"
-                                                          for label, v in zip(runs, verdicts))]))
-            for verdict, piece in zip(verdicts, pieces):
-                if piece is not None and (i not in best or verdict.rank < best[i][0].rank):
-                    best[i] = (verdict, piece)
+            result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best, why)
         todo = [i for i in todo if result[i] is None]
-    if todo and "quadriflow" in {engine for engine, _ in JOBS}:
-        _count_retries(parts, budgets, todo, best, result, preserve_sharp, crease_angle, keep_topology, cancel,
-                       sub_progress(progress, 0.25, 0.5))
+    if todo and quadriflow:
+        _count_retries(parts, budgets, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.55))
         todo = [i for i in todo if result[i] is None]
     if todo:
         report.append(f"{len(todo)} component(s) had no accepted remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
@@ -185,24 +251,69 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     # rebuild would close it); closed parts that missed the count or topology are rebuilt from voxels
     for i in [i for i in todo if i in best and not best[i][0].rank[1]
               and (not best[i][0].rank[0] or boundary_edge_count(parts[i].triangles))]:
-        _keep_closest(i, best, result, report)
+        _keep_closest(i, parts, budgets, best, result, report, opts)
     todo = [i for i in todo if result[i] is None]
     closed = [i for i in todo if not boundary_edge_count(parts[i].triangles)]
     if closed:
         report.append(f"{len(closed)} closed component(s) fell back to SDF remesh")
-        _sdf_fallback(parts, budgets, closed, result, keep_topology, cancel,
-                      sub_progress(progress, 0.5, 0.75))
+        _sdf_fallback(parts, budgets, closed, result, opts, sub_progress(progress, 0.55, 0.8))
     for i in [i for i in todo if result[i] is None and i in best]:
-        _keep_closest(i, best, result, report)
+        _keep_closest(i, parts, budgets, best, result, report, opts)
     todo = [i for i in todo if result[i] is None]
     if todo:
         report.append(f"{len(todo)} component(s) fell back to low-poly, split into quads")
-        _lowpoly_quads(parts, todo, budgets, result, preserve_sharp, crease_angle, cancel,
-                       sub_progress(progress, 0.75, 1.0))
+        _lowpoly_quads(parts, todo, budgets, result, opts, sub_progress(progress, 0.8, 1.0))
     return result  # type: ignore[return-value]
 
 
-def _lowpoly_quads(parts, indices, budgets, result, preserve_sharp, crease_angle, cancel, progress) -> int:
+def _judge(i: int, pieces: dict[str, Piece | None], part: TriMesh, budget: int, opts: Options,
+           best: dict, why: dict) -> Piece | None:
+    """:func:`choose` among one part's labelled pieces; a rejection updates ``why`` and ``best``."""
+    candidates = list(pieces.values())
+    chosen, verdicts = choose(candidates, part, budget, opts)
+    if chosen is None:
+        why[i] = "; ".join(filter(None, [why.get(i), *(f"{label}: {', '.join(v.problems)}"
+                                                      for label, v in zip(pieces, verdicts))]))
+        for verdict, piece in zip(verdicts, candidates):
+            if piece is not None and (i not in best or verdict.rank < best[i][0].rank):
+                best[i] = (verdict, piece)
+    return chosen
+
+
+def _only_count_missed(i: int, best: dict) -> bool:
+    return i in best and best[i][0].rank[:2] == (0, 1) and best[i][0].rank[2] <= SHAPE_LIMIT
+
+
+def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, progress) -> None:
+    """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
+    accepted (``best`` and ``why`` record the rest)."""
+    asked = [b / 4 for b in budgets]
+    seeds = COARSE_SEEDS[:max(1, min(free_cores(), len(COARSE_SEEDS)))]
+    todo = list(indices)
+    for attempt in range(1 + COUNT_RETRIES):
+        if not todo:
+            return
+        runs = _race([("quadriflow", seed) for seed in seeds], parts, [max(round(a), 1) for a in asked], todo, opts,
+                     sub_progress(progress, attempt / (1 + COUNT_RETRIES), (attempt + 1) / (1 + COUNT_RETRIES)),
+                     input_per_face=FIELD_TRIANGLES_PER_QUAD)
+        for i in todo:
+            pieces = {f"coarse {label}": _split(run[i], opts) for label, run in runs.items()}
+            result[i] = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
+            if result[i] is None and _only_count_missed(i, best):
+                asked[i] *= budgets[i] / best[i][1].faces
+        todo = [i for i in todo if result[i] is None and _only_count_missed(i, best)]
+
+
+def _split(piece: Piece | None, opts: Options) -> Piece | None:
+    """A coarse piece with its singularities reduced, then every quad split into four."""
+    if piece is None:
+        return None
+    vertices, quads = reduce_singularities(piece.vertices, piece.quads, cancel=opts.cancel)
+    vertices, quads = split_into_quads(vertices, np.zeros((0, 3), np.int64), quads)
+    return Piece(vertices, quads, method=f"{piece.method}/4+split")
+
+
+def _lowpoly_quads(parts, indices, budgets, result, opts: Options, progress) -> int:
     """Low-poly the parts in ``indices`` together (QEM never merges separate components) to about
     a quarter of their budget, then cut every face into quads (3 per triangle, 4 per quad). The
     whole result goes in the first part's slot. Returns how many faces it overshot the budget."""
@@ -211,7 +322,7 @@ def _lowpoly_quads(parts, indices, budgets, result, preserve_sharp, crease_angle
     budget = sum(budgets[i] for i in indices)
     v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
                       np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
-                      max(round(budget / 3.5), 1), preserve_sharp, crease_angle, None, cancel, progress)
+                      max(round(budget / 3.5), 1), opts.preserve_sharp, opts.crease_angle, None, opts.cancel, progress)
     v, q = split_into_quads(v, t, q)
     for i in indices:
         result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly+split")
@@ -248,18 +359,20 @@ def _waves(jobs, cores: int) -> list[tuple]:
     return [tuple(jobs[k:k + size]) for k in range(0, len(jobs), size)]
 
 
-def _race(jobs, parts, budgets, indices, preserve_sharp, crease_angle, cancel, progress) -> dict[str, dict]:
+def _race(jobs, parts, budgets, indices, opts: Options, progress, input_per_face: float = 0.0) -> dict[str, dict]:
     """Every (engine, seed) job on the parts, each in its own child process, all at once;
     returns {"engine#seed": {part index: piece or None}}."""
+    if len(jobs) == 1:  # no thread needed
+        engine, seed = jobs[0]
+        return {f"{engine}#{seed}": _attempt(parts, budgets, indices, engine, opts, progress, seed, input_per_face)}
     with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = {f"{engine}#{seed}": pool.submit(_attempt, parts, budgets, indices, engine, preserve_sharp,
-                                                   crease_angle, cancel, progress if n == 0 else no_progress, seed)
+        futures = {f"{engine}#{seed}": pool.submit(_attempt, parts, budgets, indices, engine, opts,
+                                                   progress if n == 0 else no_progress, seed, input_per_face)
                    for n, (engine, seed) in enumerate(jobs)}
         return {label: future.result() for label, future in futures.items()}
 
 
-def _count_retries(parts, budgets, indices, best, result, preserve_sharp, crease_angle, keep_topology, cancel,
-                   progress) -> None:
+def _count_retries(parts, budgets, indices, best, why, result, opts: Options, progress) -> None:
     """Ask QuadriFlow again with a rescaled target for parts whose best result missed only the
     count (its count response is nonlinear); fills ``result`` where a retry is accepted."""
     asked = list(budgets)
@@ -269,50 +382,54 @@ def _count_retries(parts, budgets, indices, best, result, preserve_sharp, crease
             return
         for i in retry:
             asked[i] = max(int(round(asked[i] * budgets[i] / best[i][1].faces)), MIN_FIELD_FACES)
-        again = _attempt(parts, asked, retry, "quadriflow", preserve_sharp, crease_angle, cancel, progress)
+        again = _attempt(parts, asked, retry, "quadriflow", opts, progress)
         for i in retry:
-            verdict = assess(again[i], parts[i], budgets[i], keep_topology)
-            if not verdict.problems:
-                result[i] = again[i]
-            elif again[i] is not None and verdict.rank < best[i][0].rank:
-                best[i] = (verdict, again[i])
+            result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)
 
 
-def _attempt(parts, budgets, indices, engine, preserve_sharp, crease_angle, cancel, progress,
-             seed: int = 0) -> dict[int, Piece | None]:
+def _attempt(parts, budgets, indices, engine, opts: Options, progress, seed: int = 0,
+             input_per_face: float = 0.0) -> dict[int, Piece | None]:
     """Run ``engine`` on the parts in ``indices``; a crash of the batch is retried part by part."""
     chosen = [parts[i] for i in indices]
     try:
-        got = _run_engine(chosen, [budgets[i] for i in indices], engine, preserve_sharp, crease_angle, cancel, progress,
-                          seed)
+        got = _run_engine(chosen, [budgets[i] for i in indices], engine, opts, progress, seed, input_per_face)
         return dict(zip(indices, got))
     except ChildFailure:
         if len(indices) == 1:
             return {indices[0]: None}
         out: dict[int, Piece | None] = {}
         for i in indices:
-            out.update(_attempt(parts, budgets, [i], engine, preserve_sharp, crease_angle, cancel, progress, seed))
+            out.update(_attempt(parts, budgets, [i], engine, opts, progress, seed, input_per_face))
         return out
 
 
-def _keep_closest(i: int, best: dict, result: list, report: list[str]) -> None:
-    verdict, result[i] = best[i]
-    report.append(f"kept the closest remesh ({result[i].method}) of a component despite: {', '.join(verdict.problems)}")
+def _keep_closest(i: int, parts, budgets, best: dict, result: list, report: list[str], opts: Options) -> None:
+    """Take part ``i``'s best rejected piece (polished, if it was not) and say what it misses."""
+    verdict, piece = best[i]
+    if not piece.polished:
+        piece = polish(piece, parts[i], opts)
+        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.surface(parts[i]))
+    result[i] = piece
+    missed = ", ".join(verdict.problems) or "nothing after the fit"
+    report.append(f"kept the closest remesh ({piece.method}) of a component despite: {missed}")
 
 
-def _sdf_fallback(parts, budgets, indices, result, keep_topology, cancel, progress) -> None:
+def _sdf_fallback(parts, budgets, indices, result, opts: Options, progress) -> None:
     """Voxel-remesh each part, then Instant Meshes; fills ``result`` where that is accepted."""
     from .sdf_remesh import sdf_remesh
 
     for i in indices:
-        if cancel is not None:
-            cancel.check()
+        if opts.cancel is not None:
+            opts.cancel.check()
         try:
-            rebuilt = sdf_remesh(parts[i], cancel=cancel)
+            rebuilt = sdf_remesh(parts[i], cancel=opts.cancel)
         except ValueError:
             continue
-        piece = _attempt([rebuilt], [budgets[i]], [0], "instant_meshes", False, 30.0, cancel, progress)[0]
-        verdict = assess(piece, parts[i], budgets[i], keep_topology)
-        if piece is not None and not verdict.rank[0] and not verdict.rank[1]:
+        piece = _attempt([rebuilt], [budgets[i]], [0], "instant_meshes", Options(cancel=opts.cancel), progress)[0]
+        if piece is None:
+            continue
+        piece = polish(piece, parts[i], opts)
+        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.surface(parts[i]))
+        if not verdict.rank[0] and not verdict.rank[1]:
             piece.method = "sdf+instant_meshes"
             result[i] = piece
