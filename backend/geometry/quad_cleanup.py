@@ -224,7 +224,19 @@ class _QuadMesh:
 
     def effect(self, kind: str, args: tuple, checked: bool = True) -> tuple[dict[int, int], tuple] | None:
         """({vertex: new valence}, removed vertices) of an edit, or None where it is not allowed;
-        ``checked=False`` skips the costlier checks that the edit keeps the surface manifold."""
+        ``checked=False`` skips the costlier checks that the edit keeps the surface manifold.
+        No edit takes a valence out of [3, 6] (boundary [2, 5]) or further out: a valence-2
+        vertex or a star of 7 would buy a lower count with a badly shaped patch."""
+        effect = self.valence_changes(kind, args, checked)
+        if effect is None:
+            return None
+        for x, value in effect[0].items():
+            low, high = (2, 5) if self.boundary[x] else (3, 6)
+            if not low <= value <= high and abs(value - (low + high) / 2) >= abs(self.valence[x] - (low + high) / 2):
+                return None
+        return effect
+
+    def valence_changes(self, kind: str, args: tuple, checked: bool) -> tuple[dict[int, int], tuple] | None:
         if kind == "rotate":
             a, b, option = args
             hexagon = self.hexagon(a, b)
