@@ -4,7 +4,7 @@ import numpy as np
 
 from backend.geometry.surface_distance import SurfaceQuery, sample_surface
 from backend.geometry.polymesh import compact
-from backend.geometry.surface_fit import Polylines, _QuadMesh, fit_to_surface, quads_over_holes
+from backend.geometry.surface_fit import Polylines, SurfaceTarget, _QuadMesh, fit_to_surface, quads_over_holes
 
 
 def cube_sphere(n: int, radius: float = 1.0, center=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +116,9 @@ def test_open_boundaries_snap_to_the_input_outline_and_hole():
     r = np.max(np.abs(fitted[rim, :2]), axis=1)
     assert np.allclose(r[inner], 0.3, atol=1e-9) and np.allclose(r[~inner], 1.0, atol=1e-9)
     assert np.allclose(fitted[:, 2], 0.0)
+    target = SurfaceTarget(fine_v, fine_t)  # built once, shared by every candidate: same answers
+    assert np.array_equal(fit_to_surface(v, q, fine_v, fine_t, target=target), fitted)
+    assert np.array_equal(quads_over_holes(v, q, fine_v, fine_t, target=target), quads_over_holes(v, q, fine_v, fine_t))
     assert facing_out(fitted, q, np.array([0, 0, -1.0])).all()
     # the outline and the hole now match: no part of the input is far from the result
     assert hausdorff_into((fine_v, fine_t), (fitted, triangulated(q))) < 0.06

@@ -166,7 +166,8 @@ class _QuadMesh:
         """Moved vertices that sit exactly (in float32) where another vertex is: all of them when
         one of the group did not move, else all but the first."""
         used = np.flatnonzero(self.used)
-        _, group, counts = np.unique(x[used].astype(np.float32), axis=0, return_inverse=True, return_counts=True)
+        rows = np.ascontiguousarray(x[used], dtype=np.float32).view(np.dtype((np.void, 12))).reshape(-1)
+        _, group, counts = np.unique(rows, return_inverse=True, return_counts=True)
         group = group.reshape(-1)
         shared = counts[group] > 1
         ids, group = used[shared], group[shared]
@@ -191,12 +192,13 @@ class _QuadMesh:
         return x, whole
 
 
-class _Target:
-    """The input surface and its boundary curves, for projection."""
+class SurfaceTarget:
+    """The input surface and its boundary curves, indexed for projection: build it once per part
+    and pass it to :func:`fit_to_surface` and :func:`quads_over_holes` for every candidate."""
 
     def __init__(self, vertices: np.ndarray, triangles: np.ndarray):
-        self.vertices = vertices
-        self.triangles = triangles
+        self.vertices = vertices = np.asarray(vertices, np.float64).reshape(-1, 3)
+        self.triangles = triangles = np.asarray(triangles, np.int64).reshape(-1, 3)
         # coarse inputs (large triangles, far from their centroids) get area samples besides
         self.surface = SurfaceQuery(vertices, triangles, samples=max(0, COVER_SAMPLES - len(triangles)), k=8,
                                     thorough=False)
@@ -221,19 +223,18 @@ class _Target:
 
 def fit_to_surface(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.ndarray, part_triangles: np.ndarray,
                    *, sharp_angle: float | None = None, iterations: int = 3, pull_share: float | None = PULL_SHARE,
-                   cancel=None) -> np.ndarray:
+                   target: SurfaceTarget | None = None, cancel=None) -> np.ndarray:
     """New positions (V,3) for ``vertices`` so the quads lie on the triangle surface
-    (``part_vertices``, ``part_triangles``); see the module docstring. ``pull_share`` (a share of
-    the input's diagonal; None: no pull) is the gap the Hausdorff pull closes. Unused vertices stay put."""
+    (``part_vertices``, ``part_triangles``, or ``target`` built from them); see the module
+    docstring. ``pull_share`` (a share of the input's diagonal; None: no pull) is the gap the
+    Hausdorff pull closes. Unused vertices stay put."""
     x = np.array(vertices, dtype=np.float64).reshape(-1, 3)
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
-    pv = np.asarray(part_vertices, np.float64).reshape(-1, 3)
-    pt = np.asarray(part_triangles, np.int64).reshape(-1, 3)
-    if len(quads) == 0 or len(pt) == 0:
+    if len(quads) == 0 or len(part_triangles) == 0:
         return x
+    target = target or SurfaceTarget(part_vertices, part_triangles)
+    pv, pt = target.vertices, target.triangles
     mesh = _QuadMesh(quads, x)
-    target = _Target(pv, pt)
-    snap_boundary = mesh.boundary & mesh.used if target.boundary is not None else np.zeros(len(x), bool)
     free = mesh.used & ~mesh.feature_vertices(x, LOCK_FOLD_DEG)
 
     x = _relax(x, mesh, target, free, iterations, tangential=True, cancel=cancel)
@@ -244,7 +245,7 @@ def fit_to_surface(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.nd
     return _pull_toward_far_points(x, mesh, target, free, pull_share * bbox_diagonal(pv), cancel)
 
 
-def _relax(x, mesh: _QuadMesh, target: _Target, movable: np.ndarray, iterations: int, tangential: bool,
+def _relax(x, mesh: _QuadMesh, target: SurfaceTarget, movable: np.ndarray, iterations: int, tangential: bool,
            cancel=None) -> np.ndarray:
     """Project, then ``iterations`` times move the ``movable`` vertices halfway to their neighbours'
     mean (within the tangent plane when ``tangential``) and project again; folds undone."""
@@ -287,7 +288,7 @@ def _mean_edge_length(x: np.ndarray, mesh: _QuadMesh) -> np.ndarray:
     return total / np.maximum(mesh.degree, 1)
 
 
-def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarray, limit: float,
+def _pull_toward_far_points(x, mesh: _QuadMesh, target: SurfaceTarget, free: np.ndarray, limit: float,
                             cancel) -> np.ndarray:
     """Close the gaps both ways, in rounds: an input point far from the result pulls the nearest
     unpinned vertex onto it; a point of the result (quad centre or edge midpoint) far from the
@@ -337,22 +338,23 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: _Target, free: np.ndarra
 
 
 def quads_over_holes(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.ndarray,
-                     part_triangles: np.ndarray, reach: float = HOLE_REACH) -> np.ndarray:
+                     part_triangles: np.ndarray, reach: float = HOLE_REACH,
+                     target: SurfaceTarget | None = None) -> np.ndarray:
     """(F,) bool: quads that cover a hole of the input (a remesher that closed it): their centre's
     closest input point is on the input's boundary, farther than ``reach`` times the quad's mean
     edge length. Dropping them reopens the hole; :func:`fit_to_surface` then snaps the new rim
-    onto the input's."""
+    onto the input's. ``target``: the part's :class:`SurfaceTarget`, when already built."""
     x = np.asarray(vertices, np.float64).reshape(-1, 3)
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
-    pv = np.asarray(part_vertices, np.float64).reshape(-1, 3)
-    pt = np.asarray(part_triangles, np.int64).reshape(-1, 3)
-    rim = boundary_curves(pt)
-    if len(rim) == 0 or len(quads) == 0:
+    if len(quads) == 0 or len(part_triangles) == 0:
+        return np.zeros(len(quads), bool)
+    target = target or SurfaceTarget(part_vertices, part_triangles)
+    if target.boundary is None:
         return np.zeros(len(quads), bool)
     p = x[quads]
     centre = p.mean(axis=1)
     size = np.linalg.norm(p - np.roll(p, 1, axis=1), axis=2).mean(axis=1)
-    closest, _ = _Target(pv, pt).surface.closest_points(centre)
-    on_rim = np.linalg.norm(Polylines(pv[rim[:, 0]], pv[rim[:, 1]]).closest_points(closest) - closest, axis=1)
+    closest, _ = target.surface.closest_points(centre)
+    on_rim = np.linalg.norm(target.boundary.closest_points(closest) - closest, axis=1)
     gap = np.linalg.norm(centre - closest, axis=1)
-    return (on_rim <= 1e-9 * max(bbox_diagonal(pv), 1e-30)) & (gap > reach * size)
+    return (on_rim <= 1e-9 * max(bbox_diagonal(target.vertices), 1e-30)) & (gap > reach * size)
