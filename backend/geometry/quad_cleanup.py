@@ -61,6 +61,13 @@ def _energy(valence: int, boundary: bool) -> int:
     return abs(valence - 4)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product over the last axis (np.cross costs more on the small arrays here)."""
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+
+
 def _bending(pos: np.ndarray, quads: np.ndarray, edges: np.ndarray, mean_length: np.ndarray) -> np.ndarray:
     """How far the centre of each vertex's ring lies off its tangent plane, in mean edge lengths
     (0 on a flat patch, large on tips and creases)."""
@@ -85,9 +92,11 @@ class _QuadMesh:
         n = len(self.pos)
         self.faces: list[list[int] | None] = quads.tolist()
         self.vf: list[set[int]] = [set() for _ in range(n)]
+        self.walk: dict[tuple[int, int], int] = {}  # directed edge -> the face that walks it
         for f, quad in enumerate(self.faces):
-            for v in quad:
+            for i, v in enumerate(quad):
                 self.vf[v].add(f)
+                self.walk[(v, quad[(i + 1) % 4])] = f
         self.alive = [bool(s) for s in self.vf]
         edges, counts = unique_rows(np.sort(quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1),
                                     return_counts=True)
@@ -136,11 +145,7 @@ class _QuadMesh:
 
     def oriented_face(self, a: int, b: int) -> int | None:
         """The face that walks from ``a`` to ``b``."""
-        for f in self.vf[a]:
-            quad = self.faces[f]
-            if quad[(quad.index(a) + 1) % 4] == b:
-                return f
-        return None
+        return self.walk.get((a, b))
 
     def energy(self, v: int) -> int:
         return _energy(self.valence[v], self.boundary[v])
@@ -151,15 +156,23 @@ class _QuadMesh:
     # --- logged edits --------------------------------------------------------------------
 
     def set_face(self, f: int, quad: list[int] | None) -> None:
+        self.log.append(("face", f, self.faces[f]))
+        self.place(f, quad)
+
+    def place(self, f: int, quad: list[int] | None) -> None:
+        """Put ``quad`` (or nothing) in slot ``f``, keeping the vertex-face sets and the
+        directed-edge index in step."""
         old = self.faces[f]
-        self.log.append(("face", f, old))
         if old is not None:
-            for v in old:
+            for i, v in enumerate(old):
                 self.vf[v].discard(f)
+                if self.walk.get((v, old[(i + 1) % 4])) == f:
+                    del self.walk[(v, old[(i + 1) % 4])]
         self.faces[f] = quad
         if quad is not None:
-            for v in quad:
+            for i, v in enumerate(quad):
                 self.vf[v].add(f)
+                self.walk[(v, quad[(i + 1) % 4])] = f
 
     def set_valence(self, v: int, value: int) -> None:
         self.log.append(("valence", v, self.valence[v]))
@@ -181,14 +194,7 @@ class _QuadMesh:
         while len(self.log) > mark:
             kind, key, old = self.log.pop()
             if kind == "face":
-                current = self.faces[key]
-                if current is not None:
-                    for v in current:
-                        self.vf[v].discard(key)
-                self.faces[key] = old
-                if old is not None:
-                    for v in old:
-                        self.vf[v].add(key)
+                self.place(key, old)
             elif kind == "valence":
                 self.valence[key] = old
             elif kind == "pos":
@@ -419,7 +425,7 @@ class _QuadMesh:
                 owner.append(i)
                 faces.append(self.faces[f])
         p = self.pos[np.array(faces)]
-        cross = np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+        cross = _cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
         sums = np.stack([np.bincount(owner, cross[:, k], len(verts)) for k in range(3)], axis=1)
         sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-300)
         return dict(zip(verts, sums))
@@ -434,7 +440,7 @@ class _QuadMesh:
         ref /= np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-300)
         nxt = np.roll(p, -1, axis=1) - p
         prv = np.roll(p, 1, axis=1) - p
-        sine = np.einsum("fcd,fd->fc", np.cross(nxt, prv), ref)
+        sine = np.einsum("fcd,fd->fc", _cross(nxt, prv), ref)
         sine /= np.maximum(np.linalg.norm(nxt, axis=2) * np.linalg.norm(prv, axis=2), 1e-300)
         return float(sine.min())
 
