@@ -7,7 +7,8 @@ For every connected component with a face budget (its share of the target by are
    0 and 1 at once when cores are free), singularities reduced (``quad_cleanup``), every quad
    split into four through its edge midpoints and centre (all new vertices are regular, so the
    singular ones are the coarse mesh's: fewer than a full-size field makes), then fitted onto
-   the component (``surface_fit``); a count miss is asked again, rescaled (up to twice);
+   the component (``surface_fit``); a count miss is asked again (up to three times, the target
+   interpolated between the closest tries below and above the budget);
 2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
    Instant Meshes at the full budget, each in its own killable child process (all components of
    a mesh in one call per job); on a busy machine (fewer free cores than jobs) one by one
@@ -49,6 +50,7 @@ JOBS = (("quadriflow", 0), ("instant_meshes", 0), ("quadriflow", 1))
 MIN_FIELD_FACES = 24
 COUNT_TOLERANCE = 0.10
 COUNT_RETRIES = 2
+COARSE_COUNT_RETRIES = 3  # coarse runs are cheap: one more try at the count
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
 COARSE_SEEDS = (0, 1)  # coarse QuadriFlow seeds, at once when cores are free (else the first only)
@@ -274,34 +276,59 @@ def _judge(i: int, pieces: dict[str, Piece | None], part: TriMesh, budget: int, 
     if chosen is None:
         why[i] = "; ".join(filter(None, [why.get(i), *(f"{label}: {', '.join(v.problems)}"
                                                       for label, v in zip(pieces, verdicts))]))
+        is_open = bool(boundary_edge_count(part.triangles))
         for verdict, piece in zip(verdicts, candidates):
-            if piece is not None and (i not in best or verdict.rank < best[i][0].rank):
+            if piece is not None and (i not in best or _preference(verdict, is_open) < _preference(best[i][0], is_open)):
                 best[i] = (verdict, piece)
     return chosen
 
 
-def _only_count_missed(i: int, best: dict) -> bool:
-    return i in best and best[i][0].rank[:2] == (0, 1) and best[i][0].rank[2] <= SHAPE_LIMIT
+def _preference(verdict: Verdict, is_open: bool) -> tuple:
+    """Ranking key among rejected pieces: topology first for a closed part, the count first for
+    an open one (whose piece is kept even with another topology: see ``remesh_quads``)."""
+    topology, count, error = verdict.rank
+    return (count, topology, error) if is_open else verdict.rank
+
+
+def _count_missed(i: int, best: dict) -> bool:
+    """Part ``i``'s best rejected piece has the right topology but not the count (its distance
+    is not measured after a fit yet, so it does not count)."""
+    return i in best and best[i][0].rank[:2] == (0, 1)
 
 
 def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, progress) -> None:
     """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
     accepted (``best`` and ``why`` record the rest)."""
     asked = [b / 4 for b in budgets]
+    tried: dict[int, list[tuple[float, int]]] = {i: [] for i in indices}  # (asked, faces) per part
     seeds = COARSE_SEEDS[:max(1, min(free_cores(), len(COARSE_SEEDS)))]
     todo = list(indices)
-    for attempt in range(1 + COUNT_RETRIES):
+    rounds = 1 + COARSE_COUNT_RETRIES
+    for attempt in range(rounds):
         if not todo:
             return
         runs = _race([("quadriflow", seed) for seed in seeds], parts, [max(round(a), 1) for a in asked], todo, opts,
-                     sub_progress(progress, attempt / (1 + COUNT_RETRIES), (attempt + 1) / (1 + COUNT_RETRIES)),
+                     sub_progress(progress, attempt / rounds, (attempt + 1) / rounds),
                      input_per_face=FIELD_TRIANGLES_PER_QUAD)
         for i in todo:
             pieces = {f"coarse {label}": _split(run[i], opts) for label, run in runs.items()}
+            tried[i] += [(asked[i], p.faces) for p in pieces.values() if p is not None]
             result[i] = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
-            if result[i] is None and _only_count_missed(i, best):
-                asked[i] *= budgets[i] / best[i][1].faces
-        todo = [i for i in todo if result[i] is None and _only_count_missed(i, best)]
+            if result[i] is None and _count_missed(i, best):
+                asked[i] = next_ask(tried[i], budgets[i])
+        todo = [i for i in todo if result[i] is None and _count_missed(i, best)]
+
+
+def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
+    """The target to ask next for ``budget`` faces, from the (asked, faces) pairs so far: linear
+    between the closest tries below and above the budget, else the last try rescaled."""
+    below = [t for t in tried if t[1] < budget]
+    above = [t for t in tried if t[1] > budget]
+    if below and above:
+        (a0, f0), (a1, f1) = max(below, key=lambda t: t[1]), min(above, key=lambda t: t[1])
+        return a0 + (a1 - a0) * (budget - f0) / (f1 - f0)
+    ask, faces = tried[-1]
+    return ask * budget / max(faces, 1)
 
 
 def _split(piece: Piece | None, opts: Options) -> Piece | None:

@@ -1,0 +1,81 @@
+"""The quad remesh pipeline's coarse-to-fine path: a quarter-size QuadriFlow field, split 1 -> 4,
+fitted back; and its pieces (field input, next count target, holes reopened)."""
+import numpy as np
+import pytest
+
+import mesh_corpus
+from backend.geometry import quad_engines, quad_remesh, repair
+from backend.geometry.metrics import surface_distance
+from backend.geometry.polymesh import euler_characteristic
+from backend.geometry.surface_distance import SurfaceQuery
+from shared.payload import MeshPayload
+
+
+def part(name):
+    mesh = mesh_corpus.load(name)
+    return repair.clean(mesh.positions, mesh.triangulated(), [])
+
+
+def quad_payload(piece):
+    return MeshPayload(piece.vertices, np.full(len(piece.quads), 4), piece.quads.reshape(-1))
+
+
+@pytest.mark.parametrize("name", ["torus", "uv_sphere"])
+def test_coarse_to_fine_beats_the_direct_path_on_singular_vertices(name, monkeypatch):
+    mesh = part(name)
+    report = []
+    piece = quad_remesh.remesh_quads([mesh], [2000], report=report)[0]
+    assert piece.method == "quadriflow/4+split", report
+    assert len(piece.triangles) == 0 and abs(piece.faces - 2000) <= 200
+    assert quad_remesh._quad_euler(piece.quads) == euler_characteristic(mesh.triangles)
+    # every vertex lies on the input surface (the fit projected it there)
+    diagonal = np.linalg.norm(mesh.vertices.max(0) - mesh.vertices.min(0))
+    on_surface = SurfaceQuery(mesh.vertices, mesh.triangles).distance(piece.vertices)
+    assert on_surface.max() < 1e-3 * diagonal
+    reference = MeshPayload.from_triangles(mesh.vertices, mesh.triangles)
+    assert surface_distance(quad_payload(piece), reference, samples=10_000).hausdorff < 0.02
+
+    monkeypatch.setattr(quad_remesh, "COARSE_MIN_FACES", 10**9)  # the direct path only
+    direct = quad_remesh.remesh_quads([mesh], [2000])[0]
+    assert not direct.method.endswith("split")
+    assert quad_remesh.singular_count(piece.quads) <= quad_remesh.singular_count(direct.quads)
+
+
+def test_small_budgets_take_the_direct_path():
+    report = []
+    piece = quad_remesh.remesh_quads([part("torus")], [quad_remesh.COARSE_MIN_FACES - 200], report=report)[0]
+    assert piece.method == "quadriflow", report
+
+
+def test_field_input_simplifies_big_inputs_only():
+    bunny = part("bunny")
+    v, t = quad_engines.field_input(bunny.vertices, bunny.triangles, 8000)
+    assert 7000 <= len(t) <= 8000
+    reference = MeshPayload.from_triangles(bunny.vertices, bunny.triangles)
+    assert surface_distance(MeshPayload.from_triangles(v, t), reference, samples=10_000).hausdorff < 0.01
+    torus = part("torus")
+    same_v, same_t = quad_engines.field_input(torus.vertices, torus.triangles, 8000)
+    assert same_t is torus.triangles and same_v is torus.vertices
+
+
+def test_next_ask_interpolates_between_tries_around_the_budget():
+    assert quad_remesh.next_ask([(500, 1600)], 2000) == pytest.approx(625)
+    # a jumpy response: 500 -> 1440, 700 -> 2540; aim between them, not past either
+    ask = quad_remesh.next_ask([(500, 1440), (700, 2540)], 2000)
+    assert ask == pytest.approx(500 + 200 * 560 / 1100)
+    # the closest tries on each side are used
+    assert quad_remesh.next_ask([(400, 1000), (500, 1800), (600, 2200), (800, 3000)], 2000) == pytest.approx(550)
+
+
+def test_reopen_holes_drops_quads_over_a_cut_cap_only_when_topology_gets_closer():
+    sphere = part("uv_sphere")
+    closed = quad_remesh.remesh_quads([sphere], [600])[0]
+    centres = sphere.vertices[sphere.triangles].mean(axis=1)
+    top = sphere.vertices[:, 2].max()
+    cut = repair.clean(sphere.vertices, sphere.triangles[centres[:, 2] < top - 0.3 * np.ptp(sphere.vertices[:, 2])], [])
+    assert euler_characteristic(cut.triangles) == 1  # a disc: the sphere with its cap removed
+    reopened = quad_remesh.reopen_holes(closed, cut)
+    assert 0 < len(closed.quads) - len(reopened.quads) < len(closed.quads) // 2
+    assert quad_remesh._quad_euler(reopened.quads) == 1
+    # on the closed sphere nothing covers a hole: the piece comes back as it was
+    assert quad_remesh.reopen_holes(closed, sphere) is closed
