@@ -107,6 +107,13 @@ def test_a_split_vertex_is_collapsed_and_a_doublet_removed():
     v, q = reduce_singularities(verts, split)
     assert singular_count(q) == 0 and len(q) == len(quads) and _quad_euler(q) == 1
     assert_manifold_quads(q)
+    # no face may go when the budget is zero, and a protected vertex is neither moved nor merged
+    v, q = reduce_singularities(verts, split, max_face_change=0)
+    assert len(q) == len(split) and singular_count(q) <= singular_count(split)
+    protect = np.zeros(len(verts), bool)
+    protect[top] = True
+    v, q = reduce_singularities(verts, split, protect=protect)
+    assert np.any(np.all(v == verts[top], axis=1)) and singular_count(q) < singular_count(split)
     # a doublet: a quad cut into two along its diagonal through a new centre vertex
     f = 44
     a, b, cc, d = quads[f]
