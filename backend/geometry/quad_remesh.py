@@ -229,7 +229,7 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
             for i in todo:
                 budgets[i] = max(MIN_FIELD_FACES, int(round(budgets[i] * max(big - extra, big // 2) / big)))
     why: dict[int, str] = {}
-    best: dict[int, tuple[Verdict, Piece]] = {}  # best rejected result per part
+    best: dict[int, list[tuple[Verdict, Piece]]] = {}  # every rejected result per part (see _best)
     quadriflow = "quadriflow" in {engine for engine, _ in JOBS}
     if quadriflow:
         _coarse_to_fine(parts, budgets, [i for i in todo if budgets[i] >= COARSE_MIN_FACES], result, best, why,
@@ -251,16 +251,18 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
         report.append(f"{len(todo)} component(s) had no accepted remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
     # keep the closest result when only its shape missed, or when the part is open (a voxel
     # rebuild would close it); closed parts that missed the count or topology are rebuilt from voxels
-    for i in [i for i in todo if i in best and not best[i][0].rank[1]
-              and (not best[i][0].rank[0] or boundary_edge_count(parts[i].triangles))]:
-        _keep_closest(i, parts, budgets, best, result, report, opts)
+    for i in todo:
+        is_open = bool(boundary_edge_count(parts[i].triangles))
+        if i in best and not _best(best, i, is_open)[0].rank[1] and (is_open or not _best(best, i)[0].rank[0]):
+            _keep_closest(i, parts, budgets, _best(best, i, is_open), result, report, opts)
     todo = [i for i in todo if result[i] is None]
     closed = [i for i in todo if not boundary_edge_count(parts[i].triangles)]
     if closed:
         report.append(f"{len(closed)} closed component(s) fell back to SDF remesh")
         _sdf_fallback(parts, budgets, closed, result, opts, sub_progress(progress, 0.55, 0.8))
     for i in [i for i in todo if result[i] is None and i in best]:
-        _keep_closest(i, parts, budgets, best, result, report, opts)
+        _keep_closest(i, parts, budgets, _best(best, i, bool(boundary_edge_count(parts[i].triangles))), result,
+                      report, opts)
     todo = [i for i in todo if result[i] is None]
     if todo:
         report.append(f"{len(todo)} component(s) fell back to low-poly, split into quads")
@@ -276,24 +278,25 @@ def _judge(i: int, pieces: dict[str, Piece | None], part: TriMesh, budget: int, 
     if chosen is None:
         why[i] = "; ".join(filter(None, [why.get(i), *(f"{label}: {', '.join(v.problems)}"
                                                       for label, v in zip(pieces, verdicts))]))
-        is_open = bool(boundary_edge_count(part.triangles))
-        for verdict, piece in zip(verdicts, candidates):
-            if piece is not None and (i not in best or _preference(verdict, is_open) < _preference(best[i][0], is_open)):
-                best[i] = (verdict, piece)
+        rejected = [(v, p) for v, p in zip(verdicts, candidates) if p is not None]
+        if rejected:
+            best.setdefault(i, []).extend(rejected)
     return chosen
 
 
-def _preference(verdict: Verdict, is_open: bool) -> tuple:
-    """Ranking key among rejected pieces: topology first for a closed part, the count first for
-    an open one (whose piece is kept even with another topology: see ``remesh_quads``)."""
-    topology, count, error = verdict.rank
-    return (count, topology, error) if is_open else verdict.rank
+def _best(best: dict, i: int, count_first: bool = False) -> tuple[Verdict, Piece]:
+    """Part ``i``'s best rejected piece and its verdict: by rank (topology, count, distance), or
+    with the count first (for an open part, kept even with another topology: see ``remesh_quads``)."""
+    def key(entry):
+        topology, count, error = entry[0].rank
+        return (count, topology, error) if count_first else entry[0].rank
+    return min(best[i], key=key)
 
 
 def _count_missed(i: int, best: dict) -> bool:
     """Part ``i``'s best rejected piece has the right topology but not the count (its distance
     is not measured after a fit yet, so it does not count)."""
-    return i in best and best[i][0].rank[:2] == (0, 1)
+    return i in best and _best(best, i)[0].rank[:2] == (0, 1)
 
 
 def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, progress) -> None:
@@ -404,11 +407,11 @@ def _count_retries(parts, budgets, indices, best, why, result, opts: Options, pr
     count (its count response is nonlinear); fills ``result`` where a retry is accepted."""
     asked = list(budgets)
     for _ in range(COUNT_RETRIES):
-        retry = [i for i in indices if result[i] is None and i in best and best[i][0].rank[1]]
+        retry = [i for i in indices if result[i] is None and i in best and _best(best, i)[0].rank[1]]
         if not retry:
             return
         for i in retry:
-            asked[i] = max(int(round(asked[i] * budgets[i] / best[i][1].faces)), MIN_FIELD_FACES)
+            asked[i] = max(int(round(asked[i] * budgets[i] / _best(best, i)[1].faces)), MIN_FIELD_FACES)
         again = _attempt(parts, asked, retry, "quadriflow", opts, progress)
         for i in retry:
             result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)
@@ -430,9 +433,10 @@ def _attempt(parts, budgets, indices, engine, opts: Options, progress, seed: int
         return out
 
 
-def _keep_closest(i: int, parts, budgets, best: dict, result: list, report: list[str], opts: Options) -> None:
-    """Take part ``i``'s best rejected piece (polished, if it was not) and say what it misses."""
-    verdict, piece = best[i]
+def _keep_closest(i: int, parts, budgets, kept: tuple[Verdict, Piece], result: list, report: list[str],
+                  opts: Options) -> None:
+    """Take ``kept``, a rejected piece of part ``i`` (polished, if it was not), and say what it misses."""
+    verdict, piece = kept
     if not piece.polished:
         piece = polish(piece, parts[i], opts)
         verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.surface(parts[i]))
