@@ -35,7 +35,7 @@ from .polymesh import unique_rows
 
 MIN_CORNER_SINE = 0.15  # corners below this signed sine (about 9 deg or 171 deg) count as bad
 RELAX_STEPS = 3
-MERGE_CURVED = 0.15  # bending above which a vertex is not merged away by a collapse or doublet removal
+MAX_MERGE_BENDING = 0.15  # a vertex bent more (see _bending) is not merged away: it may be a tip
 MAX_SHIFT = 0.35  # farthest a relaxed vertex gets from where it started, x its mean edge length
 SEARCH_DEPTH = 3  # longest sequence of edits tried at once (moves that bring singularities together)
 
@@ -77,7 +77,7 @@ def _bending(pos: np.ndarray, quads: np.ndarray, edges: np.ndarray, mean_length:
     centre = np.stack([np.bincount(edges[:, 0], ends[:, 1, k], n) + np.bincount(edges[:, 1], ends[:, 0, k], n)
                        for k in range(3)], axis=1) / degree[:, None]
     p = pos[quads]
-    cross = np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
+    cross = _cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1])
     normal = np.stack([np.bincount(quads.reshape(-1), np.repeat(cross[:, k], 4), n) for k in range(3)], axis=1)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-300)
     return np.abs(np.einsum("ij,ij->i", centre - pos, normal)) / np.maximum(mean_length, 1e-300)
@@ -108,12 +108,10 @@ class _QuadMesh:
         lengths = np.linalg.norm(self.pos[edges[:, 0]] - self.pos[edges[:, 1]], axis=1)
         mean_length = np.bincount(edges.reshape(-1), np.repeat(lengths, 2), n) / np.maximum(valence, 1)
         self.reach: list[float] = (MAX_SHIFT * mean_length).tolist()
-        bending = _bending(self.pos, quads, edges, mean_length)
-        fixed = boundary.copy()
-        self.mergeable: list[bool] = (bending <= MERGE_CURVED).tolist()  # merged away without losing shape
-        if protect is not None:
-            fixed |= np.asarray(protect, bool)
-        self.fixed: list[bool] = fixed.tolist()
+        # merging a vertex on a tip or crease away (collapse, doublet removal) would cut it off
+        self.mergeable: list[bool] = (_bending(self.pos, quads, edges, mean_length) <= MAX_MERGE_BENDING).tolist()
+        fixed = boundary if protect is None else boundary | np.asarray(protect, bool)
+        self.fixed: list[bool] = fixed.tolist()  # never moved nor merged
         # leave anything that is not plainly manifold alone: vertices on non-manifold edges, in
         # faces that repeat a vertex, or with more than one boundary loop through them
         frozen = np.zeros(n, bool)
