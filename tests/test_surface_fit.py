@@ -85,6 +85,8 @@ def test_coarse_sphere_lands_on_a_fine_sphere_without_flips():
         return length.std() / length.mean()
 
     rough = fit_to_surface(noisy, q, fine_v, fine_t, iterations=0, pull_share=None)
+    inward = fit_to_surface(noisy, q[:, ::-1], fine_v, fine_t, iterations=0, pull_share=None)
+    assert np.array_equal(inward, rough)  # quads wound the other way fit the same
     assert spread(fitted) < spread(rough)
 
 

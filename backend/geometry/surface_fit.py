@@ -214,7 +214,8 @@ class SurfaceTarget:
         normal: the other side of a thin sheet) keeps its place."""
         closest, tri = self.surface.closest_points(x)
         normals = self.normals[tri]
-        wrong_side = np.einsum("nd,nd->n", normals, facing) < 0
+        agree = np.einsum("nd,nd->n", normals, facing)
+        wrong_side = agree < 0 if np.sum(agree < 0) <= len(agree) / 2 else agree > 0  # quads wound the other way
         closest[wrong_side] = x[wrong_side]
         if self.boundary is not None and on_boundary.any():
             closest[on_boundary] = self.boundary.closest_points(x[on_boundary])
