@@ -42,7 +42,7 @@ from .quad_cleanup import reduce_singularities
 from .quad_pairing import split_into_quads
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
-from .surface_fit import fit_to_surface, quads_over_holes
+from .surface_fit import SurfaceTarget, fit_to_surface, quads_over_holes
 
 # (engine, seed): all at once when cores are free; else in this order until one is accepted
 # (Instant Meshes before QuadriFlow's second seed: a seed rarely fixes what made the first fail)
@@ -65,18 +65,19 @@ class Options:
     crease_angle: float = 30.0
     keep_topology: bool = True
     cancel: CancelToken | None = None
-    surfaces: dict = field(default_factory=dict, compare=False)  # id(part) -> its SurfaceQuery, built once
+    targets: dict = field(default_factory=dict, compare=False)  # id(part) -> its SurfaceTarget, built once
 
     @property
     def sharp_angle(self) -> float | None:
         """The crease angle the fit snaps to, when creases are kept."""
         return self.crease_angle if self.preserve_sharp else None
 
-    def surface(self, part: TriMesh) -> SurfaceQuery:
-        """Distance queries to ``part`` (cached for the run: every candidate is checked against it)."""
-        if id(part) not in self.surfaces:
-            self.surfaces[id(part)] = SurfaceQuery(part.vertices, part.triangles, samples=0, k=6)
-        return self.surfaces[id(part)]
+    def target(self, part: TriMesh) -> SurfaceTarget:
+        """``part`` indexed for projection and distance queries (built once per run: every
+        candidate is fitted onto it and checked against it)."""
+        if id(part) not in self.targets:
+            self.targets[id(part)] = SurfaceTarget(part.vertices, part.triangles)
+        return self.targets[id(part)]
 
 
 @dataclass
@@ -169,17 +170,17 @@ def polish(piece: Piece, part: TriMesh, opts: Options) -> Piece:
     """``piece`` with fewer singular vertices (``quad_cleanup``), fitted onto the part's surface."""
     vertices, quads = reduce_singularities(piece.vertices, piece.quads, cancel=opts.cancel)
     vertices = fit_to_surface(vertices, quads, part.vertices, part.triangles, sharp_angle=opts.sharp_angle,
-                              cancel=opts.cancel)
+                              target=opts.target(part), cancel=opts.cancel)
     return replace(piece, vertices=vertices, quads=quads, polished=True)
 
 
-def reopen_holes(piece: Piece | None, part: TriMesh) -> Piece | None:
+def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | None = None) -> Piece | None:
     """``piece`` without the quads a remesher laid over holes of the part
     (``surface_fit.quads_over_holes``), when that brings its Euler characteristic closer to the
     part's (quads that only overshoot the part's rim are left alone)."""
     if piece is None:
         return None
-    over = quads_over_holes(piece.vertices, piece.quads, part.vertices, part.triangles)
+    over = quads_over_holes(piece.vertices, piece.quads, part.vertices, part.triangles, target=target)
     if not over.any() or over.all():
         return piece
     wanted = euler_characteristic(part.triangles)
@@ -196,17 +197,17 @@ def choose(pieces: list[Piece | None], part: TriMesh, budget: int, opts: Options
     then the pieces with the right count and topology are polished before their distance is
     measured, in order of singularity until one passes (the others are measured as they are)."""
     if boundary_edge_count(part.triangles):
-        pieces[:] = [reopen_holes(p, part) for p in pieces]
+        pieces[:] = [reopen_holes(p, part, opts.target(part)) for p in pieces]
     verdicts = [assess(p, part, budget, opts.keep_topology, shape=False) for p in pieces]
     order = sorted((i for i, v in enumerate(verdicts) if not v.problems), key=lambda i: singular_count(pieces[i].quads))
     for i in order:
         pieces[i] = polish(pieces[i], part, opts)
-        verdicts[i] = assess(pieces[i], part, budget, opts.keep_topology, part_surface=opts.surface(part))
+        verdicts[i] = assess(pieces[i], part, budget, opts.keep_topology, part_surface=opts.target(part).surface)
         if not verdicts[i].problems:
             return pieces[i], verdicts
     for i, piece in enumerate(pieces):
         if piece is not None and i not in order:
-            verdicts[i] = assess(piece, part, budget, opts.keep_topology, part_surface=opts.surface(part))
+            verdicts[i] = assess(piece, part, budget, opts.keep_topology, part_surface=opts.target(part).surface)
     return None, verdicts
 
 
@@ -439,7 +440,7 @@ def _keep_closest(i: int, parts, budgets, kept: tuple[Verdict, Piece], result: l
     verdict, piece = kept
     if not piece.polished:
         piece = polish(piece, parts[i], opts)
-        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.surface(parts[i]))
+        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.target(parts[i]).surface)
     result[i] = piece
     missed = ", ".join(verdict.problems) or "nothing after the fit"
     report.append(f"kept the closest remesh ({piece.method}) of a component despite: {missed}")
@@ -460,7 +461,7 @@ def _sdf_fallback(parts, budgets, indices, result, opts: Options, progress) -> N
         if piece is None:
             continue
         piece = polish(piece, parts[i], opts)
-        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.surface(parts[i]))
+        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.target(parts[i]).surface)
         if not verdict.rank[0] and not verdict.rank[1]:
             piece.method = "sdf+instant_meshes"
             result[i] = piece
