@@ -379,14 +379,17 @@ class _QuadMesh:
                     self.search(moved, depth - 1, removals - (kind != "rotate"), (energy, count), step, found)
                     self.undo(mark)
 
-    def try_sequence(self, steps: list) -> set[int] | None:
+    def try_sequence(self, steps: list, dead: set[tuple]) -> set[int] | None:
         """Apply edits one by one, relaxing each; undo them all (None) if one is not allowed or
-        folds a quad. Returns the vertices whose valence changed."""
+        folds a quad. ``dead`` holds the prefixes known to fail from this state; a failing
+        prefix joins it. Returns the vertices whose valence changed."""
         mark = len(self.log)
         changed: set[int] = set()
-        for kind, args in steps:
-            effect = self.effect(kind, args)
+        for n, (kind, args) in enumerate(steps):
+            prefix = tuple(steps[:n + 1])
+            effect = None if prefix in dead else self.effect(kind, args)
             if effect is None or not self.try_edit(kind, args, *effect):
+                dead.add(prefix)
                 self.undo(mark)
                 return None
             changed.update(effect[0])
@@ -486,10 +489,11 @@ class _QuadMesh:
                 found: list = []
                 self.search([v], SEARCH_DEPTH, face_budget - removed_faces, (0, 0), [], found)
                 changed = None
+                dead: set[tuple] = set()
                 for _, _, key, steps in sorted(found):
                     if key in failed and all(stamp[x] <= failed[key][0] for x in failed[key][1]):
                         continue
-                    changed = self.try_sequence(steps)
+                    changed = self.try_sequence(steps, dead)
                     if changed is not None:
                         break
                     failed[key] = (commits, self.near(steps))
