@@ -375,7 +375,7 @@ class _QuadMesh:
                     mark = len(self.log)
                     self.apply(kind, args, effect[0])
                     # the next edit must mend what this one broke
-                    moved = [x for x, value in effect[0].items() if self.alive[x] and self.energy(x) > before[x]]
+                    moved = [x for x in effect[0] if self.alive[x] and self.energy(x) > before[x]]
                     self.search(moved, depth - 1, removals - (kind != "rotate"), (energy, count), step, found)
                     self.undo(mark)
 
