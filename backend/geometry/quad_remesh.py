@@ -10,9 +10,11 @@ For every connected component with a face budget (its share of the target by are
    the component (``surface_fit``); a count miss is asked again (up to three times, the target
    interpolated between the closest tries below and above the budget);
 2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
-   Instant Meshes at the full budget, each in its own killable child process (all components of
-   a mesh in one call per job); on a busy machine (fewer free cores than jobs) one by one
-   (QuadriFlow, Instant Meshes, QuadriFlow's second seed), stopping at the first accepted result;
+   Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
+   triangles per quad, each in its own killable child process (all components of a mesh in one
+   call per job); on a busy machine (fewer free cores than jobs) one by one (QuadriFlow, Instant
+   Meshes, QuadriFlow's second seed), stopping at the first accepted result; the pieces are
+   polished (singularities reduced, fitted onto the unsimplified component) as in step 1;
 3. a result is accepted when it is within 10% of its budget, within 2% of the component's
    diagonal (largest distance from the component's surface, measured after the singularity
    reduction and the fit) and, when ``keep_topology``, has the component's Euler characteristic
@@ -55,6 +57,7 @@ SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of th
 COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
 COARSE_SEEDS = (0, 1)  # coarse QuadriFlow seeds, at once when cores are free (else the first only)
 FIELD_TRIANGLES_PER_QUAD = 20  # the coarse field's input: the part simplified to this many per quad
+DIRECT_TRIANGLES_PER_QUAD = 10  # the direct path's input (QuadriFlow and Instant Meshes), likewise
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Options:
     keep_topology: bool = True
     cancel: CancelToken | None = None
     targets: dict = field(default_factory=dict, compare=False)  # id(part) -> its SurfaceTarget, built once
+    eulers: dict = field(default_factory=dict, compare=False)  # id(part) -> its Euler characteristic
 
     @property
     def sharp_angle(self) -> float | None:
@@ -78,6 +82,12 @@ class Options:
         if id(part) not in self.targets:
             self.targets[id(part)] = SurfaceTarget(part.vertices, part.triangles)
         return self.targets[id(part)]
+
+    def euler(self, part: TriMesh) -> int:
+        """``part``'s Euler characteristic (computed once per run)."""
+        if id(part) not in self.eulers:
+            self.eulers[id(part)] = euler_characteristic(part.triangles)
+        return self.eulers[id(part)]
 
 
 @dataclass
@@ -147,23 +157,31 @@ def shape_error(piece: Piece, part: TriMesh, samples: int = 4000, part_surface: 
 
 
 def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True,
-           part_surface: SurfaceQuery | None = None) -> Verdict:
+           part_surface: SurfaceQuery | None = None, part_euler: int | None = None) -> Verdict:
     """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept)
     and within ``SHAPE_LIMIT`` of its surface; otherwise say what is wrong. ``shape=False``
-    skips the (costlier) distance check."""
+    skips the (costlier) distance check; ``part_surface`` and ``part_euler``, when given, save
+    computing them again."""
     if piece is None:
         return Verdict(["failed"], (9, 9, 9.0))
     problems = []
     count_off = abs(piece.faces - budget) > COUNT_TOLERANCE * budget + 2
     if count_off:
         problems.append(f"face count {piece.faces} vs {budget}")
-    euler_gap = abs(_quad_euler(piece.quads) - euler_characteristic(part.triangles))
+    wanted = euler_characteristic(part.triangles) if part_euler is None else part_euler
+    euler_gap = abs(_quad_euler(piece.quads) - wanted)
     if keep_topology and euler_gap:
         problems.append("topology changed")
     error = shape_error(piece, part, part_surface=part_surface) if shape else 0.0
     if error > SHAPE_LIMIT:
         problems.append(f"shape error {error:.1%}")
     return Verdict(problems, (min(euler_gap, 1) if keep_topology else 0, int(count_off), error))
+
+
+def _verdict(piece: Piece | None, part: TriMesh, budget: int, opts: Options, shape: bool = True) -> Verdict:
+    """:func:`assess` with the part's cached surface index and Euler characteristic."""
+    surface = opts.target(part).surface if shape else None
+    return assess(piece, part, budget, opts.keep_topology, shape, part_surface=surface, part_euler=opts.euler(part))
 
 
 def polish(piece: Piece, part: TriMesh, opts: Options) -> Piece:
@@ -174,7 +192,8 @@ def polish(piece: Piece, part: TriMesh, opts: Options) -> Piece:
     return replace(piece, vertices=vertices, quads=quads, polished=True)
 
 
-def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | None = None) -> Piece | None:
+def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | None = None,
+                 part_euler: int | None = None) -> Piece | None:
     """``piece`` without the quads a remesher laid over holes of the part
     (``surface_fit.quads_over_holes``), when that brings its Euler characteristic closer to the
     part's (quads that only overshoot the part's rim are left alone)."""
@@ -183,7 +202,7 @@ def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | Non
     over = quads_over_holes(piece.vertices, piece.quads, part.vertices, part.triangles, target=target)
     if not over.any() or over.all():
         return piece
-    wanted = euler_characteristic(part.triangles)
+    wanted = euler_characteristic(part.triangles) if part_euler is None else part_euler
     if abs(_quad_euler(piece.quads[~over]) - wanted) >= abs(_quad_euler(piece.quads) - wanted):
         return piece
     vertices, quads = compact(piece.vertices, piece.quads[~over])
@@ -197,17 +216,17 @@ def choose(pieces: list[Piece | None], part: TriMesh, budget: int, opts: Options
     then the pieces with the right count and topology are polished before their distance is
     measured, in order of singularity until one passes (the others are measured as they are)."""
     if boundary_edge_count(part.triangles):
-        pieces[:] = [reopen_holes(p, part, opts.target(part)) for p in pieces]
-    verdicts = [assess(p, part, budget, opts.keep_topology, shape=False) for p in pieces]
+        pieces[:] = [reopen_holes(p, part, opts.target(part), opts.euler(part)) for p in pieces]
+    verdicts = [_verdict(p, part, budget, opts, shape=False) for p in pieces]
     order = sorted((i for i, v in enumerate(verdicts) if not v.problems), key=lambda i: singular_count(pieces[i].quads))
     for i in order:
         pieces[i] = polish(pieces[i], part, opts)
-        verdicts[i] = assess(pieces[i], part, budget, opts.keep_topology, part_surface=opts.target(part).surface)
+        verdicts[i] = _verdict(pieces[i], part, budget, opts)
         if not verdicts[i].problems:
             return pieces[i], verdicts
     for i, piece in enumerate(pieces):
         if piece is not None and i not in order:
-            verdicts[i] = assess(piece, part, budget, opts.keep_topology, part_surface=opts.target(part).surface)
+            verdicts[i] = _verdict(piece, part, budget, opts)
     return None, verdicts
 
 
@@ -241,7 +260,8 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
         if not todo:
             break
         runs = _race(wave, parts, budgets, todo, opts,
-                     sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
+                     sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)),
+                     input_per_face=DIRECT_TRIANGLES_PER_QUAD)
         for i in todo:
             result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best, why)
         todo = [i for i in todo if result[i] is None]
@@ -413,7 +433,7 @@ def _count_retries(parts, budgets, indices, best, why, result, opts: Options, pr
             return
         for i in retry:
             asked[i] = max(int(round(asked[i] * budgets[i] / _best(best, i)[1].faces)), MIN_FIELD_FACES)
-        again = _attempt(parts, asked, retry, "quadriflow", opts, progress)
+        again = _attempt(parts, asked, retry, "quadriflow", opts, progress, input_per_face=DIRECT_TRIANGLES_PER_QUAD)
         for i in retry:
             result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)
 
@@ -440,7 +460,7 @@ def _keep_closest(i: int, parts, budgets, kept: tuple[Verdict, Piece], result: l
     verdict, piece = kept
     if not piece.polished:
         piece = polish(piece, parts[i], opts)
-        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.target(parts[i]).surface)
+        verdict = _verdict(piece, parts[i], budgets[i], opts)
     result[i] = piece
     missed = ", ".join(verdict.problems) or "nothing after the fit"
     report.append(f"kept the closest remesh ({piece.method}) of a component despite: {missed}")
@@ -461,7 +481,7 @@ def _sdf_fallback(parts, budgets, indices, result, opts: Options, progress) -> N
         if piece is None:
             continue
         piece = polish(piece, parts[i], opts)
-        verdict = assess(piece, parts[i], budgets[i], opts.keep_topology, part_surface=opts.target(parts[i]).surface)
+        verdict = _verdict(piece, parts[i], budgets[i], opts)
         if not verdict.rank[0] and not verdict.rank[1]:
             piece.method = "sdf+instant_meshes"
             result[i] = piece
