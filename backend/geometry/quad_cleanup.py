@@ -35,7 +35,7 @@ from .polymesh import unique_rows
 
 MIN_CORNER_SINE = 0.15  # corners below this signed sine (about 9 deg or 171 deg) count as bad
 RELAX_STEPS = 3
-MAX_MERGE_BENDING = 0.15  # a vertex bent more (see _bending) is not merged away: it may be a tip
+MAX_MERGE_BENDING = 0.3  # a vertex bent more (see _bending) is not merged away: it may be a tip
 MAX_SHIFT = 0.35  # farthest a relaxed vertex gets from where it started, x its mean edge length
 SEARCH_DEPTH = 3  # longest sequence of edits tried at once (moves that bring singularities together)
 
