@@ -15,7 +15,11 @@ only where their vertices sit.
    spanning air) pull theirs onto the input, farthest first, in rounds until none is left or no
    vertex can move.
 A move that would turn a quad corner over (relative to the quad before the move) is cut to half,
-then a quarter, then undone.
+then a quarter, then undone; so is one that would put a vertex exactly on another.
+
+Before the fit, :func:`quads_over_holes` finds the quads a remesher laid over a hole of the input
+(drop them; the fit then snaps the new rim). Build a :class:`SurfaceTarget` once per part when
+several candidates are fitted to it.
 """
 from __future__ import annotations
 
