@@ -11,19 +11,21 @@ A vertex is singular when it is interior with valence != 4, or on the boundary w
 - doublet removal: an interior vertex of valence 2 goes and its two quads become one.
 
 From each singular vertex a short depth-first search looks for a sequence of up to
-``SEARCH_DEPTH`` edits, each lowering the irregularity of a vertex the previous one changed and
-none raising the total irregularity sum(|valence - regular|), that ends lowering it without
-adding singular vertices (or removing singular vertices without raising it). Such sequences
-carry 3-5 pairs ("dipoles") until they meet and cancel, which single edits cannot. So neither
-the irregularity nor the singular count ever rises; every edit keeps the mesh manifold,
-pure-quad and of the same Euler characteristic.
+``SEARCH_DEPTH`` edits, each mending a vertex the previous one made worse and none raising the
+total irregularity sum(|valence - regular|), that ends lowering it without adding singular
+vertices (or removing singular vertices without raising it). Such sequences carry 3-5 pairs
+("dipoles") until they meet and cancel, which single edits cannot. So neither the irregularity
+nor the singular count ever rises; every edit keeps the mesh manifold, pure-quad and of the
+same Euler characteristic, and no valence leaves [3, 6] (boundary [2, 5]). Vertices on
+non-manifold edges or in degenerate quads are left alone.
 
 Geometry: after each edit its vertices are relaxed (tangential Laplacian, each vertex kept
 within ``MAX_SHIFT`` edge lengths of where it started) and the sequence is undone if a nearby
 quad then has a corner flatter, sharper or more folded than the region had before (or than a
-floor, when the region was good). Vertices on tips and creases are never merged away, and
-boundary and protected vertices never move. Positions stay roughly on the surface; the caller
-reprojects them onto the input.
+floor, when the region was good). Vertices on tips and creases are never merged away. Boundary
+and protected vertices never move nor merge, and an edge between two of them is never rotated
+(protect the vertices of sharp edges to keep those edges). Positions stay roughly on the
+surface; the caller reprojects them onto the input.
 """
 from __future__ import annotations
 
