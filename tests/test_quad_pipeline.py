@@ -79,3 +79,24 @@ def test_reopen_holes_drops_quads_over_a_cut_cap_only_when_topology_gets_closer(
     assert quad_remesh._quad_euler(reopened.quads) == 1
     # on the closed sphere nothing covers a hole: the piece comes back as it was
     assert quad_remesh.reopen_holes(closed, sphere) is closed
+
+
+def test_lone_triangles_become_one_quad_each_with_the_same_face():
+    v = np.array([[0, 0, 0], [4, 0, 0], [0, 1, 0], [5, 5, 5], [5, 6, 5], [7, 5, 5]], float)
+    t = np.array([[0, 1, 2], [3, 4, 5]])
+    out_v, quads = quad_remesh.lone_triangles_as_quads(v, t)
+    assert quads.shape == (2, 4) and len(out_v) == 8
+    # the first triangle's longest edge is 1-2: its midpoint goes between them, winding kept
+    assert quads[0].tolist() == [1, 6, 2, 0] and np.allclose(out_v[6], [2, 0.5, 0])
+    for tri, quad in zip(t, quads):
+        normal = np.cross(v[tri[1]] - v[tri[0]], v[tri[2]] - v[tri[0]])
+        p = out_v[quad]
+        quad_normal = np.cross(p[2] - p[0], p[3] - p[1])
+        assert np.dot(normal, quad_normal) > 0 and np.allclose(np.dot(p - p[0], normal), 0)
+        assert quad_remesh.singular_count(quad[None]) == 0
+
+
+def test_only_triangles_without_a_neighbour_are_lone():
+    triangles = np.array([[0, 1, 2], [2, 1, 3], [4, 5, 6], [7, 8, 9]])
+    quads = np.array([[9, 8, 10, 11]])
+    assert quad_remesh._lone(triangles, quads).tolist() == [False, False, True, False]

@@ -366,19 +366,49 @@ def _split(piece: Piece | None, opts: Options) -> Piece | None:
 
 def _lowpoly_quads(parts, indices, budgets, result, opts: Options, progress) -> int:
     """Low-poly the parts in ``indices`` together (QEM never merges separate components) to about
-    a quarter of their budget, then cut every face into quads (3 per triangle, 4 per quad). The
-    whole result goes in the first part's slot. Returns how many faces it overshot the budget."""
+    a quarter of their budget, then cut every face into quads (3 per triangle, 4 per quad), except
+    lone triangles (debris that cannot get simpler), each one quad (:func:`lone_triangles_as_quads`).
+    The whole result goes in the first part's slot. Returns how many faces it overshot the budget."""
     chosen = [parts[i] for i in indices]
     offsets = np.cumsum([0] + [len(p.vertices) for p in chosen[:-1]])
     budget = sum(budgets[i] for i in indices)
     v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
                       np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
                       max(round(budget / 3.5), 1), opts.preserve_sharp, opts.crease_angle, None, opts.cancel, progress)
-    v, q = split_into_quads(v, t, q)
+    lone = _lone(t, q)
+    v, q = split_into_quads(v, t[~lone], q)
+    v, lone_quads = lone_triangles_as_quads(v, t[lone])
+    q = np.concatenate([q, lone_quads])
     for i in indices:
         result[i] = Piece(np.zeros((0, 3)), np.zeros((0, 4), np.int64), method="lowpoly+split")
     result[indices[0]] = Piece(v, q, method="lowpoly+split")
     return len(q) - budget
+
+
+def _lone(triangles: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """(T,) bool: triangles that share no edge with another face."""
+    faces = [np.asarray(triangles, np.int64).reshape(-1, 3), np.asarray(quads, np.int64).reshape(-1, 4)]
+    edges = np.concatenate([np.sort(np.stack([f, np.roll(f, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
+                            for f in faces])
+    _, inverse, counts = np.unique(edges, axis=0, return_inverse=True, return_counts=True)
+    shared = counts[inverse.reshape(-1)] > 1
+    return ~shared[:3 * len(faces[0])].reshape(-1, 3).any(axis=1)
+
+
+def lone_triangles_as_quads(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One quad per triangle (a, b, c): (a, m, b, c) with ``m`` the midpoint of its longest edge,
+    renamed a-b (the same flat face and winding; a triangle split into three would add an interior
+    vertex of valence 3 and two faces). Returns (vertices with the midpoints appended, quads)."""
+    t = np.asarray(triangles, np.int64).reshape(-1, 3)
+    v = np.asarray(vertices, np.float64)
+    if len(t) == 0:
+        return v, np.zeros((0, 4), np.int64)
+    length = np.stack([np.linalg.norm(v[t[:, k]] - v[t[:, (k + 1) % 3]], axis=1) for k in range(3)], axis=1)
+    start = length.argmax(axis=1)
+    rows = np.arange(len(t))[:, None]
+    a, b, c = (t[rows, (start[:, None] + k) % 3][:, 0] for k in range(3))
+    middle = len(v) + np.arange(len(t))
+    return np.concatenate([v, 0.5 * (v[a] + v[b])]), np.stack([a, middle, b, c], axis=1)
 
 
 def singular_count(quads: np.ndarray) -> int:
