@@ -6,9 +6,10 @@ For every connected component with a face budget (its share of the target by are
    budget on the component simplified to ``FIELD_TRIANGLES_PER_QUAD`` triangles per quad (seeds
    0 and 1 at once when cores are free), singularities reduced (``quad_cleanup``), every quad
    split into four through its edge midpoints and centre (all new vertices are regular, so the
-   singular ones are the coarse mesh's: fewer than a full-size field makes), then fitted onto
-   the component (``surface_fit``); a count miss is asked again (up to three times, the target
-   interpolated between the closest tries below and above the budget);
+   singular ones are the coarse mesh's: fewer than a full-size field makes), then polished:
+   singularities reduced again and fitted onto the component (``surface_fit``); a count miss is
+   asked again (up to three times, the target interpolated between the closest tries below and
+   above the budget), a near miss of the distance with the seed not run yet;
 2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
    Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
    triangles per quad, each in its own killable child process (all components of a mesh in one
@@ -56,6 +57,7 @@ COARSE_COUNT_RETRIES = 3  # coarse runs are cheap: one more try at the count
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
 COARSE_SEEDS = (0, 1)  # coarse QuadriFlow seeds, at once when cores are free (else the first only)
+NEAR_MISS = 0.03  # a coarse piece this close (share of the diagonal) is worth another seed
 FIELD_TRIANGLES_PER_QUAD = 20  # the coarse field's input: the part simplified to this many per quad
 DIRECT_TRIANGLES_PER_QUAD = 10  # the direct path's input (QuadriFlow and Instant Meshes), likewise
 
@@ -322,25 +324,36 @@ def _count_missed(i: int, best: dict) -> bool:
 
 def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, progress) -> None:
     """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
-    accepted (``best`` and ``why`` record the rest)."""
+    accepted (``best`` and ``why`` record the rest). A part whose pieces missed only the distance,
+    by little (``NEAR_MISS``), tries a seed not run yet (all ran at once when cores were free)."""
     asked = [b / 4 for b in budgets]
     tried: dict[int, list[tuple[float, int]]] = {i: [] for i in indices}  # (asked, faces) per part
-    seeds = COARSE_SEEDS[:max(1, min(free_cores(), len(COARSE_SEEDS)))]
+    first = COARSE_SEEDS[:max(1, min(free_cores(), len(COARSE_SEEDS)))]
+    seeds = {i: first for i in indices}  # the seeds of each part's next round
     todo = list(indices)
     rounds = 1 + COARSE_COUNT_RETRIES
     for attempt in range(rounds):
         if not todo:
             return
-        runs = _race([("quadriflow", seed) for seed in seeds], parts, [max(round(a), 1) for a in asked], todo, opts,
-                     sub_progress(progress, attempt / rounds, (attempt + 1) / rounds),
-                     input_per_face=FIELD_TRIANGLES_PER_QUAD)
-        for i in todo:
-            pieces = {f"coarse {label}": _split(run[i], opts) for label, run in runs.items()}
-            tried[i] += [(asked[i], p.faces) for p in pieces.values() if p is not None]
-            result[i] = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
-            if result[i] is None and _count_missed(i, best):
-                asked[i] = next_ask(tried[i], budgets[i])
-        todo = [i for i in todo if result[i] is None and _count_missed(i, best)]
+        step = sub_progress(progress, attempt / rounds, (attempt + 1) / rounds)
+        for group in sorted(set(seeds[i] for i in todo)):
+            members = [i for i in todo if seeds[i] == group]
+            runs = _race([("quadriflow", seed) for seed in group], parts, [max(round(a), 1) for a in asked], members,
+                         opts, step, input_per_face=FIELD_TRIANGLES_PER_QUAD)
+            for i in members:
+                pieces = {f"coarse {label}": _split(run[i], opts) for label, run in runs.items()}
+                tried[i] += [(asked[i], p.faces) for p in pieces.values() if p is not None]
+                result[i] = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
+                unused = tuple(s for s in COARSE_SEEDS if s > max(group))
+                if result[i] is not None or i not in best:
+                    seeds[i] = ()
+                elif _count_missed(i, best):
+                    asked[i] = next_ask(tried[i], budgets[i])
+                elif _best(best, i)[0].rank[:2] == (0, 0) and _best(best, i)[0].rank[2] <= NEAR_MISS and unused:
+                    seeds[i] = unused[:1]
+                else:
+                    seeds[i] = ()
+        todo = [i for i in todo if seeds[i]]
 
 
 def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
