@@ -3,13 +3,14 @@ fallback chain so a result always comes back.
 
 For every connected component with a face budget (its share of the target by area):
 1. coarse to fine (budgets of ``COARSE_MIN_FACES`` or more): QuadriFlow at a quarter of the
-   budget on the component simplified to ``FIELD_TRIANGLES_PER_QUAD`` triangles per quad (seeds
-   0 and 1 at once when cores are free), singularities reduced (``quad_cleanup``), every quad
-   split into four through its edge midpoints and centre (all new vertices are regular, so the
-   singular ones are the coarse mesh's: fewer than a full-size field makes), then polished:
-   singularities reduced again and fitted onto the component (``surface_fit``); a count miss is
-   asked again (up to three times, the target interpolated between the closest tries below and
-   above the budget), a near miss of the distance with the seed not run yet;
+   budget on the component simplified to 20 triangles per quad (and 10, ``COARSE_VARIANTS``, at
+   once when cores are free), singularities reduced (``quad_cleanup``), every quad split into
+   four through its edge midpoints and centre (all new vertices are regular, so the singular
+   ones are the coarse mesh's: fewer than a full-size field makes), then polished: singularities
+   reduced again and fitted onto the component (``surface_fit``); a count miss not too far from
+   the part (``COARSE_RETRY_GAP``) is asked again (up to three times, the target interpolated
+   between the closest tries below and above the budget), a miss of the distance only is tried
+   with the next variant;
 2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
    Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
    triangles per quad, each in its own killable child process (all components of a mesh in one
@@ -56,10 +57,13 @@ COUNT_RETRIES = 2
 COARSE_COUNT_RETRIES = 3  # coarse runs are cheap: one more try at the count
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
-COARSE_SEEDS = (0, 1)  # coarse QuadriFlow seeds, at once when cores are free (else the first only)
-NEAR_MISS = 0.03  # a coarse piece this close (share of the diagonal) is worth another seed
-FIELD_TRIANGLES_PER_QUAD = 20  # the coarse field's input: the part simplified to this many per quad
-DIRECT_TRIANGLES_PER_QUAD = 10  # the direct path's input (QuadriFlow and Instant Meshes), likewise
+# coarse QuadriFlow runs as (seed, input triangles per quad: the part is simplified to that many
+# per quad for the field), in order; as many at once as cores are free, the next ones only for a
+# part whose pieces missed only the distance (QuadriFlow is chaotic there: holes missed by 8.1% at
+# 20 per quad and passed at 10, the bunny the other way round)
+COARSE_VARIANTS = ((0, 20), (0, 10))
+COARSE_RETRY_GAP = 0.05  # a coarse piece that missed the count this far from its part (unfitted) is not asked again
+DIRECT_TRIANGLES_PER_QUAD = 10  # the direct path's input (QuadriFlow and Instant Meshes), simplified likewise
 
 
 @dataclass(frozen=True)
@@ -261,11 +265,11 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     for n, wave in enumerate(waves):
         if not todo:
             break
-        runs = _race(wave, parts, budgets, todo, opts,
-                     sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)),
-                     input_per_face=DIRECT_TRIANGLES_PER_QUAD)
+        runs = _race([(engine, seed, DIRECT_TRIANGLES_PER_QUAD) for engine, seed in wave], parts, budgets, todo, opts,
+                     sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
         for i in todo:
-            result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best, why)
+            result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best,
+                               why)[0]
         todo = [i for i in todo if result[i] is None]
     if todo and quadriflow:
         _count_retries(parts, budgets, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.55))
@@ -294,7 +298,7 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
 
 
 def _judge(i: int, pieces: dict[str, Piece | None], part: TriMesh, budget: int, opts: Options,
-           best: dict, why: dict) -> Piece | None:
+           best: dict, why: dict) -> tuple[Piece | None, list[Verdict]]:
     """:func:`choose` among one part's labelled pieces; a rejection updates ``why`` and ``best``."""
     candidates = list(pieces.values())
     chosen, verdicts = choose(candidates, part, budget, opts)
@@ -304,7 +308,7 @@ def _judge(i: int, pieces: dict[str, Piece | None], part: TriMesh, budget: int, 
         rejected = [(v, p) for v, p in zip(verdicts, candidates) if p is not None]
         if rejected:
             best.setdefault(i, []).extend(rejected)
-    return chosen
+    return chosen, verdicts
 
 
 def _best(best: dict, i: int, count_first: bool = False) -> tuple[Verdict, Piece]:
@@ -316,44 +320,34 @@ def _best(best: dict, i: int, count_first: bool = False) -> tuple[Verdict, Piece
     return min(best[i], key=key)
 
 
-def _count_missed(i: int, best: dict) -> bool:
-    """Part ``i``'s best rejected piece has the right topology but not the count (its distance
-    is not measured after a fit yet, so it does not count)."""
-    return i in best and _best(best, i)[0].rank[:2] == (0, 1)
-
-
 def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, progress) -> None:
     """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
-    accepted (``best`` and ``why`` record the rest). A part whose pieces missed only the distance,
-    by little (``NEAR_MISS``), tries a seed not run yet (all ran at once when cores were free)."""
+    accepted (``best`` and ``why`` record the rest)."""
     asked = [b / 4 for b in budgets]
     tried: dict[int, list[tuple[float, int]]] = {i: [] for i in indices}  # (asked, faces) per part
-    first = COARSE_SEEDS[:max(1, min(free_cores(), len(COARSE_SEEDS)))]
-    seeds = {i: first for i in indices}  # the seeds of each part's next round
+    width = max(1, min(free_cores(), len(COARSE_VARIANTS)))
+    variants = {i: COARSE_VARIANTS[:width] for i in indices}  # each part's next round
     todo = list(indices)
     rounds = 1 + COARSE_COUNT_RETRIES
     for attempt in range(rounds):
         if not todo:
             return
         step = sub_progress(progress, attempt / rounds, (attempt + 1) / rounds)
-        for group in sorted(set(seeds[i] for i in todo)):
-            members = [i for i in todo if seeds[i] == group]
-            runs = _race([("quadriflow", seed) for seed in group], parts, [max(round(a), 1) for a in asked], members,
-                         opts, step, input_per_face=FIELD_TRIANGLES_PER_QUAD)
+        for group in sorted(set(variants[i] for i in todo)):
+            members = [i for i in todo if variants[i] == group]
+            runs = _race([("quadriflow", seed, per) for seed, per in group], parts, [max(round(a), 1) for a in asked],
+                         members, opts, step)
             for i in members:
                 pieces = {f"coarse {label}": _split(run[i], opts) for label, run in runs.items()}
                 tried[i] += [(asked[i], p.faces) for p in pieces.values() if p is not None]
-                result[i] = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
-                unused = tuple(s for s in COARSE_SEEDS if s > max(group))
-                if result[i] is not None or i not in best:
-                    seeds[i] = ()
-                elif _count_missed(i, best):
+                result[i], verdicts = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
+                topology, count, gap = min(v.rank for v in verdicts)  # this round's closest piece
+                unused = COARSE_VARIANTS[COARSE_VARIANTS.index(group[-1]) + 1:]
+                if result[i] is None and (topology, count) == (0, 1) and gap <= COARSE_RETRY_GAP:
                     asked[i] = next_ask(tried[i], budgets[i])
-                elif _best(best, i)[0].rank[:2] == (0, 0) and _best(best, i)[0].rank[2] <= NEAR_MISS and unused:
-                    seeds[i] = unused[:1]
                 else:
-                    seeds[i] = ()
-        todo = [i for i in todo if seeds[i]]
+                    variants[i] = unused[:width] if result[i] is None and (topology, count) == (0, 0) else ()
+        todo = [i for i in todo if variants[i]]
 
 
 def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
@@ -453,17 +447,19 @@ def _waves(jobs, cores: int) -> list[tuple]:
     return [tuple(jobs[k:k + size]) for k in range(0, len(jobs), size)]
 
 
-def _race(jobs, parts, budgets, indices, opts: Options, progress, input_per_face: float = 0.0) -> dict[str, dict]:
-    """Every (engine, seed) job on the parts, each in its own child process, all at once;
-    returns {"engine#seed": {part index: piece or None}}."""
+def _race(jobs, parts, budgets, indices, opts: Options, progress) -> dict[str, dict]:
+    """Every (engine, seed, input triangles per face) job on the parts, each in its own child
+    process, all at once; returns {"engine#seed/per": {part index: piece or None}}."""
+    def run(job, job_progress):
+        engine, seed, per = job
+        return _attempt(parts, budgets, indices, engine, opts, job_progress, seed, per)
+
+    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per in jobs]
     if len(jobs) == 1:  # no thread needed
-        engine, seed = jobs[0]
-        return {f"{engine}#{seed}": _attempt(parts, budgets, indices, engine, opts, progress, seed, input_per_face)}
+        return {labels[0]: run(jobs[0], progress)}
     with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = {f"{engine}#{seed}": pool.submit(_attempt, parts, budgets, indices, engine, opts,
-                                                   progress if n == 0 else no_progress, seed, input_per_face)
-                   for n, (engine, seed) in enumerate(jobs)}
-        return {label: future.result() for label, future in futures.items()}
+        futures = [pool.submit(run, job, progress if n == 0 else no_progress) for n, job in enumerate(jobs)]
+        return {label: future.result() for label, future in zip(labels, futures)}
 
 
 def _count_retries(parts, budgets, indices, best, why, result, opts: Options, progress) -> None:
@@ -478,7 +474,7 @@ def _count_retries(parts, budgets, indices, best, why, result, opts: Options, pr
             asked[i] = max(int(round(asked[i] * budgets[i] / _best(best, i)[1].faces)), MIN_FIELD_FACES)
         again = _attempt(parts, asked, retry, "quadriflow", opts, progress, input_per_face=DIRECT_TRIANGLES_PER_QUAD)
         for i in retry:
-            result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)
+            result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)[0]
 
 
 def _attempt(parts, budgets, indices, engine, opts: Options, progress, seed: int = 0,
