@@ -100,3 +100,9 @@ def test_only_triangles_without_a_neighbour_are_lone():
     triangles = np.array([[0, 1, 2], [2, 1, 3], [4, 5, 6], [7, 8, 9]])
     quads = np.array([[9, 8, 10, 11]])
     assert quad_remesh._lone(triangles, quads).tolist() == [False, False, True, False]
+
+
+def test_collapse_room_keeps_the_count_within_tolerance():
+    assert quad_remesh.collapse_room(451, 450) == pytest.approx(1 / 451)  # torus: one coarse face to spare
+    assert quad_remesh.collapse_room(440, 450) == 0.0  # already under: no collapse
+    assert quad_remesh.collapse_room(1000, 500) == 0.02  # plenty of room: the cleanup's own cap

@@ -190,9 +190,17 @@ def _verdict(piece: Piece | None, part: TriMesh, budget: int, opts: Options, sha
     return assess(piece, part, budget, opts.keep_topology, shape, part_surface=surface, part_euler=opts.euler(part))
 
 
-def polish(piece: Piece, part: TriMesh, opts: Options) -> Piece:
-    """``piece`` with fewer singular vertices (``quad_cleanup``), fitted onto the part's surface."""
-    vertices, quads = reduce_singularities(piece.vertices, piece.quads, cancel=opts.cancel)
+def collapse_room(faces: int, least: float) -> float:
+    """The share of ``faces`` the singularity reduction may collapse (at most its default 2%)
+    while at least ``least`` remain."""
+    return float(np.clip((faces - least) / max(faces, 1), 0.0, 0.02))
+
+
+def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
+    """``piece`` with fewer singular vertices (``quad_cleanup``; collapses only while the count stays
+    within ``COUNT_TOLERANCE`` of ``budget``), fitted onto the part's surface."""
+    room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget)
+    vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
     vertices = fit_to_surface(vertices, quads, part.vertices, part.triangles, sharp_angle=opts.sharp_angle,
                               target=opts.target(part), cancel=opts.cancel)
     return replace(piece, vertices=vertices, quads=quads, polished=True)
@@ -226,7 +234,7 @@ def choose(pieces: list[Piece | None], part: TriMesh, budget: int, opts: Options
     verdicts = [_verdict(p, part, budget, opts, shape=False) for p in pieces]
     order = sorted((i for i, v in enumerate(verdicts) if not v.problems), key=lambda i: singular_count(pieces[i].quads))
     for i in order:
-        pieces[i] = polish(pieces[i], part, opts)
+        pieces[i] = polish(pieces[i], part, budget, opts)
         verdicts[i] = _verdict(pieces[i], part, budget, opts)
         if not verdicts[i].problems:
             return pieces[i], verdicts
@@ -338,7 +346,7 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
             runs = _race([("quadriflow", seed, per) for seed, per in group], parts, [max(round(a), 1) for a in asked],
                          members, opts, step)
             for i in members:
-                pieces = {f"coarse {label}": _split(run[i], opts) for label, run in runs.items()}
+                pieces = {f"coarse {label}": _split(run[i], budgets[i], opts) for label, run in runs.items()}
                 tried[i] += [(asked[i], p.faces) for p in pieces.values() if p is not None]
                 result[i], verdicts = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
                 topology, count, gap = min(v.rank for v in verdicts)  # this round's closest piece
@@ -362,11 +370,13 @@ def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
     return ask * budget / max(faces, 1)
 
 
-def _split(piece: Piece | None, opts: Options) -> Piece | None:
-    """A coarse piece with its singularities reduced, then every quad split into four."""
+def _split(piece: Piece | None, budget: int, opts: Options) -> Piece | None:
+    """A coarse piece with its singularities reduced (collapses only while its four faces per
+    quad stay within the count tolerance of ``budget``), then every quad split into four."""
     if piece is None:
         return None
-    vertices, quads = reduce_singularities(piece.vertices, piece.quads, cancel=opts.cancel)
+    room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget / 4)
+    vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
     vertices, quads = split_into_quads(vertices, np.zeros((0, 3), np.int64), quads)
     return Piece(vertices, quads, method=f"{piece.method}/4+split")
 
@@ -498,7 +508,7 @@ def _keep_closest(i: int, parts, budgets, kept: tuple[Verdict, Piece], result: l
     """Take ``kept``, a rejected piece of part ``i`` (polished, if it was not), and say what it misses."""
     verdict, piece = kept
     if not piece.polished:
-        piece = polish(piece, parts[i], opts)
+        piece = polish(piece, parts[i], budgets[i], opts)
         verdict = _verdict(piece, parts[i], budgets[i], opts)
     result[i] = piece
     missed = ", ".join(verdict.problems) or "nothing after the fit"
@@ -519,7 +529,7 @@ def _sdf_fallback(parts, budgets, indices, result, opts: Options, progress) -> N
         piece = _attempt([rebuilt], [budgets[i]], [0], "instant_meshes", Options(cancel=opts.cancel), progress)[0]
         if piece is None:
             continue
-        piece = polish(piece, parts[i], opts)
+        piece = polish(piece, parts[i], budgets[i], opts)
         verdict = _verdict(piece, parts[i], budgets[i], opts)
         if not verdict.rank[0] and not verdict.rank[1]:
             piece.method = "sdf+instant_meshes"
