@@ -106,3 +106,8 @@ def test_collapse_room_keeps_the_count_within_tolerance():
     assert quad_remesh.collapse_room(451, 450) == pytest.approx(1 / 451)  # torus: one coarse face to spare
     assert quad_remesh.collapse_room(440, 450) == 0.0  # already under: no collapse
     assert quad_remesh.collapse_room(1000, 500) == 0.02  # plenty of room: the cleanup's own cap
+
+
+def test_coarse_variants_that_would_see_the_same_input_are_dropped():
+    assert quad_remesh.distinct_variants(100_000, 2000) == quad_remesh.COARSE_VARIANTS
+    assert quad_remesh.distinct_variants(64, 2000) == quad_remesh.COARSE_VARIANTS[:1]  # the cone: nothing to simplify

@@ -273,7 +273,7 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     for n, wave in enumerate(waves):
         if not todo:
             break
-        runs = _race([(engine, seed, DIRECT_TRIANGLES_PER_QUAD) for engine, seed in wave], parts, budgets, todo, opts,
+        runs = _race([(engine, seed, DIRECT_TRIANGLES_PER_QUAD, budgets) for engine, seed in wave], parts, todo, opts,
                      sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
         for i in todo:
             result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best,
@@ -330,11 +330,13 @@ def _best(best: dict, i: int, count_first: bool = False) -> tuple[Verdict, Piece
 
 def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, progress) -> None:
     """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
-    accepted (``best`` and ``why`` record the rest)."""
-    asked = [b / 4 for b in budgets]
-    tried: dict[int, list[tuple[float, int]]] = {i: [] for i in indices}  # (asked, faces) per part
+    accepted (``best`` and ``why`` record the rest). Each variant keeps its own target and tries:
+    their counts respond differently."""
+    asked = {(i, v): budgets[i] / 4 for i in indices for v in COARSE_VARIANTS}
+    tried: dict[tuple, list[tuple[float, int]]] = {key: [] for key in asked}  # (asked, faces) per part and variant
     width = max(1, min(free_cores(), len(COARSE_VARIANTS)))
-    variants = {i: COARSE_VARIANTS[:width] for i in indices}  # each part's next round
+    own = {i: distinct_variants(len(parts[i].triangles), budgets[i]) for i in indices}
+    variants = {i: own[i][:width] for i in indices}  # each part's next round
     todo = list(indices)
     rounds = 1 + COARSE_COUNT_RETRIES
     for attempt in range(rounds):
@@ -343,19 +345,36 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
         step = sub_progress(progress, attempt / rounds, (attempt + 1) / rounds)
         for group in sorted(set(variants[i] for i in todo)):
             members = [i for i in todo if variants[i] == group]
-            runs = _race([("quadriflow", seed, per) for seed, per in group], parts, [max(round(a), 1) for a in asked],
-                         members, opts, step)
+            asks = {v: [max(round(asked.get((i, v), 1)), 1) for i in range(len(parts))] for v in group}
+            runs = _race([("quadriflow", seed, per, asks[(seed, per)]) for seed, per in group], parts, members, opts,
+                         step)
             for i in members:
-                pieces = {f"coarse {label}": _split(run[i], budgets[i], opts) for label, run in runs.items()}
-                tried[i] += [(asked[i], p.faces) for p in pieces.values() if p is not None]
-                result[i], verdicts = _judge(i, pieces, parts[i], budgets[i], opts, best, why)
-                topology, count, gap = min(v.rank for v in verdicts)  # this round's closest piece
-                unused = COARSE_VARIANTS[COARSE_VARIANTS.index(group[-1]) + 1:]
-                if result[i] is None and (topology, count) == (0, 1) and gap <= COARSE_RETRY_GAP:
-                    asked[i] = next_ask(tried[i], budgets[i])
-                else:
-                    variants[i] = unused[:width] if result[i] is None and (topology, count) == (0, 0) else ()
+                pieces = [_split(run[i], budgets[i], opts) for run in runs.values()]
+                for v, piece in zip(group, pieces):
+                    if piece is not None:
+                        tried[(i, v)].append((asked[(i, v)], piece.faces))
+                result[i], verdicts = _judge(i, dict(zip((f"coarse {label}" for label in runs), pieces)), parts[i],
+                                             budgets[i], opts, best, why)
+                recount = [v for v, verdict in zip(group, verdicts)
+                           if verdict.rank[:2] == (0, 1) and verdict.rank[2] <= COARSE_RETRY_GAP]
+                for v in recount:
+                    asked[(i, v)] = next_ask(tried[(i, v)], budgets[i])
+                shape_only = min(v.rank for v in verdicts)[:2] == (0, 0)
+                unused = own[i][own[i].index(group[-1]) + 1:]
+                variants[i] = () if result[i] is not None else tuple(recount) or (unused[:width] if shape_only else ())
         todo = [i for i in todo if variants[i]]
+
+
+def distinct_variants(triangles: int, budget: int) -> tuple:
+    """``COARSE_VARIANTS`` without those that would give a part of ``triangles`` the same field
+    input as an earlier one (same seed, both simplifications at or above its size)."""
+    seen, kept = set(), []
+    for seed, per in COARSE_VARIANTS:
+        key = (seed, min(per * budget / 4, triangles))
+        if key not in seen:
+            seen.add(key)
+            kept.append((seed, per))
+    return tuple(kept)
 
 
 def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
@@ -457,14 +476,15 @@ def _waves(jobs, cores: int) -> list[tuple]:
     return [tuple(jobs[k:k + size]) for k in range(0, len(jobs), size)]
 
 
-def _race(jobs, parts, budgets, indices, opts: Options, progress) -> dict[str, dict]:
-    """Every (engine, seed, input triangles per face) job on the parts, each in its own child
-    process, all at once; returns {"engine#seed/per": {part index: piece or None}}."""
+def _race(jobs, parts, indices, opts: Options, progress) -> dict[str, dict]:
+    """Every (engine, seed, input triangles per face, target per part) job on the parts in
+    ``indices``, each in its own child process, all at once; returns
+    {"engine#seed/per": {part index: piece or None}}."""
     def run(job, job_progress):
-        engine, seed, per = job
-        return _attempt(parts, budgets, indices, engine, opts, job_progress, seed, per)
+        engine, seed, per, targets = job
+        return _attempt(parts, targets, indices, engine, opts, job_progress, seed, per)
 
-    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per in jobs]
+    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per, _ in jobs]
     if len(jobs) == 1:  # no thread needed
         return {labels[0]: run(jobs[0], progress)}
     with ThreadPoolExecutor(len(jobs)) as pool:
