@@ -342,10 +342,12 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
     for attempt in range(rounds):
         if not todo:
             return
-        step = sub_progress(progress, attempt / rounds, (attempt + 1) / rounds)
-        for group in sorted(set(variants[i] for i in todo)):
+        groups = sorted(set(variants[i] for i in todo))
+        for g, group in enumerate(groups):
             members = [i for i in todo if variants[i] == group]
             asks = {v: [max(round(asked.get((i, v), 1)), 1) for i in range(len(parts))] for v in group}
+            span = (attempt + g / len(groups)) / rounds, (attempt + (g + 1) / len(groups)) / rounds
+            step = sub_progress(progress, *span)
             runs = _race([("quadriflow", seed, per, asks[(seed, per)]) for seed, per in group], parts, members, opts,
                          step)
             for i in members:
