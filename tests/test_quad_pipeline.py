@@ -28,10 +28,11 @@ def test_coarse_to_fine_beats_the_direct_path_on_singular_vertices(name, monkeyp
     assert piece.method == "quadriflow/4+split", report
     assert len(piece.triangles) == 0 and abs(piece.faces - 2000) <= 200
     assert quad_remesh._quad_euler(piece.quads) == euler_characteristic(mesh.triangles)
-    # every vertex lies on the input surface (the fit projected it there)
+    # the vertices lie on the input surface (the fit projected them there; its fold guard may hold
+    # back a few, a fraction of the 2% limit away)
     diagonal = np.linalg.norm(mesh.vertices.max(0) - mesh.vertices.min(0))
     on_surface = SurfaceQuery(mesh.vertices, mesh.triangles).distance(piece.vertices)
-    assert on_surface.max() < 1e-3 * diagonal
+    assert np.mean(on_surface < 1e-3 * diagonal) > 0.99 and on_surface.max() < 0.01 * diagonal
     reference = MeshPayload.from_triangles(mesh.vertices, mesh.triangles)
     assert surface_distance(quad_payload(piece), reference, samples=10_000).hausdorff < 0.02
 
@@ -59,12 +60,22 @@ def test_field_input_simplifies_big_inputs_only():
 
 
 def test_next_ask_interpolates_between_tries_around_the_budget():
-    assert quad_remesh.next_ask([(500, 1600)], 2000) == pytest.approx(625)
+    assert quad_remesh.next_ask([(500, 1600)], 2000) == pytest.approx(500 * 1.25 ** quad_remesh.COUNT_MISS_TRUST)
     # a jumpy response: 500 -> 1440, 700 -> 2540; aim between them, not past either
     ask = quad_remesh.next_ask([(500, 1440), (700, 2540)], 2000)
     assert ask == pytest.approx(500 + 200 * 560 / 1100)
     # the closest tries on each side are used
     assert quad_remesh.next_ask([(400, 1000), (500, 1800), (600, 2200), (800, 3000)], 2000) == pytest.approx(550)
+
+
+def test_next_ask_brackets_by_target_and_never_repeats_one():
+    # the cone: 530 -> 2260, 469 -> 1796, 496 -> 1428; the closest in count (469, 530) would ask
+    # 496 again (the same count again); the tightest bracket in target is 496..530
+    tried = [(530, 2260), (469, 1796), (496, 1428)]
+    assert quad_remesh.next_ask(tried, 2000) == pytest.approx(496 + 34 * 572 / 832)
+    # nothing untried between two neighbouring targets: step past the one that gave too few
+    assert quad_remesh.next_ask([(500, 1900), (501, 2100)], 2000) == 502
+    assert quad_remesh.next_ask([(500, 2001)], 2000) == 499  # and below one that gave too many
 
 
 def test_reopen_holes_drops_quads_over_a_cut_cap_only_when_topology_gets_closer():
@@ -110,4 +121,5 @@ def test_collapse_room_keeps_the_count_within_tolerance():
 
 def test_coarse_variants_that_would_see_the_same_input_are_dropped():
     assert quad_remesh.distinct_variants(100_000, 2000) == quad_remesh.COARSE_VARIANTS
-    assert quad_remesh.distinct_variants(64, 2000) == quad_remesh.COARSE_VARIANTS[:1]  # the cone: nothing to simplify
+    # the cone: nothing to simplify, only another seed makes another field
+    assert quad_remesh.distinct_variants(64, 2000) == ((0, 20), (1, 20))

@@ -1,10 +1,10 @@
 """Field-aligned quad remeshers, called in a child process through ``killable.call_in_child``.
 
 Both take a triangle mesh and return ``{"vertices": (V,3) float32, "quads": (F,4) int64}``;
-``remesh_batch_child`` runs one of them over many components in one child process, optionally on
-each component simplified first (``field_input``: a coarse field needs no more detail, and
+``remesh_batch_child`` runs one of them over many components in one child process. The caller
+simplifies each component first with ``field_input`` (a coarse field needs no more detail, and
 QuadriFlow's cost grows with its input). This module imports only numpy (and the engine, and
-fast-simplification when asked) so a child starts fast.
+fast-simplification in ``field_input``) so a child starts fast.
 
 - ``instant_meshes``: Instant Meshes (Jakob et al. 2015) via pynanoinstantmeshes. Its extractor
   makes a quad-dominant mesh and then splits every face into quads, so it is asked for a quarter
@@ -83,10 +83,8 @@ def field_input(vertices: np.ndarray, triangles: np.ndarray, most: int) -> tuple
 
 def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: np.ndarray, offsets_t: np.ndarray,
                        budgets: np.ndarray, engine: str, preserve_sharp: bool, crease_angle: float,
-                       seed: int = 0, input_per_face: float = 0.0) -> dict[str, np.ndarray]:
-    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``; with
-    ``input_per_face`` > 0, each component is first simplified to that many triangles per face of
-    its budget (see :func:`field_input`).
+                       seed: int = 0) -> dict[str, np.ndarray]:
+    """(Runs in the child.) Remesh each component (slices given by offsets) with ``engine``.
 
     A component whose engine raises gets zero quads; a native crash fails the whole call.
     """
@@ -96,8 +94,6 @@ def remesh_batch_child(vertices: np.ndarray, triangles: np.ndarray, offsets_v: n
         t = triangles[offsets_t[i]:offsets_t[i + 1]] - offsets_v[i]
         open_boundary = boundary_edge_count(t) > 0
         try:
-            if input_per_face > 0:
-                v, t = field_input(v, t, max(int(input_per_face * budget), 4))
             if engine == "quadriflow":
                 res = quadriflow(v, t, int(budget), preserve_sharp=preserve_sharp,
                                               preserve_boundary=open_boundary, seed=seed)

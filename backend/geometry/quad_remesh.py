@@ -3,14 +3,17 @@ fallback chain so a result always comes back.
 
 For every connected component with a face budget (its share of the target by area):
 1. coarse to fine (budgets of ``COARSE_MIN_FACES`` or more): QuadriFlow at a quarter of the
-   budget on the component simplified to 20 triangles per quad (and 10, ``COARSE_VARIANTS``, at
-   once when cores are free), singularities reduced (``quad_cleanup``), every quad split into
+   budget (times ``COARSE_ASK_SCALE``: it returns fewer quads than asked) on the component
+   simplified to 20 triangles per quad (then 10, then another seed: ``COARSE_VARIANTS``, as many
+   at once as cores are free), singularities reduced (``quad_cleanup``), every quad split into
    four through its edge midpoints and centre (all new vertices are regular, so the singular
    ones are the coarse mesh's: fewer than a full-size field makes), then polished: singularities
-   reduced again and fitted onto the component (``surface_fit``); a count miss not too far from
-   the part (``COARSE_RETRY_GAP``) is asked again (up to three times, the target interpolated
-   between the closest tries below and above the budget), a miss of the distance only is tried
-   with the next variant;
+   reduced again and fitted onto the component (``surface_fit``); collapses stop ``COUNT_AIM``
+   under the budget, so counts centre in the band. A count miss not too far from the part
+   (``COARSE_RETRY_GAP``) is asked again (up to three times: the target interpolated between
+   the tries closest in target below and above the budget, else the last one corrected part of
+   the way, ``next_ask``); any other miss is tried with the next variant. Each simplified input
+   is made once per run, in the parent, and reused by every try that needs its size;
 2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
    Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
    triangles per quad, each in its own killable child process (all components of a mesh in one
@@ -53,15 +56,23 @@ from .surface_fit import SurfaceTarget, fit_to_surface, quads_over_holes
 JOBS = (("quadriflow", 0), ("instant_meshes", 0), ("quadriflow", 1))
 MIN_FIELD_FACES = 48  # below, a field misses 2% on a curved part anyway: the low-poly path is as close, faster
 COUNT_TOLERANCE = 0.10
+COUNT_AIM = 0.05  # the singularity reduction's collapses stop 5% under the budget: counts centre in the band
 COUNT_RETRIES = 2
 COARSE_COUNT_RETRIES = 3  # coarse runs are cheap: one more try at the count
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
 # coarse QuadriFlow runs as (seed, input triangles per quad: the part is simplified to that many
-# per quad for the field), in order; as many at once as cores are free, the next ones only for a
-# part whose pieces missed only the distance (QuadriFlow is chaotic there: holes missed by 8.1% at
-# 20 per quad and passed at 10, the bunny the other way round)
-COARSE_VARIANTS = ((0, 20), (0, 10))
+# per quad for the field), in order; as many at once as cores are free, the next ones for a part
+# none of whose pieces can be asked again for the count (QuadriFlow is chaotic: holes missed the
+# distance at 20 per quad and passed at 10, the bunny the other way round; bunny10k's topology or
+# the airplane's count miss at one and not another; a coarse run costs a fifth of a direct one)
+COARSE_VARIANTS = ((0, 20), (0, 10), (1, 20))
+# QuadriFlow returns ~6% fewer quads than asked on average (16 corpus meshes at 500: 0.94 with a
+# spread of about 7%; asking 1.04-1.08x as much centred them): the first coarse ask is scaled by this
+COARSE_ASK_SCALE = 1.06
+# a single count miss is mostly scatter, not a trend: the next ask corrects for it only this far
+# (torus: 530 -> 405 quads, rescaled to 654 -> 657; cone 530 -> 565, rescaled 469 -> 449)
+COUNT_MISS_TRUST = 0.4
 COARSE_RETRY_GAP = 0.05  # a coarse piece that missed the count this far from its part (unfitted) is not asked again
 DIRECT_TRIANGLES_PER_QUAD = 10  # the direct path's input (QuadriFlow and Instant Meshes), simplified likewise
 
@@ -76,6 +87,7 @@ class Options:
     cancel: CancelToken | None = None
     targets: dict = field(default_factory=dict, compare=False)  # id(part) -> its SurfaceTarget, built once
     eulers: dict = field(default_factory=dict, compare=False)  # id(part) -> its Euler characteristic
+    inputs: dict = field(default_factory=dict, compare=False)  # (id(part), triangles) -> its field input
 
     @property
     def sharp_angle(self) -> float | None:
@@ -88,6 +100,15 @@ class Options:
         if id(part) not in self.targets:
             self.targets[id(part)] = SurfaceTarget(part.vertices, part.triangles)
         return self.targets[id(part)]
+
+    def field_input(self, part: TriMesh, triangles: float) -> TriMesh:
+        """``part`` simplified to at most ``triangles`` (at least 4) for a remesher's field
+        (``quad_engines.field_input``; once per run and size: count retries reuse it)."""
+        triangles = max(int(triangles), 4)
+        key = (id(part), triangles)
+        if key not in self.inputs:
+            self.inputs[key] = TriMesh(*quad_engines.field_input(part.vertices, part.triangles, triangles))
+        return self.inputs[key]
 
     def euler(self, part: TriMesh) -> int:
         """``part``'s Euler characteristic (computed once per run)."""
@@ -116,8 +137,8 @@ def _quad_euler(quads: np.ndarray) -> int:
     return int(len(np.unique(quads)) - len(edges) + len(quads))
 
 
-def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, opts: Options, progress, seed: int = 0,
-                input_per_face: float = 0.0) -> list[Piece | None]:
+def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, opts: Options, progress,
+                seed: int = 0) -> list[Piece | None]:
     """One child call remeshing every part; None for parts that came back empty."""
     if not parts:
         return []
@@ -129,8 +150,7 @@ def _run_engine(parts: list[TriMesh], budgets: list[int], engine: str, opts: Opt
     expected = sum(budgets) / (1500 if engine == "quadriflow" else 6000) + 1
     out = call_in_child(quad_engines.__name__, "remesh_batch_child", arrays,
                         {"engine": engine, "preserve_sharp": bool(opts.preserve_sharp),
-                         "crease_angle": float(opts.crease_angle), "seed": int(seed),
-                         "input_per_face": float(input_per_face)},
+                         "crease_angle": float(opts.crease_angle), "seed": int(seed)},
                         cancel=opts.cancel, progress=progress, stage=f"quad remeshing ({engine})",
                         expected_seconds=expected, timeout=300)
     pieces: list[Piece | None] = []
@@ -198,8 +218,8 @@ def collapse_room(faces: int, least: float) -> float:
 
 def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
     """``piece`` with fewer singular vertices (``quad_cleanup``; collapses only while the count stays
-    within ``COUNT_TOLERANCE`` of ``budget``), fitted onto the part's surface."""
-    room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget)
+    no more than ``COUNT_AIM`` under ``budget``), fitted onto the part's surface."""
+    room = collapse_room(len(piece.quads), (1 - COUNT_AIM) * budget)
     vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
     vertices = fit_to_surface(vertices, quads, part.vertices, part.triangles, sharp_angle=opts.sharp_angle,
                               target=opts.target(part), cancel=opts.cancel)
@@ -269,18 +289,20 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
         _coarse_to_fine(parts, budgets, [i for i in todo if budgets[i] >= COARSE_MIN_FACES], result, best, why,
                         opts, sub_progress(progress, 0.0, 0.2))
         todo = [i for i in todo if result[i] is None]
+    direct_inputs = [DIRECT_TRIANGLES_PER_QUAD * b for b in budgets]
     waves = _waves(JOBS, free_cores())
     for n, wave in enumerate(waves):
         if not todo:
             break
-        runs = _race([(engine, seed, DIRECT_TRIANGLES_PER_QUAD, budgets) for engine, seed in wave], parts, todo, opts,
+        runs = _race([(engine, seed, DIRECT_TRIANGLES_PER_QUAD, budgets, direct_inputs) for engine, seed in wave],
+                     parts, todo, opts,
                      sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
         for i in todo:
             result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best,
                                why)[0]
         todo = [i for i in todo if result[i] is None]
     if todo and quadriflow:
-        _count_retries(parts, budgets, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.55))
+        _count_retries(parts, budgets, direct_inputs, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.55))
         todo = [i for i in todo if result[i] is None]
     if todo:
         report.append(f"{len(todo)} component(s) had no accepted remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
@@ -332,7 +354,7 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
     """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
     accepted (``best`` and ``why`` record the rest). Each variant keeps its own target and tries:
     their counts respond differently."""
-    asked = {(i, v): budgets[i] / 4 for i in indices for v in COARSE_VARIANTS}
+    asked = {(i, v): COARSE_ASK_SCALE * budgets[i] / 4 for i in indices for v in COARSE_VARIANTS}
     tried: dict[tuple, list[tuple[float, int]]] = {key: [] for key in asked}  # (asked, faces) per part and variant
     width = max(1, min(free_cores(), len(COARSE_VARIANTS)))
     own = {i: distinct_variants(len(parts[i].triangles), budgets[i]) for i in indices}
@@ -348,8 +370,8 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
             asks = {v: [max(round(asked.get((i, v), 1)), 1) for i in range(len(parts))] for v in group}
             span = (attempt + g / len(groups)) / rounds, (attempt + (g + 1) / len(groups)) / rounds
             step = sub_progress(progress, *span)
-            runs = _race([("quadriflow", seed, per, asks[(seed, per)]) for seed, per in group], parts, members, opts,
-                         step)
+            runs = _race([("quadriflow", seed, per, asks[(seed, per)], [per * b / 4 for b in budgets])
+                          for seed, per in group], parts, members, opts, step)
             for i in members:
                 pieces = [_split(run[i], budgets[i], opts) for run in runs.values()]
                 for v, piece in zip(group, pieces):
@@ -361,9 +383,8 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
                            if verdict.rank[:2] == (0, 1) and verdict.rank[2] <= COARSE_RETRY_GAP]
                 for v in recount:
                     asked[(i, v)] = next_ask(tried[(i, v)], budgets[i])
-                shape_only = min(v.rank for v in verdicts)[:2] == (0, 0)
                 unused = own[i][own[i].index(group[-1]) + 1:]
-                variants[i] = () if result[i] is not None else tuple(recount) or (unused[:width] if shape_only else ())
+                variants[i] = () if result[i] is not None else tuple(recount) or unused[:width]
         todo = [i for i in todo if variants[i]]
 
 
@@ -381,22 +402,32 @@ def distinct_variants(triangles: int, budget: int) -> tuple:
 
 def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
     """The target to ask next for ``budget`` faces, from the (asked, faces) pairs so far: linear
-    between the closest tries below and above the budget, else the last try rescaled."""
+    between the two tries closest in target that land below and above the budget (a bisection
+    that closes in even where the count jumps back and forth), else the last try moved
+    ``COUNT_MISS_TRUST`` of the way (in log scale) toward the rescaled target; never a whole
+    target already asked (QuadriFlow would give the same count again)."""
     below = [t for t in tried if t[1] < budget]
     above = [t for t in tried if t[1] > budget]
     if below and above:
-        (a0, f0), (a1, f1) = max(below, key=lambda t: t[1]), min(above, key=lambda t: t[1])
-        return a0 + (a1 - a0) * (budget - f0) / (f1 - f0)
-    ask, faces = tried[-1]
-    return ask * budget / max(faces, 1)
+        (a0, f0), (a1, f1) = min(((b, a) for b in below for a in above), key=lambda pair: abs(pair[0][0] - pair[1][0]))
+        ask = a0 + (a1 - a0) * (budget - f0) / (f1 - f0)
+    else:
+        ask, faces = tried[-1]
+        ask = ask * (budget / max(faces, 1)) ** COUNT_MISS_TRUST
+    faces_at = {round(a): f for a, f in tried}
+    if round(ask) in faces_at:  # step up from a target that gave too few, down from one that gave too many
+        step = 1 if faces_at[round(ask)] < budget else -1
+        while round(ask) in faces_at:
+            ask = round(ask) + step
+    return ask
 
 
 def _split(piece: Piece | None, budget: int, opts: Options) -> Piece | None:
     """A coarse piece with its singularities reduced (collapses only while its four faces per
-    quad stay within the count tolerance of ``budget``), then every quad split into four."""
+    quad stay no more than ``COUNT_AIM`` under ``budget``), then every quad split into four."""
     if piece is None:
         return None
-    room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget / 4)
+    room = collapse_room(len(piece.quads), (1 - COUNT_AIM) * budget / 4)
     vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
     vertices, quads = split_into_quads(vertices, np.zeros((0, 3), np.int64), quads)
     return Piece(vertices, quads, method=f"{piece.method}/4+split")
@@ -479,24 +510,37 @@ def _waves(jobs, cores: int) -> list[tuple]:
 
 
 def _race(jobs, parts, indices, opts: Options, progress) -> dict[str, dict]:
-    """Every (engine, seed, input triangles per face, target per part) job on the parts in
-    ``indices``, each in its own child process, all at once; returns
-    {"engine#seed/per": {part index: piece or None}}."""
+    """Every (engine, seed, input triangles per face (its label), target per part, field input
+    size per part) job on the parts in ``indices``, each in its own child process, all at once;
+    returns {"engine#seed/per": {part index: piece or None}}. The field inputs are made first;
+    while the children run, the parent indexes the parts for judging the pieces
+    (:meth:`Options.target`, :meth:`Options.euler`: built once, so only the first race pays)."""
+    for *_, inputs in jobs:
+        for i in indices:
+            opts.field_input(parts[i], inputs[i])
+
     def run(job, job_progress):
-        engine, seed, per, targets = job
-        return _attempt(parts, targets, indices, engine, opts, job_progress, seed, per)
+        engine, seed, _, targets, inputs = job
+        return _attempt(parts, targets, indices, engine, opts, job_progress, seed, inputs)
 
-    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per, _ in jobs]
-    if len(jobs) == 1:  # no thread needed
-        return {labels[0]: run(jobs[0], progress)}
-    with ThreadPoolExecutor(len(jobs)) as pool:
+    def index():
+        for i in indices:
+            opts.target(parts[i])
+            opts.euler(parts[i])
+
+    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per, _, _ in jobs]
+    with ThreadPoolExecutor(len(jobs) + 1) as pool:
+        indexed = pool.submit(index)
         futures = [pool.submit(run, job, progress if n == 0 else no_progress) for n, job in enumerate(jobs)]
-        return {label: future.result() for label, future in zip(labels, futures)}
+        runs = {label: future.result() for label, future in zip(labels, futures)}
+        indexed.result()
+        return runs
 
 
-def _count_retries(parts, budgets, indices, best, why, result, opts: Options, progress) -> None:
-    """Ask QuadriFlow again with a rescaled target for parts whose best result missed only the
-    count (its count response is nonlinear); fills ``result`` where a retry is accepted."""
+def _count_retries(parts, budgets, inputs, indices, best, why, result, opts: Options, progress) -> None:
+    """Ask QuadriFlow again (on the field inputs of ``inputs`` triangles per part) with a rescaled
+    target for parts whose best result missed only the count (its count response is nonlinear);
+    fills ``result`` where a retry is accepted."""
     asked = list(budgets)
     for _ in range(COUNT_RETRIES):
         retry = [i for i in indices if result[i] is None and i in best and _best(best, i)[0].rank[1]]
@@ -504,24 +548,25 @@ def _count_retries(parts, budgets, indices, best, why, result, opts: Options, pr
             return
         for i in retry:
             asked[i] = max(int(round(asked[i] * budgets[i] / _best(best, i)[1].faces)), MIN_FIELD_FACES)
-        again = _attempt(parts, asked, retry, "quadriflow", opts, progress, input_per_face=DIRECT_TRIANGLES_PER_QUAD)
+        again = _attempt(parts, asked, retry, "quadriflow", opts, progress, inputs=inputs)
         for i in retry:
             result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)[0]
 
 
 def _attempt(parts, budgets, indices, engine, opts: Options, progress, seed: int = 0,
-             input_per_face: float = 0.0) -> dict[int, Piece | None]:
-    """Run ``engine`` on the parts in ``indices``; a crash of the batch is retried part by part."""
-    chosen = [parts[i] for i in indices]
+             inputs: list[float] | None = None) -> dict[int, Piece | None]:
+    """Run ``engine`` on the parts in ``indices`` (each simplified to ``inputs[i]`` triangles first,
+    when given: :meth:`Options.field_input`); a crash of the batch is retried part by part."""
+    chosen = [opts.field_input(parts[i], inputs[i]) if inputs else parts[i] for i in indices]
     try:
-        got = _run_engine(chosen, [budgets[i] for i in indices], engine, opts, progress, seed, input_per_face)
+        got = _run_engine(chosen, [budgets[i] for i in indices], engine, opts, progress, seed)
         return dict(zip(indices, got))
     except ChildFailure:
         if len(indices) == 1:
             return {indices[0]: None}
         out: dict[int, Piece | None] = {}
         for i in indices:
-            out.update(_attempt(parts, budgets, [i], engine, opts, progress, seed, input_per_face))
+            out.update(_attempt(parts, budgets, [i], engine, opts, progress, seed, inputs))
         return out
 
 
