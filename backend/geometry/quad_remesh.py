@@ -14,8 +14,8 @@ For every connected component with a face budget (its share of the target by are
    the tries closest in target below and above the budget, else the last one corrected part of
    the way, ``next_ask``); any other miss is tried with the next variant. Each simplified input
    is made once per run, in the parent, and reused by every try that needs its size;
-2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1) and
-   Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
+2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1; seed 1
+   only where step 1 did not try it already) and Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
    triangles per quad, each in its own killable child process (all components of a mesh in one
    call per job); on a busy machine (fewer free cores than jobs) one by one (QuadriFlow, Instant
    Meshes, QuadriFlow's second seed), stopping at the first accepted result; the pieces are
@@ -285,21 +285,23 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     why: dict[int, str] = {}
     best: dict[int, list[tuple[Verdict, Piece]]] = {}  # every rejected result per part (see _best)
     quadriflow = "quadriflow" in {engine for engine, _ in JOBS}
-    if quadriflow:
-        _coarse_to_fine(parts, budgets, [i for i in todo if budgets[i] >= COARSE_MIN_FACES], result, best, why,
-                        opts, sub_progress(progress, 0.0, 0.2))
+    coarse = [i for i in todo if budgets[i] >= COARSE_MIN_FACES] if quadriflow else []
+    if coarse:
+        _coarse_to_fine(parts, budgets, coarse, result, best, why, opts, sub_progress(progress, 0.0, 0.2))
         todo = [i for i in todo if result[i] is None]
     direct_inputs = [DIRECT_TRIANGLES_PER_QUAD * b for b in budgets]
     waves = _waves(JOBS, free_cores())
     for n, wave in enumerate(waves):
         if not todo:
             break
-        runs = _race([(engine, seed, DIRECT_TRIANGLES_PER_QUAD, budgets, direct_inputs) for engine, seed in wave],
-                     parts, todo, opts,
+        # QuadriFlow's second seed only for parts the coarse path did not try it on already
+        jobs = [(engine, seed, DIRECT_TRIANGLES_PER_QUAD, budgets, direct_inputs,
+                 [i for i in todo if not (engine == "quadriflow" and seed and i in coarse)]) for engine, seed in wave]
+        runs = _race([job for job in jobs if job[-1]], parts, opts,
                      sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
         for i in todo:
-            result[i] = _judge(i, {label: run[i] for label, run in runs.items()}, parts[i], budgets[i], opts, best,
-                               why)[0]
+            result[i] = _judge(i, {label: run[i] for label, run in runs.items() if i in run}, parts[i], budgets[i],
+                               opts, best, why)[0]
         todo = [i for i in todo if result[i] is None]
     if todo and quadriflow:
         _count_retries(parts, budgets, direct_inputs, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.55))
@@ -370,8 +372,8 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
             asks = {v: [max(round(asked.get((i, v), 1)), 1) for i in range(len(parts))] for v in group}
             span = (attempt + g / len(groups)) / rounds, (attempt + (g + 1) / len(groups)) / rounds
             step = sub_progress(progress, *span)
-            runs = _race([("quadriflow", seed, per, asks[(seed, per)], [per * b / 4 for b in budgets])
-                          for seed, per in group], parts, members, opts, step)
+            runs = _race([("quadriflow", seed, per, asks[(seed, per)], [per * b / 4 for b in budgets], members)
+                          for seed, per in group], parts, opts, step)
             for i in members:
                 pieces = [_split(run[i], budgets[i], opts) for run in runs.values()]
                 for v, piece in zip(group, pieces):
@@ -509,26 +511,26 @@ def _waves(jobs, cores: int) -> list[tuple]:
     return [tuple(jobs[k:k + size]) for k in range(0, len(jobs), size)]
 
 
-def _race(jobs, parts, indices, opts: Options, progress) -> dict[str, dict]:
+def _race(jobs, parts, opts: Options, progress) -> dict[str, dict]:
     """Every (engine, seed, input triangles per face (its label), target per part, field input
-    size per part) job on the parts in ``indices``, each in its own child process, all at once;
-    returns {"engine#seed/per": {part index: piece or None}}. The field inputs are made first;
-    while the children run, the parent indexes the parts for judging the pieces
-    (:meth:`Options.target`, :meth:`Options.euler`: built once, so only the first race pays)."""
-    for *_, inputs in jobs:
-        for i in indices:
+    size per part, part indices) job, each in its own child process, all at once; returns
+    {"engine#seed/per": {part index: piece or None}}. The field inputs are made first; while the
+    children run, the parent indexes the parts for judging the pieces (:meth:`Options.target`,
+    :meth:`Options.euler`: built once, so only the first race pays)."""
+    for *_, inputs, members in jobs:
+        for i in members:
             opts.field_input(parts[i], inputs[i])
 
     def run(job, job_progress):
-        engine, seed, _, targets, inputs = job
-        return _attempt(parts, targets, indices, engine, opts, job_progress, seed, inputs)
+        engine, seed, _, targets, inputs, members = job
+        return _attempt(parts, targets, members, engine, opts, job_progress, seed, inputs)
 
     def index():
-        for i in indices:
+        for i in sorted({i for *_, members in jobs for i in members}):
             opts.target(parts[i])
             opts.euler(parts[i])
 
-    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per, _, _ in jobs]
+    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per, *_ in jobs]
     with ThreadPoolExecutor(len(jobs) + 1) as pool:
         indexed = pool.submit(index)
         futures = [pool.submit(run, job, progress if n == 0 else no_progress) for n, job in enumerate(jobs)]
