@@ -121,5 +121,5 @@ def test_collapse_room_keeps_the_count_within_tolerance():
 
 def test_coarse_variants_that_would_see_the_same_input_are_dropped():
     assert quad_remesh.distinct_variants(100_000, 2000) == quad_remesh.COARSE_VARIANTS
-    # the cone: nothing to simplify, only another seed makes another field
-    assert quad_remesh.distinct_variants(64, 2000) == ((0, 20), (1, 20))
+    # the cone: nothing to simplify, only another target makes another field
+    assert quad_remesh.distinct_variants(64, 2000) == ((0, 20, 1.0), (0, 20, 1.04))

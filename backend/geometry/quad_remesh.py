@@ -4,8 +4,8 @@ fallback chain so a result always comes back.
 For every connected component with a face budget (its share of the target by area):
 1. coarse to fine (budgets of ``COARSE_MIN_FACES`` or more): QuadriFlow at a quarter of the
    budget (times ``COARSE_ASK_SCALE``: it returns fewer quads than asked) on the component
-   simplified to 20 triangles per quad (then 10, then another seed: ``COARSE_VARIANTS``, as many
-   at once as cores are free), singularities reduced (``quad_cleanup``), every quad split into
+   simplified to 20 triangles per quad (then 10, then 20 asked 4% more: ``COARSE_VARIANTS``, as
+   many at once as cores are free), singularities reduced (``quad_cleanup``), every quad split into
    four through its edge midpoints and centre (all new vertices are regular, so the singular
    ones are the coarse mesh's: fewer than a full-size field makes), then polished: singularities
    reduced again and fitted onto the component (``surface_fit``); collapses stop ``COUNT_AIM``
@@ -15,9 +15,10 @@ For every connected component with a face budget (its share of the target by are
    the way, ``next_ask``); any other miss is tried with the next variant. Each simplified input
    is made once per run, in the parent, and reused by every try that needs its size;
 2. otherwise, or when that is not accepted, the direct path: QuadriFlow (seeds 0 and 1; seed 1
-   only where step 1 did not try it already) and Instant Meshes at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD``
-   triangles per quad, each in its own killable child process (all components of a mesh in one
-   call per job); on a busy machine (fewer free cores than jobs) one by one (QuadriFlow, Instant
+   only for components step 1 did not try: it drew several fields already) and Instant Meshes
+   at the full budget on the component simplified to ``DIRECT_TRIANGLES_PER_QUAD`` triangles per
+   quad, each in its own killable child process (all components of a mesh in one call per
+   job); on a busy machine (fewer free cores than jobs) one by one (QuadriFlow, Instant
    Meshes, QuadriFlow's second seed), stopping at the first accepted result; the pieces are
    polished (singularities reduced, fitted onto the unsimplified component) as in step 1;
 3. a result is accepted when it is within 10% of its budget, within 2% of the component's
@@ -62,11 +63,13 @@ COARSE_COUNT_RETRIES = 3  # coarse runs are cheap: one more try at the count
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
 COARSE_MIN_FACES = 800  # smallest budget made coarse to fine (its field: a quarter, 200 faces)
 # coarse QuadriFlow runs as (seed, input triangles per quad: the part is simplified to that many
-# per quad for the field), in order; as many at once as cores are free, the next ones for a part
-# none of whose pieces can be asked again for the count (QuadriFlow is chaotic: holes missed the
-# distance at 20 per quad and passed at 10, the bunny the other way round; bunny10k's topology or
-# the airplane's count miss at one and not another; a coarse run costs a fifth of a direct one)
-COARSE_VARIANTS = ((0, 20), (0, 10), (1, 20))
+# per quad for the field, factor on the first target), in order; as many at once as cores are
+# free, the next ones for a part none of whose pieces can be asked again for the count
+# (QuadriFlow is chaotic: holes missed the distance at 20 per quad and passed at 10, the bunny
+# the other way round; the bracket missed 2.5% asked 530 quads and passed at 500-570 otherwise,
+# where its small input has nothing to simplify and seed 1 gave the same quads; a coarse run
+# costs a fifth of a direct one)
+COARSE_VARIANTS = ((0, 20, 1.0), (0, 10, 1.0), (0, 20, 1.04))
 # QuadriFlow returns ~6% fewer quads than asked on average (16 corpus meshes at 500: 0.94 with a
 # spread of about 7%; asking 1.04-1.08x as much centred them): the first coarse ask is scaled by this
 COARSE_ASK_SCALE = 1.06
@@ -294,8 +297,8 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
     for n, wave in enumerate(waves):
         if not todo:
             break
-        # QuadriFlow's second seed only for parts the coarse path did not try it on already
-        jobs = [(engine, seed, DIRECT_TRIANGLES_PER_QUAD, budgets, direct_inputs,
+        # QuadriFlow's second seed only for parts the coarse path did not try (it drew several fields)
+        jobs = [(engine, seed, f"{DIRECT_TRIANGLES_PER_QUAD}", budgets, direct_inputs,
                  [i for i in todo if not (engine == "quadriflow" and seed and i in coarse)]) for engine, seed in wave]
         runs = _race([job for job in jobs if job[-1]], parts, opts,
                      sub_progress(progress, 0.2 + 0.2 * n / len(waves), 0.2 + 0.2 * (n + 1) / len(waves)))
@@ -356,7 +359,7 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
     """Step 1 of the module docstring for the parts in ``indices``; fills ``result`` where it is
     accepted (``best`` and ``why`` record the rest). Each variant keeps its own target and tries:
     their counts respond differently."""
-    asked = {(i, v): COARSE_ASK_SCALE * budgets[i] / 4 for i in indices for v in COARSE_VARIANTS}
+    asked = {(i, v): v[2] * COARSE_ASK_SCALE * budgets[i] / 4 for i in indices for v in COARSE_VARIANTS}
     tried: dict[tuple, list[tuple[float, int]]] = {key: [] for key in asked}  # (asked, faces) per part and variant
     width = max(1, min(free_cores(), len(COARSE_VARIANTS)))
     own = {i: distinct_variants(len(parts[i].triangles), budgets[i]) for i in indices}
@@ -372,8 +375,9 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
             asks = {v: [max(round(asked.get((i, v), 1)), 1) for i in range(len(parts))] for v in group}
             span = (attempt + g / len(groups)) / rounds, (attempt + (g + 1) / len(groups)) / rounds
             step = sub_progress(progress, *span)
-            runs = _race([("quadriflow", seed, per, asks[(seed, per)], [per * b / 4 for b in budgets], members)
-                          for seed, per in group], parts, opts, step)
+            runs = _race([("quadriflow", seed, f"{per}" + (f"x{scale:g}" if scale != 1 else ""),
+                           asks[(seed, per, scale)], [per * b / 4 for b in budgets], members)
+                          for seed, per, scale in group], parts, opts, step)
             for i in members:
                 pieces = [_split(run[i], budgets[i], opts) for run in runs.values()]
                 for v, piece in zip(group, pieces):
@@ -392,13 +396,14 @@ def _coarse_to_fine(parts, budgets, indices, result, best, why, opts: Options, p
 
 def distinct_variants(triangles: int, budget: int) -> tuple:
     """``COARSE_VARIANTS`` without those that would give a part of ``triangles`` the same field
-    input as an earlier one (same seed, both simplifications at or above its size)."""
+    input and target as an earlier one (same seed and factor, both simplifications at or above
+    its size)."""
     seen, kept = set(), []
-    for seed, per in COARSE_VARIANTS:
-        key = (seed, min(per * budget / 4, triangles))
+    for seed, per, scale in COARSE_VARIANTS:
+        key = (seed, min(per * budget / 4, triangles), scale)
         if key not in seen:
             seen.add(key)
-            kept.append((seed, per))
+            kept.append((seed, per, scale))
     return tuple(kept)
 
 
@@ -512,7 +517,7 @@ def _waves(jobs, cores: int) -> list[tuple]:
 
 
 def _race(jobs, parts, opts: Options, progress) -> dict[str, dict]:
-    """Every (engine, seed, input triangles per face (its label), target per part, field input
+    """Every (engine, seed, label (input triangles per face), target per part, field input
     size per part, part indices) job, each in its own child process, all at once; returns
     {"engine#seed/per": {part index: piece or None}}. The field inputs are made first; while the
     children run, the parent indexes the parts for judging the pieces (:meth:`Options.target`,
@@ -530,7 +535,7 @@ def _race(jobs, parts, opts: Options, progress) -> dict[str, dict]:
             opts.target(parts[i])
             opts.euler(parts[i])
 
-    labels = [f"{engine}#{seed}/{per:g}" for engine, seed, per, *_ in jobs]
+    labels = [f"{engine}#{seed}/{tag}" for engine, seed, tag, *_ in jobs]
     with ThreadPoolExecutor(len(jobs) + 1) as pool:
         indexed = pool.submit(index)
         futures = [pool.submit(run, job, progress if n == 0 else no_progress) for n, job in enumerate(jobs)]
