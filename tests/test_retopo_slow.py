@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import mesh_corpus
-from backend.geometry import quad_remesh, repair
 from backend.geometry.metrics import topology_stats
 from backend.ops import retopo
 from backend.ops.base import CancelToken, no_progress
@@ -34,15 +33,3 @@ def test_million_faces_quad_and_tri():
         assert abs(out.num_faces - 5000) <= 500
         assert topology_stats(out).euler == 0  # still a torus
 
-
-def test_quad_counts_centre_on_the_budget():
-    """QuadriFlow returns fewer quads than asked and the cleanup collapses some: with collapses down
-    to 10% under the budget these came out 2.7% low on average (1824 to 2096, mean 1946); with
-    collapses stopping 5% under it, 1.4% (1836 to 2096, mean 1972)."""
-    counts = []
-    for name in ("torus", "uv_sphere", "cube", "cylinder", "grid", "bracket", "bone", "airplane", "bunny", "holes"):
-        mesh = mesh_corpus.load(name)
-        part = repair.clean(mesh.positions, mesh.triangulated(), [])
-        counts.append(quad_remesh.remesh_quads([part], [2000])[0].faces)
-    assert all(abs(c - 2000) <= 200 for c in counts), counts
-    assert abs(np.mean(counts) - 2000) <= 45, counts
