@@ -4,7 +4,7 @@ import pytest
 
 import mesh_corpus
 from backend.geometry import quad_engines, repair
-from backend.geometry.quad_refine import QuadDual, refine_near, split_chord, split_cut_edges
+from backend.geometry.quad_refine import QuadDual, far_points, refine_near, split_chord, split_cut_edges
 
 
 def grid(n, m):
@@ -20,7 +20,8 @@ def torus(n, m):
     u, w = np.meshgrid(np.arange(n) * 2 * np.pi / n, np.arange(m) * 2 * np.pi / m, indexing="ij")
     v = np.stack([(2 + np.cos(w)) * np.cos(u), (2 + np.cos(w)) * np.sin(u), np.sin(w)], axis=-1).reshape(-1, 3)
     index = lambda i, j: (i % n) * m + (j % m)  # noqa: E731
-    q = np.array([(index(i, j), index(i + 1, j), index(i + 1, j + 1), index(i, j + 1)) for i in range(n) for j in range(m)])
+    q = np.array([(index(i, j), index(i + 1, j), index(i + 1, j + 1), index(i, j + 1))
+                  for i in range(n) for j in range(m)])
     return v, q
 
 
@@ -165,3 +166,17 @@ def test_refine_near_on_a_closed_quadriflow_mesh_stays_closed():
     assert_clean_quads(nv, nq, v, q)
     _, uses = edge_uses(nq)
     assert (uses == 2).all()
+
+
+def test_far_points_are_where_the_quads_miss_the_part_both_ways():
+    v, q = grid(8, 8)
+    part_v = v.copy()
+    part_v[4 * 9 + 4, 2] = 2.0  # a spike the flat quads miss
+    part_t = q[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)
+    points = far_points(v, q, part_v, part_t, 1.0, samples=5000)
+    assert len(points) and (np.linalg.norm(points[:, :2] - (4, 4), axis=1) < 1.0).all()
+    assert points[:, 2].max() > 1.9  # the spike's tip, far from the quads
+    lifted = v + (0, 0, 0.5)
+    assert len(far_points(lifted, q, v, part_t, 0.6, samples=5000)) == 0
+    stray = far_points(lifted, q, v, part_t, 0.4, samples=5000)
+    assert set(np.round(stray[:, 2], 9)) == {0.0, 0.5}  # part points far from the quads, quad points far from the part

@@ -224,7 +224,8 @@ def _cheapest_path(dual: QuadDual, cut: np.ndarray, source: int, goals: set, ins
                 continue
             for leave in range(4):
                 if leave != enter and usable(4 * face + leave):
-                    heapq.heappush(heap, (cost + step(face, enter, leave), next(pushed), ("go", 4 * face + leave), state))
+                    heapq.heappush(heap, (cost + step(face, enter, leave), next(pushed),
+                                          ("go", 4 * face + leave), state))
             continue
         path = []
         state = came_from[state] if kind == "end" else ("go", half) if kind == "edge" else state
@@ -274,7 +275,8 @@ def split_cut_edges(vertices: np.ndarray, quads: np.ndarray, cut: np.ndarray) ->
     c = centre
     templates = [
         (count == 0, [quads]),
-        (straight, [np.stack([q[:, 0], m[:, 0], m[:, 2], q[:, 3]], 1), np.stack([m[:, 0], q[:, 1], q[:, 2], m[:, 2]], 1)]),
+        (straight, [np.stack([q[:, 0], m[:, 0], m[:, 2], q[:, 3]], 1),
+                    np.stack([m[:, 0], q[:, 1], q[:, 2], m[:, 2]], 1)]),
         (turn, [np.stack([q[:, 0], m[:, 0], c, q[:, 3]], 1), np.stack([m[:, 0], q[:, 1], m[:, 1], c], 1),
                 np.stack([c, m[:, 1], q[:, 2], q[:, 3]], 1)]),
         (four, [np.stack([q[:, 0], m[:, 0], c, m[:, 3]], 1), np.stack([m[:, 0], q[:, 1], m[:, 1], c], 1),
