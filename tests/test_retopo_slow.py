@@ -32,4 +32,3 @@ def test_million_faces_quad_and_tri():
         out = retopo.run({"mesh": mesh}, {"target_faces": 5000, "mode": mode}, no_progress, CancelToken())["mesh"]
         assert abs(out.num_faces - 5000) <= 500
         assert topology_stats(out).euler == 0  # still a torus
-
