@@ -52,6 +52,9 @@ class QuadDual:
         self.across = np.where(uses[edge_id] == 2, np.where(first == halves, second, first), -1)
         self.bad_edge = uses[edge_id] > 2  # non-manifold
         self.bad_face = (quads[:, :, None] == quads[:, None, :]).sum(axis=(1, 2)) > 4  # a repeated corner
+        # the same as lists: scalar look-ups in the path search are several times faster
+        self.across_list, self.bad_edge_list = self.across.tolist(), self.bad_edge.tolist()
+        self.bad_face_list = self.bad_face.tolist()
 
     def chord(self, face: int, direction: int) -> list[int] | None:
         """The half-edges the chord through ``face`` across its edges ``direction`` and
@@ -149,57 +152,62 @@ def _crossing_edges(vertices: np.ndarray, quads: np.ndarray) -> np.ndarray:
 
 
 def _conforming_cut(dual: QuadDual, region: list[int], crossing: np.ndarray) -> np.ndarray | None:
-    """Cut edges (F,4): the ``crossing`` edges of every quad of ``region``, plus shortest paths
-    between the quads this leaves with an odd number of cut edges (or to the boundary); None
-    when a path would need a non-manifold edge."""
-    cut = np.zeros(len(dual.across), bool)
+    """Cut edges (F,4): the ``crossing`` edges of every quad of ``region``, plus the cheapest
+    paths between the quads this leaves with an odd number of cut edges (or to the boundary);
+    None when a quad cannot be mended."""
+    across = dual.across_list
+    cut = [False] * len(across)
     inside = set(region)
+    touched = set()
     for face in region:
-        halves = 4 * face + np.flatnonzero(crossing[face])
-        if dual.bad_edge[halves].any():
-            return None
-        cut[halves] = True
-        twins = dual.across[halves]
-        cut[twins[twins >= 0]] = True
-    parity = cut.reshape(-1, 4).sum(axis=1) % 2
-    odd = set(np.flatnonzero(parity).tolist())
+        for local in np.flatnonzero(crossing[face]).tolist():
+            half = 4 * face + local
+            if dual.bad_edge_list[half]:
+                return None
+            cut[half] = True
+            touched.add(face)
+            if across[half] >= 0:
+                cut[across[half]] = True
+                touched.add(across[half] // 4)
+    odd = {face for face in touched if sum(cut[4 * face:4 * face + 4]) % 2}
     while odd:
-        source = odd.pop()
+        source = min(odd)  # a fixed order: the pairing does not hang on set iteration
+        odd.remove(source)
         path = _cheapest_path(dual, cut, source, odd, inside)
         if path is None:
             return None
         for half in path:
-            cut[half] = ~cut[half]
-            twin = dual.across[half]
-            if twin >= 0:
-                cut[twin] = ~cut[twin]
-        end = int(dual.across[path[-1]]) // 4 if dual.across[path[-1]] >= 0 else None
-        odd.discard(end)
-    return cut.reshape(-1, 4)
+            cut[half] = not cut[half]
+            if across[half] >= 0:
+                cut[across[half]] = not cut[across[half]]
+        odd.discard(across[path[-1]] // 4 if across[path[-1]] >= 0 else None)
+    return np.array(cut, bool).reshape(-1, 4)
 
 
-def _cheapest_path(dual: QuadDual, cut: np.ndarray, source: int, goals: set, inside: set) -> list[int] | None:
+def _cheapest_path(dual: QuadDual, cut: list[bool], source: int, goals: set, inside: set) -> list[int] | None:
     """Half-edges (each leaving a quad) of the dual path from quad ``source`` to one of ``goals``
     or across the boundary whose cuts add the fewest faces (going straight through a quad adds
     one, turning two), crossing only uncut edges and passing through no quad of ``inside``;
     None if there is none."""
+    across, bad_edge, bad_face = dual.across_list, dual.bad_edge_list, dual.bad_face_list
+
     def step(face: int, enter: int, leave: int) -> int:
         """Faces added when the path enters ``face`` through local edge ``enter`` (-1: it starts
         there) and leaves through ``leave`` (-1: it ends there)."""
-        have = np.flatnonzero(cut[4 * face:4 * face + 4])
-        new = [e for e in (enter, leave) if e >= 0]
-        if len(have) + len(new) == 4:
-            return 2 if len(have) == 2 and (have[1] - have[0]) == 2 else 1
-        ends = sorted(list(have) + new)
+        have = [e for e in range(4) if cut[4 * face + e]]
+        ends = sorted(have + [e for e in (enter, leave) if e >= 0])
+        if len(ends) == 4:
+            return 2 if len(have) == 2 and have[1] - have[0] == 2 else 1
         return 1 if ends[1] - ends[0] == 2 else 2
 
     def usable(half: int) -> bool:
-        if dual.bad_edge[half] or cut[half]:
+        if bad_edge[half] or cut[half]:
             return False
-        face = int(dual.across[half]) // 4
-        return face < 0 or face in goals or not (face in inside or dual.bad_face[face])
+        face = across[half] // 4
+        return face < 0 or face in goals or not (face in inside or bad_face[face])
 
-    # states: ("go", half) leaves a quad through ``half``; ("end", half) arrived at a goal through it
+    # states: ("go", half) leaves a quad through ``half``; ("end", half) arrived at a goal through
+    # it; ("edge", half) left the mesh through it
     pushed = itertools.count()  # ties go first come, first served
     heap = [(step(source, -1, leave), next(pushed), ("go", 4 * source + leave), None)
             for leave in range(4) if usable(4 * source + leave)]
@@ -211,16 +219,16 @@ def _cheapest_path(dual: QuadDual, cut: np.ndarray, source: int, goals: set, ins
             continue
         came_from[state] = previous
         kind, half = state
-        other = int(dual.across[half])
+        other = across[half]
         if kind == "go" and other < 0:  # the boundary mends one odd quad, a goal two: count it double
             heapq.heappush(heap, (2 * cost, next(pushed), ("edge", half), previous))
             continue
-        if kind == "go" and other >= 0:
+        if kind == "go":
             face, enter = divmod(other, 4)
             if face in goals:
                 heapq.heappush(heap, (cost + step(face, enter, -1), next(pushed), ("end", half), state))
                 continue
-            if face == source or np.count_nonzero(cut[4 * face:4 * face + 4]) not in (0, 2):
+            if face == source or sum(cut[4 * face:4 * face + 4]) not in (0, 2):
                 continue
             for leave in range(4):
                 if leave != enter and usable(4 * face + leave):
@@ -228,7 +236,7 @@ def _cheapest_path(dual: QuadDual, cut: np.ndarray, source: int, goals: set, ins
                                           ("go", 4 * face + leave), state))
             continue
         path = []
-        state = came_from[state] if kind == "end" else ("go", half) if kind == "edge" else state
+        state = came_from[state] if kind == "end" else ("go", half)
         while state is not None:
             path.append(state[1])
             state = came_from[state]
