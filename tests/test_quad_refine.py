@@ -173,10 +173,11 @@ def test_far_points_are_where_the_quads_miss_the_part_both_ways():
     part_v = v.copy()
     part_v[4 * 9 + 4, 2] = 2.0  # a spike the flat quads miss
     part_t = q[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)
-    points = far_points(v, q, part_v, part_t, 1.0, samples=5000)
+    points, largest = far_points(v, q, part_v, part_t, 1.0, samples=5000)
     assert len(points) and (np.linalg.norm(points[:, :2] - (4, 4), axis=1) < 1.0).all()
-    assert points[:, 2].max() > 1.9  # the spike's tip, far from the quads
+    assert points[:, 2].max() > 1.9 and largest == pytest.approx(2.0)  # the spike's tip, far from the quads
     lifted = v + (0, 0, 0.5)
-    assert len(far_points(lifted, q, v, part_t, 0.6, samples=5000)) == 0
-    stray = far_points(lifted, q, v, part_t, 0.4, samples=5000)
+    points, largest = far_points(lifted, q, v, part_t, 0.6, samples=5000)
+    assert len(points) == 0 and largest == pytest.approx(0.5)
+    stray, _ = far_points(lifted, q, v, part_t, 0.4, samples=5000)
     assert set(np.round(stray[:, 2], 9)) == {0.0, 0.5}  # part points far from the quads, quad points far from the part

@@ -127,16 +127,19 @@ def refine_near(vertices: np.ndarray, quads: np.ndarray, points: np.ndarray, *, 
 
 
 def far_points(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.ndarray, part_triangles: np.ndarray,
-               limit: float, *, part_surface: SurfaceQuery | None = None, samples: int = 30_000) -> np.ndarray:
-    """Points (N,3) where the quad mesh and the part are more than ``limit`` apart: part
-    points (surface samples and vertices) far from the quads, and quad points far from the part."""
+               limit: float, *, part_surface: SurfaceQuery | None = None, samples: int = 30_000
+               ) -> tuple[np.ndarray, float]:
+    """Points (N,3) where the quad mesh and the part are more than ``limit`` apart (part points,
+    surface samples and vertices, far from the quads; quad points far from the part), and the
+    largest distance found either way (a sampled Hausdorff distance)."""
     tris = np.asarray(quads, np.int64).reshape(-1, 4)[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)
     part_surface = part_surface or SurfaceQuery(part_vertices, part_triangles, samples=0, k=6)
     on_part = np.concatenate([sample_surface(part_vertices, part_triangles, samples)[0], part_vertices])
     on_quads = np.concatenate([sample_surface(vertices, tris, samples)[0], vertices[np.unique(tris)]])
-    missed = SurfaceQuery(vertices, tris, samples=len(tris), k=6).distance(on_part) > limit
-    stray = part_surface.distance(on_quads) > limit
-    return np.concatenate([on_part[missed], on_quads[stray]])
+    missed = SurfaceQuery(vertices, tris, samples=len(tris), k=6).distance(on_part)
+    stray = part_surface.distance(on_quads)
+    points = np.concatenate([on_part[missed > limit], on_quads[stray > limit]])
+    return points, float(max(missed.max(), stray.max()))
 
 
 def _crossing_edges(vertices: np.ndarray, quads: np.ndarray) -> np.ndarray:
