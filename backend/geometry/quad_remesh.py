@@ -8,7 +8,7 @@ For every connected component with a face budget (its share of the target by are
    (``quad_cleanup``), every quad split into four through its edge midpoints and centre (all new
    vertices are regular, so the singular ones are the coarse mesh's: fewer than a full-size field
    makes), then polished: singularities reduced again and fitted onto the component
-   (``surface_fit``); collapses stop ``COUNT_AIM`` under the budget. A count miss not too far from the part
+   (``surface_fit``). A count miss not too far from the part
    (``COARSE_RETRY_GAP``) is asked again (up to three times: the target interpolated between
    the tries closest in target below and above the budget, else the last one corrected part of
    the way, ``next_ask``); any other miss is tried with the next variant. Each simplified input
@@ -56,11 +56,11 @@ from .surface_fit import SurfaceTarget, fit_to_surface, quads_over_holes
 JOBS = (("quadriflow", 0), ("instant_meshes", 0), ("quadriflow", 1))
 MIN_FIELD_FACES = 48  # below, a field misses 2% on a curved part anyway: the low-poly path is as close, faster
 COUNT_TOLERANCE = 0.10
-# the singularity reduction's collapses stop 5% under the budget (at 10% the torus ended at 1800
-# for 2000). QuadriFlow's own shortfall (0.94 of the ask over 16 meshes) is not corrected: its
-# spread (~7%) is mesh by mesh (the sphere always gets more), and asking 1.06x as much centred
-# the mean but overshot more often (36 runs, 12 meshes at 1700/2000/2300: 16% more time)
-COUNT_AIM = 0.05
+# QuadriFlow returns fewer quads than asked (0.94 of the ask over 16 corpus meshes), but mesh by
+# mesh (the sphere always gets more, spread ~7%): asking 1.06x as much centred the mean count and
+# overshot more often, 16% more time over 36 runs (12 meshes at 1700/2000/2300); collapses
+# stopping 5% under the budget (not 10%) left the bench's mean as it was and cost the bunny its
+# pass (its collapses had brought it under 2%). So neither is done: counts stay ~2.5% low.
 COUNT_RETRIES = 2
 COARSE_COUNT_RETRIES = 3  # coarse runs are cheap: one more try at the count
 SHAPE_LIMIT = 0.02  # largest accepted distance from the input, as a share of the part's diagonal
@@ -221,8 +221,8 @@ def collapse_room(faces: int, least: float) -> float:
 
 def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
     """``piece`` with fewer singular vertices (``quad_cleanup``; collapses only while the count stays
-    no more than ``COUNT_AIM`` under ``budget``), fitted onto the part's surface."""
-    room = collapse_room(len(piece.quads), (1 - COUNT_AIM) * budget)
+    within ``COUNT_TOLERANCE`` of ``budget``), fitted onto the part's surface."""
+    room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget)
     vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
     vertices = fit_to_surface(vertices, quads, part.vertices, part.triangles, sharp_angle=opts.sharp_angle,
                               target=opts.target(part), cancel=opts.cancel)
@@ -431,10 +431,10 @@ def next_ask(tried: list[tuple[float, int]], budget: int) -> float:
 
 def _split(piece: Piece | None, budget: int, opts: Options) -> Piece | None:
     """A coarse piece with its singularities reduced (collapses only while its four faces per
-    quad stay no more than ``COUNT_AIM`` under ``budget``), then every quad split into four."""
+    quad stay within the count tolerance of ``budget``), then every quad split into four."""
     if piece is None:
         return None
-    room = collapse_room(len(piece.quads), (1 - COUNT_AIM) * budget / 4)
+    room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget / 4)
     vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
     vertices, quads = split_into_quads(vertices, np.zeros((0, 3), np.int64), quads)
     return Piece(vertices, quads, method=f"{piece.method}/4+split")
