@@ -123,3 +123,21 @@ def test_coarse_variants_that_would_see_the_same_input_are_dropped():
     assert quad_remesh.distinct_variants(100_000, 2000) == quad_remesh.COARSE_VARIANTS
     # the cone: nothing to simplify, only another target makes another field
     assert quad_remesh.distinct_variants(64, 2000) == ((0, 20, 1.0), (0, 20, 1.04))
+
+
+def _cube_piece(half: float, shift: float) -> quad_remesh.Piece:
+    cube = mesh_corpus.cube(2 * half)
+    return quad_remesh.Piece(cube.positions.astype(np.float64) + [shift, 0, 0],
+                             cube.face_indices.reshape(-1, 4).astype(np.int64))
+
+
+def test_a_piece_that_lost_a_limb_is_not_fitted_and_a_close_one_is():
+    sphere = part("uv_sphere")
+    options = quad_remesh.Options()
+    far = [_cube_piece(0.25, 0.6)]  # covers one side of the sphere only: most of it is lost
+    chosen, verdicts = quad_remesh.choose(far, sphere, 6, options)
+    assert chosen is None and verdicts[0].problems[0].endswith("before the fit")
+    assert not far[0].polished and quad_remesh.lost_share(far[0], sphere) > quad_remesh.UNFITTABLE
+    close = [_cube_piece(0.8, 0.0)]  # a box inside the sphere: the fit moves it onto the surface
+    quad_remesh.choose(close, sphere, 6, options)
+    assert close[0].polished
