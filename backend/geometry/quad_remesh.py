@@ -28,7 +28,7 @@ For every connected component with a face budget (its share of the target by are
 4. none accepted: QuadriFlow again with a rescaled target (up to twice) when only the count
    missed; the best result is kept when only its shape missed (or the component is open); a
    closed component is rebuilt by an SDF (voxel) remesh + Instant Meshes; then the best result
-   whatever it missed (the report says what); with none at all, the low-poly path (decimate +
+   within the count whatever else it missed (the report says what); with none, the low-poly path (decimate +
    pair, then every face cut into quads), which always succeeds.
 Components too small for a field (budget below ``MIN_FIELD_FACES``) go to the low-poly path.
 """
@@ -344,8 +344,9 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
         report.append(f"{len(closed)} closed component(s) fell back to SDF remesh")
         _sdf_fallback(parts, budgets, closed, result, opts, sub_progress(progress, 0.55, 0.8))
     for i in [i for i in todo if result[i] is None and i in best]:
-        _keep_closest(i, parts, budgets, _best(best, i, bool(boundary_edge_count(parts[i].triangles))), result,
-                      report, opts)
+        kept = _best(best, i, count_first=True)
+        if not kept[0].rank[1]:  # never a piece off the count: the low-poly path below keeps it
+            _keep_closest(i, parts, budgets, kept, result, report, opts)
     todo = [i for i in todo if result[i] is None]
     if todo:
         report.append(f"{len(todo)} component(s) fell back to low-poly, split into quads")
