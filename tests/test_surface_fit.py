@@ -1,9 +1,11 @@
 """fit_to_surface on synthetic surfaces with known answers: spheres, an open sheet with a hole,
 a cone's tip, a cube's creases."""
 import numpy as np
+import pytest
 
 from backend.geometry.surface_distance import SurfaceQuery, sample_surface
 from backend.geometry.polymesh import compact
+from backend.ops.base import CancelToken, Cancelled
 from backend.geometry.surface_fit import Polylines, SurfaceTarget, _QuadMesh, fit_to_surface, quads_over_holes
 
 
@@ -212,3 +214,12 @@ def test_polylines_closest_points_are_exact():
     lines = Polylines(np.array([[0, 0, 0], [1, 0, 0.0]]), np.array([[1, 0, 0], [1, 2, 0.0]]))
     got = lines.closest_points(np.array([[0.3, -1, 0], [2, 1, 0], [-1, -1, 0.0]]))
     assert np.allclose(got, [[0.3, 0, 0], [1, 1, 0], [0, 0, 0]])
+
+
+def test_a_cancelled_fit_stops_with_cancelled():
+    fine_v, fine_q = cube_sphere(20)
+    v, q = cube_sphere(4)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        fit_to_surface(v * 1.1, q, fine_v, triangulated(fine_q), cancel=token)
