@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
-from backend.ops.base import Cancelled, CancelToken, OpError
+from backend.runtime import Cancelled, CancelToken, OpError
 from backend.store import JobStore
 from shared.payload import ImagePayload, MeshPayload, Payload
 from shared.protocol import ErrorCode, JobState, MsgType, ProtocolError, json_safe

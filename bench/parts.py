@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.geometry.mesh_graph import face_graph, split_into_connected  # noqa: E402
 from backend.geometry.segmentation_metrics import iou_matrix, matched_miou  # noqa: E402
 from backend.ops import parts  # noqa: E402
-from backend.ops.base import CancelToken  # noqa: E402
+from backend.runtime import CancelToken  # noqa: E402
 from backend.procedural.meshing import watertight_mesh  # noqa: E402
 from backend.procedural.registry import categories, generate  # noqa: E402
 from shared.payload import MeshPayload  # noqa: E402

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.ops.base import CancelToken  # noqa: E402
+from backend.runtime import CancelToken  # noqa: E402
 from backend.procedural.dataset import write_dataset  # noqa: E402
 from backend.procedural.meshing import watertight_mesh  # noqa: E402
 from backend.procedural.model import ProceduralModel  # noqa: E402

@@ -25,7 +25,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import mesh_corpus  # noqa: E402
 from backend.geometry.metrics import retopo_report, topology_stats  # noqa: E402
 from backend.ops import retopo  # noqa: E402
-from backend.ops.base import CancelToken, no_progress  # noqa: E402
+from backend.runtime import CancelToken
+from backend.runtime import no_progress  # noqa: E402
 from shared.payload import MeshPayload  # noqa: E402
 
 

@@ -29,7 +29,7 @@ def generation_timings(pipeline, prompts: dict, seed: int, resolution: int):
     import torch
     from backend.geometry.extract import extract_mesh
     from backend.models.shape_flow import sample_latents
-    from backend.ops.base import CancelToken
+    from backend.runtime import CancelToken
 
     rows = []
     for category, prompt in prompts.items():

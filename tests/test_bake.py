@@ -9,7 +9,7 @@ from backend.geometry.camera import front_orthographic, look_at
 from backend.geometry.raster import rasterize
 from backend.geometry.render import render_textured
 from backend.geometry.uv_unwrap import unwrap_triangles
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 from tests import mesh_corpus
 
 

@@ -4,7 +4,7 @@ import pytest
 import trimesh
 
 from backend.geometry.extract import extract_mesh, grid_points, simplify_to_budget
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 
 
 def sphere_sdf(p):

@@ -4,7 +4,7 @@ import pytest
 
 from backend.models.registry import configure
 from backend.ops import generate
-from backend.ops.base import CancelToken, Cancelled, OpError
+from backend.runtime import CancelToken, Cancelled, OpError
 from shared.payload import ImagePayload, pack_payloads, unpack_payloads
 from shared.protocol import ProtocolError, validate_params
 

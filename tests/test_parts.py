@@ -7,7 +7,7 @@ import trimesh
 
 from backend.geometry.segmentation_metrics import matched_miou
 from backend.ops import parts
-from backend.ops.base import CancelToken, Cancelled, OpError
+from backend.runtime import CancelToken, Cancelled, OpError
 from shared.payload import MeshPayload
 from tests import mesh_corpus
 

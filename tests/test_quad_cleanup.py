@@ -11,7 +11,7 @@ from backend.geometry.polymesh import bbox_diagonal
 from backend.geometry.quad_cleanup import reduce_singularities
 from backend.geometry.quad_remesh import _quad_euler, singular_count
 from backend.geometry.surface_distance import SurfaceQuery, sample_surface
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 
 
 def torus_grid(rows: int = 12, cols: int = 24) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import mesh_corpus
 from backend.geometry import quad_remesh
 from backend.geometry.metrics import surface_distance, topology_stats
 from backend.ops import retopo
-from backend.ops.base import CancelToken, Cancelled, OpError
+from backend.runtime import CancelToken, Cancelled, OpError
 from shared.payload import MeshPayload
 
 

@@ -12,7 +12,7 @@ from backend.geometry.quad_pairing import pair_triangles, split_into_quads
 from backend.geometry.sdf_remesh import sdf_remesh
 from backend.geometry.symmetry import keep_half, mirror_weld
 from backend.geometry.metrics import surface_distance, topology_stats
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 
 
 def cleaned(name):

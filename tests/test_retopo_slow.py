@@ -5,7 +5,7 @@ import pytest
 import mesh_corpus
 from backend.geometry.metrics import topology_stats
 from backend.ops import retopo
-from backend.ops.base import CancelToken, no_progress
+from backend.runtime import CancelToken, no_progress
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from backend.meshio import read_mesh, write_mesh
 from backend.models import kiln_shape
 from backend.models.registry import configure
 from backend.ops import generate
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 from backend.train.render import render_view
 from shared.payload import ImagePayload
 

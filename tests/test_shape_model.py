@@ -9,7 +9,7 @@ from backend.models.attention_blocks import Attention
 from backend.models.checkpoint import CheckpointError, load_into, module_tensors, read_tensors, save_checkpoint
 from backend.models.shape_flow import FlowConfig, ShapeFlowTransformer, flow_sigmas, sample_latents
 from backend.models.shape_vae import ShapeVAE, VAEConfig, farthest_point_sample
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 
 TINY_VAE = VAEConfig(latent_channels=4, num_attention_heads=2, width_encoder=16, width_decoder=24,
                      num_layers_encoder=2, num_layers_decoder=3, embed_frequency=4, num_tokens=8)

@@ -13,7 +13,7 @@ from backend.models.registry import ModelRegistry
 from backend.models.shape_flow import FlowConfig, ShapeFlowTransformer
 from backend.models.shape_pipeline import ShapePipeline
 from backend.models.shape_vae import ShapeVAE, VAEConfig
-from backend.ops.base import CancelToken
+from backend.runtime import CancelToken
 from backend.train.flow import conditioning_spec
 
 TINY_VAE = VAEConfig(latent_channels=4, num_attention_heads=2, width_encoder=16, width_decoder=16,

@@ -5,7 +5,7 @@ import pytest
 
 from backend.geometry.surface_distance import SurfaceQuery, sample_surface
 from backend.geometry.polymesh import compact
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 from backend.geometry.surface_fit import Polylines, SurfaceTarget, _QuadMesh, fit_to_surface, quads_over_holes
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from backend.geometry.material_fields import MATERIALS
 from backend.ops import texture
-from backend.ops.base import CancelToken, Cancelled, OpError
+from backend.runtime import CancelToken, Cancelled, OpError
 from shared.payload import ImagePayload, MeshPayload
 from tests import mesh_corpus
 
@@ -35,7 +35,7 @@ def test_prompt_picks_wood_and_bakes_pbr_textures():
 @pytest.mark.parametrize("prompt,expected", [("shiny golden crown", "gold"), ("a marble statue", "marble"),
                                              ("brick house", "brick"), ("car tire", "rubber")])
 def test_prompt_to_material(prompt, expected):
-    from backend.geometry.material_choice import choose_material
+    from backend.models.material_choice import choose_material
 
     assert choose_material(prompt)[0].name == expected
 

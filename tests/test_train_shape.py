@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from backend.models.checkpoint import read_config
-from backend.ops.base import CancelToken, Cancelled
+from backend.runtime import CancelToken, Cancelled
 from backend.procedural.dataset import write_dataset
 from backend.procedural.sample import SampleConfig
 from backend.train.data import is_held_out, split_indices
@@ -110,7 +110,7 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
 
 def test_flow_training_export_and_generate_end_to_end(dataset, vae_run, tmp_path):
     from backend.models.shape_pipeline import ShapePipeline
-    from backend.ops.base import OpError
+    from backend.runtime import OpError
     from backend.train.flow import export_model, train_flow
 
     flow_out = tmp_path / "flow"

@@ -34,7 +34,7 @@ def evaluate_one(path: Path, faces: int, mode: str, preserve_sharp: bool) -> tup
     from backend.geometry.metrics import retopo_report, topology_stats
     from backend.meshio import read_mesh
     from backend.ops import retopo
-    from backend.ops.base import CancelToken, no_progress
+    from backend.runtime import CancelToken, no_progress
 
     row: dict = {"mesh": path.name}
     started = time.perf_counter()

@@ -142,7 +142,7 @@ def op_parser(prog: str, description: str, specs: list[ParamSpec], inputs: dict[
 def run(args) -> int:
     from backend.meshio import WRITE_FORMATS, MeshIOError
     from backend.ops import load_op
-    from backend.ops.base import CancelToken, OpError
+    from backend.runtime import CancelToken, OpError
     from shared.protocol import ProtocolError, validate_params
 
     try:

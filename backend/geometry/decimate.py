@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.ops.base import CancelToken, ProgressFn, no_progress
+from backend.runtime import CancelToken, ProgressFn, no_progress
 
 from .killable import call_in_child
 from .polymesh import boundary_edge_count, compact

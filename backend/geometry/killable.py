@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.ops.base import CancelToken, ProgressFn, no_progress
+from backend.runtime import CancelToken, ProgressFn, no_progress
 
 ALLOWED_MODULE_PREFIX = "backend.geometry."
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.ops.base import CancelToken, ProgressFn, no_progress
+from backend.runtime import CancelToken, ProgressFn, no_progress
 
 from .decimate import qem_decimate, subdivide_to
 from .killable import call_in_child

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.ops.base import CancelToken
+from backend.runtime import CancelToken
 
 from .polymesh import unique_rows
 

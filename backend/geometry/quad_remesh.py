@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from backend.ops.base import CancelToken, ProgressFn, no_progress, sub_progress
+from backend.runtime import CancelToken, ProgressFn, no_progress, sub_progress
 
 from . import quad_engines
 from .killable import ChildFailure, call_in_child

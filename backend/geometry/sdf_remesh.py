@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from backend.ops.base import CancelToken
+from backend.runtime import CancelToken
 
 from .polymesh import bbox_diagonal, compact
 from .repair import TriMesh, component_labels, triangle_areas

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from backend.runtime import OpError
 from shared.payload import MeshPayload
 
 from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
@@ -132,7 +133,6 @@ class ShapePipeline:
                                        level=float(sampler.get("level", 0.0)), batch_size=32768,
                                        progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
-            from backend.ops.base import OpError
             raise OpError("the model produced an empty shape; try another seed or a higher guidance")
         vertices, faces = clean_mesh(vertices, faces)
         timings["extract"] = time.perf_counter() - start

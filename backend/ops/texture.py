@@ -17,7 +17,7 @@ from shared.protocol import ParamSpec, ProtocolError
 
 from backend.geometry import bake
 from backend.geometry.camera import VIEWS, box_view
-from backend.geometry.material_choice import choose_material, encoder_available
+from backend.models.material_choice import choose_material, encoder_available
 from backend.geometry.material_fields import color_in_prompt, material_by_name
 from backend.geometry.uv_unwrap import unwrap_triangles, with_triangle_uvs
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.ops.base import InputSpec, OpError
+from backend.runtime import OpError
+from backend.ops.base import InputSpec
 from shared.payload import MeshPayload
 from shared.protocol import ParamSpec
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from backend.models.text_encoder import sentence_embeddings
+from .text_encoder import sentence_embeddings
 
-from .material_fields import MATERIALS, MaterialKind
+from backend.geometry.material_fields import MATERIALS, MaterialKind
 
 
 def encoder_available() -> tuple[bool, str]:
