@@ -1,7 +1,11 @@
-"""`kiln-backend models`: list the models this install knows (embedded and in --models)."""
+"""`kiln-backend models`: list the models this install knows (embedded and in --models), each with
+the first lines of its model card (title, summary), its licence and where the card is."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
+
+WIDTH = 100
 
 
 def register(subparsers) -> None:
@@ -25,6 +29,13 @@ def run(args) -> int:
         mark = " (default)" if entry.name in defaults else ""
         weights = entry.weights.name if entry.weights else "no weights file"
         print(f"{entry.name}{mark}  [{entry.capability}; {', '.join(entry.conditioning) or '-'}; {weights}]")
-        print(f"    {entry.description}")
+        card = entry.card_info
+        if card is not None:
+            print(f"    {card.title}")
+            for line in textwrap.wrap(card.summary, WIDTH - 4, break_on_hyphens=False):
+                print(f"    {line}")
+        else:
+            print(f"    {entry.description}")
         print(f"    license: {entry.license}")
+        print(f"    card: {card.path if card else 'none'}")
     return 0

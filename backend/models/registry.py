@@ -1,9 +1,10 @@
-"""The model registry: names -> capability, config, weights, license; lazy load, LRU unload.
+"""The model registry: names -> capability, config, weights, license, card; lazy load, LRU unload.
 
 Providers add entries: each module in ``PROVIDERS`` defines ``model_entries(models_dir) -> list[ModelEntry]``
 (built-in embedded models, and whatever it recognises in the user's models folder). A provider
 that is not installed yet is skipped. The server and the CLI call :func:`configure` once at start;
-ops call :func:`get_registry`.
+ops call :func:`get_registry`. An entry with a model card (``<name>.md``, see ``model_card.py``)
+takes its licence from the card's ``License:`` line and shows the card's summary in ``welcome``.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from backend.models.model_card import ModelCard, read_card
 from shared.payload import MeshPayload
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("backend.procedural.model", "backend.models.kiln_shape")
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"   # embedded models: weights, config, card
 
 
 class ShapeModel(Protocol):
@@ -44,12 +47,27 @@ class ModelEntry:
     weights: Path | None = None
     priority: int = 0                    # the highest-priority entry of a capability is the default
     extra: dict = field(default_factory=dict)
+    card: Path | None = None             # the model card; its ``License:`` line replaces ``license``
+    card_info: ModelCard | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.card is None:
+            return
+        try:
+            self.card_info = read_card(self.card)
+        except (OSError, ValueError) as exc:
+            log.warning("model %s: card %s not used: %s", self.name, self.card, exc)
+            return
+        if self.card_info.license:
+            self.license = self.card_info.license
 
     def describe(self) -> dict:
         """The JSON description clients see in ``welcome``."""
+        info = self.card_info
         return {"name": self.name, "capability": self.capability, "description": self.description,
                 "license": self.license, "conditioning": list(self.conditioning),
-                "weights": self.weights.name if self.weights else None, **self.extra}
+                "weights": self.weights.name if self.weights else None,
+                "card": info.path.name if info else None, "summary": info.summary if info else None, **self.extra}
 
 
 class ModelRegistry:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.models.registry import ModelEntry
+from backend.models.registry import WEIGHTS_DIR, ModelEntry
 from shared.payload import MeshPayload
 
 from .captions import captions
@@ -55,4 +55,4 @@ def model_entries(models_dir: Path | None) -> list[ModelEntry]:
         description=f"Instant procedural props: {len(categories())} categories, low-poly, parts and materials",
         license="GPL-3.0-or-later (Kiln's own generator; no third-party weights)",
         conditioning=("text",), load=lambda device: ProceduralModel(device), priority=10,
-        extra={"categories": list(categories())})]
+        extra={"categories": list(categories())}, card=WEIGHTS_DIR / f"{NAME}.md")]
