@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import preferences, session
+from . import preferences, props, session
 
 STATE_ICONS = {"connected": "CHECKMARK", "connecting": "SORTTIME", "lost": "ERROR", "disconnected": "UNLINKED"}
 JOB_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL", "running": "PLAY",
@@ -39,6 +39,16 @@ def _params(col, settings, op: str, rows: list[tuple[str, str]]) -> None:
         row.prop(settings, prop)
     if missing:
         col.label(text=f"Not offered by this server: {', '.join(missing)}", icon="INFO")
+
+
+def model_license(settings) -> str:
+    """The licence the server gives for the model chosen in ``settings.model`` ('' when unknown)."""
+    sess = session.get()
+    name = settings.model
+    if name in ("", props.NO_CHOICE):
+        name = (sess.param_spec("generate", "model") or {}).get("default")
+    found = next((m for m in sess.models() if m.get("name") == name), {})
+    return str(found.get("license") or "")
 
 
 def _quality_param(op: str) -> str:
@@ -95,6 +105,9 @@ class KILN_PT_generate(_KilnPanel, bpy.types.Panel):
         col.template_ID(settings, "image", open="image.open")
         _params(col, settings, "generate", [("model", "model"), ("seed", "seed"),
                                             ("quality", _quality_param("generate")), ("texture", "texture")])
+        licence = model_license(settings)
+        if licence:
+            col.label(text=f"Model license: {licence}", icon="FILE_TEXT")
         col.operator("kiln.generate", icon="MESH_MONKEY")
 
 

@@ -171,6 +171,29 @@ def test_panels_grey_what_a_limited_server_lacks():
         server.close()
 
 
+def test_generate_panel_shows_the_chosen_models_licence():
+    from addon_helpers.checking_layout import draw
+    spec = {"summary": "", "resource": "model", "inputs": {},
+            "params": [{"name": "prompt", "type": "str"},
+                       {"name": "model", "type": "choice", "default": "big", "choices": ["big", "small"]}]}
+    models = [{"name": "big", "capability": "shape", "license": "GPL-3.0-or-later", "summary": "A big model."},
+              {"name": "small", "capability": "shape", "license": "CC-BY-NC-4.0", "description": "tiny"}]
+    server = LimitedServer({"generate": spec}, models)
+    try:
+        blender.fresh(server.address, timeout=2.0)
+        bpy.ops.kiln.connect(wait=True)
+        settings = bpy.context.scene.kiln
+        generate = _panels()["Generate"]
+        assert ("label", "Model license: GPL-3.0-or-later") in draw(generate, bpy.context), "the server default's"
+        settings.model = "small"
+        calls = draw(generate, bpy.context)
+        assert ("label", "Model license: CC-BY-NC-4.0") in calls and ("prop", "model") in calls
+        items = {i[0]: i[2] for i in blender.kiln().props._model_items(settings, bpy.context)}
+        assert items["big"] == "A big model. License: GPL-3.0-or-later." and items["small"] == "tiny. License: CC-BY-NC-4.0."
+    finally:
+        server.close()
+
+
 def test_jobs_panel_shows_progress_cancel_reimport_and_remove(backend):
     from addon_helpers.checking_layout import draw
     blender.fresh(backend.address, timeout=10.0)

@@ -1,4 +1,5 @@
-"""A ZeroMQ ROUTER on loopback that answers ``hello`` with a chosen welcome and refuses everything else.
+"""A ZeroMQ ROUTER on loopback that answers ``hello`` with a chosen welcome (ops, models) and refuses
+everything else.
 
 Used only to show how the add-on behaves with a backend that lacks ops or parameters; the real
 backend's welcome is covered by the backend's own tests and by the other add-on tests.
@@ -13,8 +14,8 @@ from shared.protocol import ErrorCode, decode_message, encode_message, error_hea
 
 
 class LimitedServer:
-    def __init__(self, ops: dict):
-        self.ops = ops
+    def __init__(self, ops: dict, models: list | None = None):
+        self.ops, self.models = ops, models or []
         self._context = zmq.Context.instance()
         self._socket = self._context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -34,7 +35,7 @@ class LimitedServer:
             self.requests.append(header["type"])
             if header["type"] == "hello":
                 reply = {"type": "welcome", "id": header["id"], "version": 1, "ops": self.ops,
-                         "models": [], "device": "cpu"}
+                         "models": self.models, "device": "cpu"}
             elif header["type"] == "status" and "job" not in header:
                 reply = {"type": "status", "id": header["id"], "jobs": []}
             else:
