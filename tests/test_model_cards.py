@@ -46,7 +46,7 @@ def test_every_embedded_model_in_the_registry_reads_its_card():
     for entry in entries:
         card = entry.card_info
         assert card is not None and card.path.parent == WEIGHTS_DIR, f"{entry.name} has no card in backend/weights"
-        assert card.path.name == f"{entry.name}.md" and entry.license == card.license
+        assert card.path.stem in (entry.name, entry.weights and entry.weights.stem) and entry.license == card.license
         assert not card.missing_sections(), (entry.name, card.missing_sections())
 
 
@@ -94,6 +94,15 @@ def test_the_card_licence_wins_and_a_broken_card_is_ignored(tmp_path, caplog):
     assert "card" in caplog.text and "not used" in caplog.text
 
 
+def test_a_card_beside_the_weights_is_found_without_being_named(tmp_path):
+    (tmp_path / "w.safetensors").write_bytes(b"")
+    entry = ModelEntry("w", "shape", "", "unknown", ("text",), load=lambda d: None, weights=tmp_path / "w.safetensors")
+    assert entry.card is None and entry.license == "unknown"
+    (tmp_path / "w.md").write_text(CARD.split("---\n", 2)[2])
+    entry = ModelEntry("w", "shape", "", "unknown", ("text",), load=lambda d: None, weights=tmp_path / "w.safetensors")
+    assert entry.card == tmp_path / "w.md" and entry.license == "CC-BY-4.0 (weights)"
+
+
 def test_welcome_describes_each_model_with_its_licence_and_card_summary(tmp_path):
     from backend.server import Server
     from backend.store import JobStore
@@ -106,7 +115,7 @@ def test_welcome_describes_each_model_with_its_licence_and_card_summary(tmp_path
         server.context.destroy(0)
     for entry in registry.entries():
         described = models[entry.name]
-        assert described["license"] == entry.card_info.license and described["card"] == f"{entry.name}.md"
+        assert described["license"] == entry.card_info.license and described["card"] == entry.card_info.path.name
         assert described["summary"] == entry.card_info.summary and len(described["summary"]) > 40
 
 

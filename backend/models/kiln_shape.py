@@ -3,7 +3,8 @@
 - ``kiln-shape-s``: the embedded default in ``backend/weights/`` (text + image), priority 20,
   registered only when its weights are there.
 - Kiln-format checkpoints in the user's models folder (``NAME.json`` with ``"format": "kiln-shape"``
-  next to ``NAME.safetensors``, e.g. from ``kiln-backend train``; a card ``NAME.md`` when present).
+  next to ``NAME.safetensors``, e.g. from ``kiln-backend train``; its card, when there is one, is
+  ``NAME.md``).
 - TripoSG-layout folders in the models folder (``vae/`` + ``transformer/``, each a
   ``config.json`` + one ``.safetensors``; DINOv2 in ``image_encoder_dinov2/``): image-conditioned;
   the folder's ``README.md`` (a published model card) is its card.
@@ -72,8 +73,7 @@ def _kiln_entry(stem: Path, name: str, priority: int) -> ModelEntry:
                       description=config.get("description", "latent-set VAE + rectified-flow transformer"),
                       license=config.get("license", "GPL-3.0-or-later"), conditioning=conditioning, load=load,
                       weights=stem.with_name(stem.name + ".safetensors"), priority=priority,
-                      extra={"tokens": config.get("num_tokens", config["vae"].get("num_tokens"))},
-                      card=_existing(stem.with_name(stem.name + ".md")))
+                      extra={"tokens": config.get("num_tokens", config["vae"].get("num_tokens"))})
 
 
 def _triposg_entry(folder: Path) -> ModelEntry:
@@ -87,9 +87,5 @@ def _triposg_entry(folder: Path) -> ModelEntry:
     return ModelEntry(name=folder.name, capability="shape",
                       description="TripoSG-layout image-to-3D model (VAE + rectified-flow DiT, DINOv2 image tokens)",
                       license="see the model folder's license (TripoSG: MIT)", conditioning=("image",), load=load,
-                      weights=weights, priority=5, card=_existing(folder / "README.md"))
-
-
-def _existing(path: Path) -> Path | None:
-    """``path`` when that file exists (a model card is optional for user models)."""
-    return path if path.is_file() else None
+                      weights=weights, priority=5,
+                      card=folder / "README.md" if (folder / "README.md").is_file() else None)

@@ -3,8 +3,9 @@
 Providers add entries: each module in ``PROVIDERS`` defines ``model_entries(models_dir) -> list[ModelEntry]``
 (built-in embedded models, and whatever it recognises in the user's models folder). A provider
 that is not installed yet is skipped. The server and the CLI call :func:`configure` once at start;
-ops call :func:`get_registry`. An entry with a model card (``<name>.md``, see ``model_card.py``)
-takes its licence from the card's ``License:`` line and shows the card's summary in ``welcome``.
+ops call :func:`get_registry`. An entry with a model card (``<name>.md`` beside its weights, see
+``model_card.py``) takes its licence from the card's ``License:`` line and shows the card's
+summary in ``welcome``.
 """
 from __future__ import annotations
 
@@ -47,10 +48,13 @@ class ModelEntry:
     weights: Path | None = None
     priority: int = 0                    # the highest-priority entry of a capability is the default
     extra: dict = field(default_factory=dict)
-    card: Path | None = None             # the model card; its ``License:`` line replaces ``license``
+    card: Path | None = None             # the model card (default: ``<weights stem>.md`` beside the weights)
     card_info: ModelCard | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Read the card; its ``License:`` line replaces ``license``."""
+        if self.card is None and self.weights is not None and self.weights.with_suffix(".md").is_file():
+            self.card = self.weights.with_suffix(".md")
         if self.card is None:
             return
         try:
