@@ -189,7 +189,8 @@ def test_generate_panel_shows_the_chosen_models_licence():
         calls = draw(generate, bpy.context)
         assert ("label", "Model license: CC-BY-NC-4.0") in calls and ("prop", "model") in calls
         items = {i[0]: i[2] for i in blender.kiln().props._model_items(settings, bpy.context)}
-        assert items["big"] == "A big model. License: GPL-3.0-or-later." and items["small"] == "tiny. License: CC-BY-NC-4.0."
+        assert items["big"] == "A big model. License: GPL-3.0-or-later."
+        assert items["small"] == "tiny. License: CC-BY-NC-4.0."
     finally:
         server.close()
 
