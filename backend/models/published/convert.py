@@ -16,7 +16,7 @@ from backend.runtime import OpError
 from . import detect_layout, weights
 from .hunyuan import PARTS, Hunyuan3DModel, WeightFile, dit_folder
 from .memory import GIB
-from .triposg import TripoSGModel, weights_file
+from .triposg import TripoSGModel
 
 
 def import_folder(folder: str | Path) -> list[str]:
@@ -27,10 +27,7 @@ def import_folder(folder: str | Path) -> list[str]:
         raise OpError(f"{folder}: not a TripoSG or Hunyuan3D-2.1 folder")
     if family == "triposg":
         info = TripoSGModel.describe_folder(folder)
-        for part in ("vae", "transformer"):
-            file = weights_file(folder / part)
-            weights.check_tensors(weights.safetensors_shapes(file), weights.expected_shapes(info[part]),
-                                  file=file, config=folder / part / "config.json")
+        TripoSGModel.check_files(folder, info)
         need = TripoSGModel.estimate(folder, torch.float16, info)
         return [f"{folder.name}: TripoSG, {info['parameters'] / 1e9:.2f}B parameters, already safetensors",
                 f"memory at fp16: {need.describe()}"]

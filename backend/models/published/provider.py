@@ -18,7 +18,7 @@ from ..registry import ModelEntry
 from . import detect_layout, load_published
 from .hunyuan import LICENSE as HUNYUAN_LICENSE, Hunyuan3DModel
 from .memory import GIB
-from .triposg import LICENSE as TRIPOSG_LICENSE, TripoSGModel, weights_file
+from .triposg import LICENSE as TRIPOSG_LICENSE, TripoSGModel
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,9 @@ def _entry(folder: Path, family: str) -> ModelEntry:
 
 def _estimate(folder: Path, family: str):
     if family == "triposg":
-        need = TripoSGModel.estimate(folder, torch.float16)
-        return need, weights_file(folder / "transformer")
+        info = TripoSGModel.describe_folder(folder)
+        files = TripoSGModel.check_files(folder, info)
+        return TripoSGModel.estimate(folder, torch.float16, info), files["transformer"]
     info = Hunyuan3DModel.describe_folder(folder)
     shapes = Hunyuan3DModel.check_file(info)
     return Hunyuan3DModel.estimate(info, shapes, torch.float16), info["file"].path

@@ -129,6 +129,17 @@ class TripoSGModel(PublishedShapeModel):
                                query_chunk=cls.DEFAULTS["query_chunk"])
 
     @classmethod
+    def check_files(cls, folder: Path, info: dict) -> dict[str, Path]:
+        """The vae/transformer weight files, their names and shapes checked against the configs."""
+        files = {}
+        for part in ("vae", "transformer"):
+            file = weights_file(folder / part)
+            weights.check_tensors(weights.safetensors_shapes(file), weights.expected_shapes(info[part]),
+                                  file=file, config=folder / part / "config.json")
+            files[part] = file
+        return files
+
+    @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", dtype: torch.dtype | None = None,
              name: str | None = None) -> "TripoSGModel":
         folder = Path(folder)
@@ -136,12 +147,7 @@ class TripoSGModel(PublishedShapeModel):
         scheduler = _scheduler(folder)
         info = cls.describe_folder(folder)
         memory.ensure_fits(name or folder.name, cls.estimate(folder, dtype, info), device)
-        parts = {}
-        for part, module in (("vae", info["vae"]), ("transformer", info["transformer"])):
-            file = weights_file(folder / part)
-            weights.check_tensors(weights.safetensors_shapes(file), weights.expected_shapes(module),
-                                  file=file, config=folder / part / "config.json")
-            parts[part] = file
+        parts = cls.check_files(folder, info)
         loaded = {part: weights.assign_module(module, weights.read_safetensors(parts[part]), device, dtype)
                   for part, module in (("vae", info["vae"]), ("transformer", info["transformer"]))}
         return cls(folder, loaded["vae"], loaded["transformer"], scheduler, device, dtype, name)
