@@ -4,6 +4,7 @@ from __future__ import annotations
 import bpy
 
 from . import preferences, session
+from .props import NO_CHOICE
 
 STATE_ICONS = {"connected": "CHECKMARK", "connecting": "SORTTIME", "lost": "ERROR", "disconnected": "UNLINKED"}
 JOB_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL", "running": "PLAY",
@@ -95,7 +96,22 @@ class KILN_PT_generate(_KilnPanel, bpy.types.Panel):
         col.template_ID(settings, "image", open="image.open")
         _params(col, settings, "generate", [("model", "model"), ("seed", "seed"),
                                             ("quality", _quality_param("generate")), ("texture", "texture")])
+        license_text = model_license(settings.model)
+        if license_text:
+            box = col.box()
+            for line in _wrap(f"License: {license_text}", 48)[:4]:
+                box.label(text=line)
         col.operator("kiln.generate", icon="MESH_MONKEY")
+
+
+def model_license(choice: str) -> str:
+    """The licence line the server gives for the chosen model (its default model when none is chosen)."""
+    sess = session.get()
+    name = choice
+    if not name or name == NO_CHOICE:
+        name = (sess.param_spec("generate", "model") or {}).get("default")
+    entry = next((m for m in sess.models() if m.get("name") == name), None)
+    return str(entry.get("license") or "") if entry else ""
 
 
 class KILN_PT_retopo(_KilnPanel, bpy.types.Panel):

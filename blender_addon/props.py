@@ -22,7 +22,14 @@ def _model_items(self, context):
     names = [str(c) for c in spec.get("choices", [])] or [
         name for name, m in described.items() if m.get("capability", "shape") == "shape"]
     return _cached("model", [(NO_CHOICE, "Server Default", "The backend's default model")] + [
-        (n, n, str(described.get(n, {}).get("description") or n)) for n in names])
+        (n, n, _model_tooltip(n, described.get(n, {}))) for n in names])
+
+
+def _model_tooltip(name: str, described: dict) -> str:
+    text = str(described.get("description") or name)
+    if described.get("license"):
+        text += f". License: {described['license']}"
+    return text
 
 
 def _choice_items(op: str, param: str):

@@ -13,8 +13,9 @@ from shared.protocol import ErrorCode, decode_message, encode_message, error_hea
 
 
 class LimitedServer:
-    def __init__(self, ops: dict):
+    def __init__(self, ops: dict, models: list | None = None):
         self.ops = ops
+        self.models = models or []
         self._context = zmq.Context.instance()
         self._socket = self._context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -34,7 +35,7 @@ class LimitedServer:
             self.requests.append(header["type"])
             if header["type"] == "hello":
                 reply = {"type": "welcome", "id": header["id"], "version": 1, "ops": self.ops,
-                         "models": [], "device": "cpu"}
+                         "models": self.models, "device": "cpu"}
             elif header["type"] == "status" and "job" not in header:
                 reply = {"type": "status", "id": header["id"], "jobs": []}
             else:
