@@ -1,8 +1,11 @@
 """Memory estimates and the "cannot fit" check made before a published model is loaded.
 
-The estimate is the weights at the run dtype plus the largest working set: the DiT with
-classifier-free guidance (2 x tokens x width x 24 values) and one SDF query chunk through the
-decoder (chunk x width x 16 values). It is an estimate, printed as such, checked against free
+The estimate is the weights at the run dtype, the largest working set (the DiT with
+classifier-free guidance: 2 x tokens x width x 24 values; or one SDF query chunk through the
+decoder: chunk x width x 16 values) and an overhead of a quarter of the weights plus 0.5 GiB
+(allocator slack, CUDA context). At the released sizes in fp16 that gives ~6 GiB for TripoSG and
+~10 GiB for Hunyuan3D-2.1 shape, near what the publishers quote. It is an estimate, printed as
+such, checked against free
 CUDA memory (``torch.cuda.mem_get_info``) or available host memory (``/proc/meminfo``).
 """
 from __future__ import annotations
@@ -35,11 +38,16 @@ class MemoryEstimate:
     working: int            # bytes of the largest working set
 
     @property
+    def overhead(self) -> int:
+        return self.weights // 4 + GIB // 2
+
+    @property
     def total(self) -> int:
-        return self.weights + self.working
+        return self.weights + self.working + self.overhead
 
     def describe(self) -> str:
-        return f"~{self.total / GIB:.1f} GiB ({self.weights / GIB:.1f} GiB weights + {self.working / GIB:.1f} GiB working)"
+        return (f"~{self.total / GIB:.1f} GiB ({self.weights / GIB:.1f} GiB weights + {self.working / GIB:.1f} GiB "
+                f"working + {self.overhead / GIB:.1f} GiB overhead)")
 
 
 def estimate(num_parameters: int, dtype: torch.dtype, *, tokens: int, width: int, decoder_width: int,
