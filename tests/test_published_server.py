@@ -43,6 +43,20 @@ def test_registry_entries_carry_licence_conditioning_and_memory(models_dir):
     assert hy.describe()["license"] == hy.license
 
 
+def test_models_command_lists_them_with_licence_and_memory(models_dir, capsys):
+    from backend.cli import main
+    from backend.models.registry import configure
+
+    try:
+        assert main(["models", "--models", str(models_dir)]) == 0
+    finally:
+        configure(None, "cpu")
+    out = capsys.readouterr().out
+    assert "Hunyuan3D-2.1-tiny  [shape; image; model.fp16.ckpt]" in out and "South Korea" in out
+    assert "TripoSG-tiny  [shape; image; diffusion_pytorch_model.safetensors]" in out
+    assert "GiB at fp16 on CUDA (estimate)" in out and "cannot load: " in out
+
+
 def test_lazy_load_unload_frees_and_cannot_fit(models_dir, monkeypatch):
     registry = ModelRegistry(models_dir, "cpu")
     registry.discover()
