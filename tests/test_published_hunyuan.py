@@ -70,6 +70,7 @@ def test_contract_shapes_and_time_units(model):
     v = model.velocity(latents, 0.25, cond)
     assert v.shape == latents.shape
     assert torch.allclose(v, model.dit(latents, torch.full((2,), 0.25), cond))
+    assert torch.equal(v, model.velocity(latents, torch.full((2,), 0.25), {"main": cond}))
 
 
 def _occupied_at_positive_x(state):

@@ -64,6 +64,7 @@ def test_decode_sdf_shape_and_velocity_units(model):
     # t is the publisher's 1000*sigma, handed to the DiT unchanged
     direct = model.transformer(latents, torch.full((2,), 500.0), cond)
     assert torch.allclose(v, direct)
+    assert torch.equal(v, model.velocity(latents, torch.full((2,), 500.0), {"encoder_hidden_states": cond}))
     assert not torch.allclose(v, model.velocity(latents, 0.5, cond))
 
 

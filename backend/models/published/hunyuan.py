@@ -217,7 +217,12 @@ class Hunyuan3DModel(PublishedShapeModel):
 
     @torch.no_grad()
     def velocity(self, x: torch.Tensor, t, cond: torch.Tensor) -> torch.Tensor:
-        """HunYuanDiTPlain's output for latents ``x`` (B,K,C), flow time ``t`` in [0, 1], ``contexts['main']``."""
+        """HunYuanDiTPlain's output for latents ``x`` (B,K,C), flow time ``t`` in [0, 1], ``contexts['main']``.
+
+        ``cond`` is the (B,L,C) token tensor, or their ``contexts`` dict holding it under 'main'.
+        """
+        if isinstance(cond, dict):
+            cond = cond["main"]
         x = x.to(self.device, self.dtype)
         t = torch.as_tensor(t, device=self.device).reshape(-1).expand(x.shape[0]).to(self.dtype)
         return self.dit(x, t, cond.to(self.device, self.dtype))

@@ -164,8 +164,10 @@ class TripoSGModel(PublishedShapeModel):
         """TripoSGDiTModel's output for latents ``x`` (B,K,C), ``t`` = 1000 sigma, DINOv2 tokens ``cond``.
 
         ``cond`` is ``encoder_hidden_states`` (B,L,C), or a pair (states, states_2) for a DiT
-        built with ``use_cross_attention_2``.
+        built with ``use_cross_attention_2`` (also accepted as their keyword names in a dict).
         """
+        if isinstance(cond, dict):
+            cond = (cond["encoder_hidden_states"], cond.get("encoder_hidden_states_2"))
         x = x.to(self.device, self.dtype)
         t = torch.as_tensor(t, dtype=torch.float32, device=self.device).reshape(-1).expand(x.shape[0])
         first, second = (cond if isinstance(cond, (tuple, list)) else (cond, None))
