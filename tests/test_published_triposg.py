@@ -68,7 +68,7 @@ def test_decode_sdf_shape_and_velocity_units(model):
     assert not torch.allclose(v, model.velocity(latents, 0.5, cond))
 
 
-def _plane_decoder(seed=0):
+def _plane_decoder(seed=0, axis=0, offset=0.0):
     """VAE weights whose decoder output is known: proj_out = -k*sign(x) with everything else inert.
 
     TripoSG's decoder returns ``-proj_out`` and its extraction calls positive values occupied,
@@ -81,8 +81,9 @@ def _plane_decoder(seed=0):
                  f"{last}.ff.net.2.bias", "decoder.proj_query.bias", "decoder.norm_out.bias", "decoder.proj_out.bias"):
         tensors[name] = torch.zeros_like(tensors[name])
     proj_query = torch.zeros_like(tensors["decoder.proj_query.weight"])
-    proj_query[0, 0], proj_query[1, 0] = 1.0, -1.0          # embedding column 0 is the x coordinate
+    proj_query[0, axis], proj_query[1, axis] = 1.0, -1.0    # embedding columns 0-2 are x, y, z
     tensors["decoder.proj_query.weight"] = proj_query
+    tensors["decoder.proj_query.bias"][:2] = torch.tensor([-offset, offset])
     tensors["decoder.norm_out.weight"] = torch.ones_like(tensors["decoder.norm_out.weight"])
     proj_out = torch.zeros_like(tensors["decoder.proj_out.weight"])
     proj_out[0, 0] = -1.0
@@ -99,6 +100,17 @@ def test_decode_sdf_is_negative_where_triposg_says_occupied(tmp_path):
     sdf = plane.decode_sdf(torch.randn(1, 16, 4), queries)
     assert (sdf[0, :2] < 0).all() and (sdf[0, 2:] > 0).all()
     assert torch.allclose(sdf, -raw)                              # negated, not rescaled
+
+
+def test_publisher_up_becomes_blender_up(tmp_path):
+    """Occupied above y = 0.3 in TripoSG's Y-up frame: the surface comes out at Blender z = 0.3."""
+    make_triposg_folder(tmp_path / "up", vae_tensors=_plane_decoder(axis=1, offset=0.3))
+    up = load_published(tmp_path / "up")
+    mesh = up.generate(None, rgba_disc(), {"steps": 1, "resolution": 32, "num_tokens": 16}, lambda *a: None,
+                       CancelToken())
+    z = mesh.positions[:, 2]
+    assert mesh.num_faces > 0 and np.allclose(z, 0.3, atol=2 * 2.01 / 32)
+    assert np.ptp(mesh.positions[:, 0]) > 1.5 and np.ptp(mesh.positions[:, 1]) > 1.5
 
 
 def test_schedule_matches_rectified_flow_scheduler():
