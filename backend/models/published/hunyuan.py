@@ -200,12 +200,11 @@ class Hunyuan3DModel(PublishedShapeModel):
         info = cls.describe_folder(folder)
         shapes = cls.check_file(info)
         memory.ensure_fits(name or folder.name, cls.estimate(info, shapes, dtype), device)
-        tensors = info["file"].read()
-        dit = weights.assign_module(info["dit"], tensors["model"], device, dtype)
+        dit = weights.assign_module(info["dit"], info["file"].read("model")["model"], device, dtype)
         decoder_names = set(weights.expected_shapes(info["vae"]))
-        vae = weights.assign_module(info["vae"], {k: v for k, v in tensors["vae"].items() if k in decoder_names},
+        vae_tensors = info["file"].read("vae")["vae"]
+        vae = weights.assign_module(info["vae"], {k: v for k, v in vae_tensors.items() if k in decoder_names},
                                     device, dtype)
-        del tensors
         return cls(info["root"], info["config"], dit, vae, device, dtype, name or folder.name)
 
     # ---------------------------------------------------------------- the contract
