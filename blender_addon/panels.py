@@ -107,7 +107,9 @@ class KILN_PT_generate(_KilnPanel, bpy.types.Panel):
                                             ("quality", _quality_param("generate")), ("texture", "texture")])
         licence = model_license(settings)
         if licence:
-            col.label(text=f"Model license: {licence}", icon="FILE_TEXT")
+            box = col.box()
+            for line in _wrap(f"Model license: {licence}", 48)[:4]:
+                box.label(text=line, icon="FILE_TEXT" if line.startswith("Model license") else "NONE")
         col.operator("kiln.generate", icon="MESH_MONKEY")
 
 

@@ -195,6 +195,28 @@ def test_generate_panel_shows_the_chosen_models_licence():
         server.close()
 
 
+def test_generate_panel_wraps_a_long_licence():
+    from addon_helpers.checking_layout import draw
+    hunyuan = "Tencent Hunyuan 3D 2.1 Community License: not licensed in the European Union, the United Kingdom " \
+              "or South Korea"
+    spec = {"summary": "", "resource": "model", "inputs": {},
+            "params": [{"name": "model", "type": "choice", "default": "Hunyuan3D-2.1", "choices": ["Hunyuan3D-2.1",
+                                                                                                  "TripoSG"]}]}
+    models = [{"name": "Hunyuan3D-2.1", "capability": "shape", "license": hunyuan, "description": "shape"},
+              {"name": "TripoSG", "capability": "shape", "license": "MIT", "description": "shape"}]
+    server = LimitedServer({"generate": spec}, models)
+    try:
+        blender.fresh(server.address, timeout=2.0)
+        bpy.ops.kiln.connect(wait=True)
+        labels = " ".join(t for k, t in draw(_panels()["Generate"], bpy.context) if k == "label")
+        assert "license: Tencent Hunyuan" in labels and "South Korea" in labels   # the server default
+        bpy.context.scene.kiln.model = "TripoSG"
+        labels = [t for k, t in draw(_panels()["Generate"], bpy.context) if k == "label"]
+        assert "Model license: MIT" in labels
+    finally:
+        server.close()
+
+
 def test_jobs_panel_shows_progress_cancel_reimport_and_remove(backend):
     from addon_helpers.checking_layout import draw
     blender.fresh(backend.address, timeout=10.0)

@@ -1,11 +1,8 @@
-"""The registry provider: embedded kiln-shape-s, user kiln checkpoints, TripoSG-layout folders."""
+"""The registry provider: embedded kiln-shape-s and user kiln checkpoints (publishers' folders: test_published_*)."""
 import json
 
-import numpy as np
 import pytest
-import skimage.data
 import torch
-from safetensors.torch import save_file
 
 from backend.models import kiln_shape
 from backend.models.checkpoint import module_tensors, save_checkpoint
@@ -13,34 +10,10 @@ from backend.models.registry import ModelRegistry
 from backend.models.shape_flow import FlowConfig, ShapeFlowTransformer
 from backend.models.shape_pipeline import ShapePipeline
 from backend.models.shape_vae import ShapeVAE, VAEConfig
-from backend.runtime import CancelToken
 from backend.train.flow import conditioning_spec
 
 TINY_VAE = VAEConfig(latent_channels=4, num_attention_heads=2, width_encoder=16, width_decoder=16,
                      num_layers_encoder=1, num_layers_decoder=1, embed_frequency=4, num_tokens=16)
-
-
-def _triposg_folder(root):
-    """A TripoSG-shaped folder with tiny random weights: diffusers configs, one safetensors each."""
-    from transformers import Dinov2Config, Dinov2Model
-
-    torch.manual_seed(0)
-    flow_config = FlowConfig(num_attention_heads=2, width=16, in_channels=4, num_layers=3, cross_attention_dim=32)
-    for part, module, config in (("vae", ShapeVAE(TINY_VAE), TINY_VAE.to_dict()),
-                                 ("transformer", ShapeFlowTransformer(flow_config), flow_config.to_dict())):
-        (root / part).mkdir(parents=True)
-        config = {k: v for k, v in config.items() if k not in ("num_tokens", "sdf_sign")}
-        (root / part / "config.json").write_text(json.dumps({"_class_name": "TripoSG", **config}))
-        save_file({k: v.contiguous() for k, v in module.state_dict().items()},
-                  str(root / part / "diffusion_pytorch_model.safetensors"))
-    dino = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                        image_size=56, patch_size=14)
-    Dinov2Model(dino).save_pretrained(root / "image_encoder_dinov2")
-    (root / "feature_extractor_dinov2").mkdir()
-    (root / "feature_extractor_dinov2" / "preprocessor_config.json").write_text('{"crop_size": {"height": 56}}')
-    (root / "scheduler").mkdir()
-    (root / "scheduler" / "scheduler_config.json").write_text('{"shift": 1.0, "num_train_timesteps": 1000}')
-    (root / "model_index.json").write_text('{"_class_name": "TripoSGPipeline"}')
 
 
 def _kiln_checkpoint(stem):
@@ -53,18 +26,15 @@ def _kiln_checkpoint(stem):
 
 
 def test_models_folder_entries(tmp_path):
-    _triposg_folder(tmp_path / "TripoSG")
     _kiln_checkpoint(tmp_path / "my-shapes")
     (tmp_path / "notes.json").write_text("{not json")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "vae").mkdir()
     entries = {e.name: e for e in kiln_shape.model_entries(tmp_path)}
-    assert {"TripoSG", "my-shapes"} <= set(entries)
-    assert "half" not in entries and "notes" not in entries
-    assert entries["TripoSG"].conditioning == ("image",)
+    assert "my-shapes" in entries and "half" not in entries and "notes" not in entries
     assert entries["my-shapes"].conditioning == ("text", "image")
     assert entries["my-shapes"].description == "test model"
-    assert entries["TripoSG"].priority < kiln_shape.EMBEDDED_PRIORITY
+    assert entries["my-shapes"].priority < kiln_shape.EMBEDDED_PRIORITY
 
 
 def test_embedded_model_is_the_default_when_its_weights_exist():
@@ -76,19 +46,6 @@ def test_embedded_model_is_the_default_when_its_weights_exist():
         assert registry.entry("kiln-shape-s").priority == kiln_shape.EMBEDDED_PRIORITY
     else:
         assert "kiln-shape-s" not in shapes
-
-
-def test_triposg_folder_loads_by_name_and_generates_from_an_image(tmp_path):
-    _triposg_folder(tmp_path / "TripoSG")
-    pipeline = ShapePipeline.from_triposg_folder(tmp_path / "TripoSG")
-    assert pipeline.config["up_axis"] == "y" and pipeline.vae.config.sdf_sign == -1.0
-    stages = []
-    mesh = pipeline.generate(None, skimage.data.chelsea(), {"steps": 2, "resolution": 32, "seed": 0},
-                             lambda f, s, m="": stages.append(s), CancelToken())
-    assert mesh.num_faces > 0 and np.isfinite(mesh.positions).all()
-    assert {"encode", "sample", "extract"} <= set(stages)
-    with pytest.raises(ValueError, match="not text"):
-        pipeline.generate("a cat", None, {}, lambda *a: None, CancelToken())
 
 
 def test_kiln_checkpoint_with_wrong_shapes_is_refused_by_name(tmp_path):

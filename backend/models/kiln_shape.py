@@ -5,9 +5,8 @@
 - Kiln-format checkpoints in the user's models folder (``NAME.json`` with ``"format": "kiln-shape"``
   next to ``NAME.safetensors``, e.g. from ``kiln-backend train``; its card, when there is one, is
   ``NAME.md``).
-- TripoSG-layout folders in the models folder (``vae/`` + ``transformer/``, each a
-  ``config.json`` + one ``.safetensors``; DINOv2 in ``image_encoder_dinov2/``): image-conditioned;
-  the folder's ``README.md`` (a published model card) is its card.
+
+Publishers' folders (TripoSG, Hunyuan3D-2.1) are registered by ``backend.models.published.provider``.
 """
 from __future__ import annotations
 
@@ -33,15 +32,7 @@ def model_entries(models_dir: Path | None) -> list[ModelEntry]:
         for path in sorted(Path(models_dir).iterdir()):
             if path.suffix == ".json" and _is_kiln_checkpoint(path.with_suffix("")):
                 entries.append(_kiln_entry(path.with_suffix(""), path.stem, 10))
-            elif path.is_dir() and is_triposg_folder(path):
-                entries.append(_triposg_entry(path))
     return entries
-
-
-def is_triposg_folder(path: Path) -> bool:
-    """True for a folder with ``vae/`` and ``transformer/`` parts, each config.json + safetensors."""
-    return all((path / part / "config.json").is_file() and any((path / part).glob("*.safetensors"))
-               for part in ("vae", "transformer"))
 
 
 def _is_kiln_checkpoint(stem: Path) -> bool:
@@ -74,18 +65,3 @@ def _kiln_entry(stem: Path, name: str, priority: int) -> ModelEntry:
                       license=config.get("license", "GPL-3.0-or-later"), conditioning=conditioning, load=load,
                       weights=stem.with_name(stem.name + ".safetensors"), priority=priority,
                       extra={"tokens": config.get("num_tokens", config["vae"].get("num_tokens"))})
-
-
-def _triposg_entry(folder: Path) -> ModelEntry:
-    def load(device: str):
-        from backend.models.shape_pipeline import ShapePipeline
-        pipeline = ShapePipeline.from_triposg_folder(folder, device)
-        pipeline.config["name"] = folder.name
-        return pipeline
-
-    weights = next((folder / "transformer").glob("*.safetensors"))
-    return ModelEntry(name=folder.name, capability="shape",
-                      description="TripoSG-layout image-to-3D model (VAE + rectified-flow DiT, DINOv2 image tokens)",
-                      license="see the model folder's license (TripoSG: MIT)", conditioning=("image",), load=load,
-                      weights=weights, priority=5,
-                      card=folder / "README.md" if (folder / "README.md").is_file() else None)

@@ -1,13 +1,11 @@
 """Prompt and/or image -> mesh with the latent VAE + flow transformer: encode, sample, extract, simplify.
 
-One class serves the embedded kiln-shape models (one ``.safetensors`` with ``vae.*`` and
-``transformer.*`` tensors + one JSON config) and TripoSG-layout folders (``vae/`` and
-``transformer/`` sub-folders with diffusers-style ``config.json`` + safetensors, DINOv2 in
-``image_encoder_dinov2/``).
+One class serves the kiln-shape models (one ``.safetensors`` with ``vae.*`` and ``transformer.*``
+tensors + one JSON config). Publishers' folders (TripoSG, Hunyuan3D-2.1) have their own loaders
+in ``backend.models.published``.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -51,25 +49,6 @@ class ShapePipeline:
         load_into(vae, tensors, "vae")
         load_into(transformer, tensors, "transformer")
         conditioner = Conditioner(config["conditioning"], device, root=Path(stem).parent)
-        return cls(vae, transformer, conditioner, config, device)
-
-    @classmethod
-    def from_triposg_folder(cls, folder: str | Path, device: str = "cpu") -> "ShapePipeline":
-        """Load TripoSG's published layout: ``vae/``, ``transformer/``, ``image_encoder_dinov2/``."""
-        folder = Path(folder)
-        vae_config, vae_weights = _diffusers_part(folder / "vae")
-        flow_config, flow_weights = _diffusers_part(folder / "transformer")
-        vae_cfg = VAEConfig.from_dict({**vae_config, "sdf_sign": -1.0})
-        flow_cfg = FlowConfig.from_dict(flow_config)
-        vae, transformer = ShapeVAE(vae_cfg), ShapeFlowTransformer(flow_cfg)
-        load_into(vae, read_tensors(vae_weights))
-        load_into(transformer, read_tensors(flow_weights))
-        scheduler = folder / "scheduler" / "scheduler_config.json"
-        shift = json.loads(scheduler.read_text()).get("shift", 1.0) if scheduler.is_file() else 1.0
-        config = {"format": "triposg", "vae": vae_cfg.to_dict(), "transformer": flow_cfg.to_dict(),
-                  "conditioning": {"context": {"kind": "image-dinov2", "path": "image_encoder_dinov2"}},
-                  "sampler": {"shift": shift, "bounds": 1.005}, "up_axis": "y"}
-        conditioner = Conditioner(config["conditioning"], device, root=folder)
         return cls(vae, transformer, conditioner, config, device)
 
     # ------------------------------------------------------------------------------- generation
@@ -164,14 +143,3 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, min_share: float = 0.02)
     if mesh.volume < 0:
         mesh.invert()
     return np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.faces, dtype=np.int64)
-
-
-def _diffusers_part(folder: Path) -> tuple[dict, Path]:
-    """(config dict, safetensors path) of one diffusers-style sub-folder."""
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError(f"{folder} has no config.json")
-    candidates = sorted(folder.glob("*.safetensors"))
-    if len(candidates) != 1:
-        raise CheckpointError(f"{folder} needs exactly one .safetensors file, found {len(candidates)}")
-    return json.loads(config_path.read_text()), candidates[0]

@@ -48,8 +48,8 @@ class Autoencoder:
         except KeyError as exc:
             raise CheckpointError(f"{model!r} is neither a checkpoint (stem of .safetensors + .json) nor a "
                                   f"model: {exc.args[0]}") from None
-        if not hasattr(pipeline, "vae"):
-            raise CheckpointError(f"model {model!r} has no VAE (it is not a learned shape model)")
+        if not isinstance(getattr(pipeline, "vae", None), ShapeVAE):
+            raise CheckpointError(f"model {model!r} has no point-cloud VAE Kiln can encode with")
         return cls(pipeline.vae, pipeline.config.get("up_axis", "z"),
                    1.0 if pipeline.config.get("format") == "triposg" else TRAINING_HALF_EXTENT, device,
                    float(pipeline.config.get("sampler", {}).get("level", 0.0)))

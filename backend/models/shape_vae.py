@@ -55,14 +55,14 @@ class FrequencyEmbedding(nn.Module):
 
     def __init__(self, num_freqs: int, input_dim: int = 3, include_pi: bool = False):
         super().__init__()
-        freqs = 2.0 ** torch.arange(num_freqs, dtype=torch.float32)
-        if include_pi:
-            freqs = freqs * torch.pi
-        self.register_buffer("frequencies", freqs, persistent=False)
+        self.num_freqs = num_freqs
+        self.scale = torch.pi if include_pi else 1.0
         self.out_dim = input_dim * (2 * num_freqs + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scaled = (x[..., None] * self.frequencies.to(x.dtype)).flatten(-2)
+        # computed here rather than held in a buffer, so a model built on the meta device needs no fix-up
+        freqs = 2.0 ** torch.arange(self.num_freqs, dtype=torch.float32, device=x.device) * self.scale
+        scaled = (x[..., None] * freqs.to(x.dtype)).flatten(-2)
         return torch.cat([x, scaled.sin(), scaled.cos()], dim=-1)
 
 
