@@ -83,10 +83,18 @@ def run(inputs: dict, params: dict, progress, cancel) -> dict[str, MeshPayload]:
     model = registry.get(name)
     cancel.check()
     pixels = image.pixels if image is not None and "image" in entry.conditioning else None
+    mask_method = None
+    if pixels is not None:
+        from backend.models.image_mask import object_mask
+        mask_method = object_mask(pixels)[1]
+        if mask_method != "alpha channel":
+            progress(0.03, "load", f"image mask {mask_method}")
     try:
         mesh = model.generate(prompt or None, pixels, dict(params), sub_progress(progress, 0.05, 1.0), cancel)
     except ValueError as exc:
         raise OpError(f"{name}: {exc}") from None
     mesh.validate("mesh")
     mesh.info = {"model": name, **mesh.info, **report(route, prompt)}
+    if mask_method:
+        mesh.info["image_mask"] = mask_method
     return {"mesh": mesh}
