@@ -90,3 +90,11 @@ def test_an_image_goes_to_a_learned_image_model(registry):
 def test_nothing_to_generate_from_names_the_fix(registry):
     with pytest.raises(OpError, match="give a prompt .*'a wooden chair'.*an image"):
         run({"prompt": "  "})
+
+
+def test_the_cli_prints_what_it_made_and_the_warning(registry, tmp_path, capsys):
+    from backend.cli import main
+    assert main(["generate", "--prompt", "a dragon", "--model", "procedural", "-o", str(tmp_path / "d.glb")]) == 0
+    out, err = capsys.readouterr()
+    assert "made: " in out and ", procedural, " in out
+    assert "warning: no category is close to 'a dragon'" in err
