@@ -31,6 +31,12 @@ CORNERS = np.array(list(itertools.product((0, 1), repeat=3)))            # (8,3)
 FACES = [(np.eye(3, dtype=int)[axis] * (2 * side - 1), np.flatnonzero(CORNERS[:, axis] == side))
          for axis in range(3) for side in (0, 1)]                         # (neighbour offset, its 4 corners)
 TRIANGLES_PER_CELL = 2.0                                                  # marching cubes, on average
+UNKNOWN = np.float32(1e6)                                                 # grid value not evaluated
+_HALF = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])                    # 1-D weights at 0, 1/2, 1
+BLOCK_WEIGHTS = np.array([[_HALF[a, dx] * _HALF[b, dy] * _HALF[c, dz] for dx, dy, dz in CORNERS]
+                          for a, b, c in itertools.product(range(3), repeat=3)])   # (27, 8) trilinear
+CHILD_CORNERS = np.array([[9 * (i + dx) + 3 * (j + dy) + (k + dz) for dx, dy, dz in CORNERS]
+                          for i, j, k in CORNERS])                        # (8 children, 8 corners) -> block
 
 
 def extract_mesh(sdf: SdfFn, bounds: float | Sequence = 1.0, resolution: int = 256, *,
@@ -62,27 +68,28 @@ def extract_mesh(sdf: SdfFn, bounds: float | Sequence = 1.0, resolution: int = 2
     exact = np.ones(values.shape, dtype=bool)
     active = np.ones((cells,) * 3, dtype=bool)
     for step in range(1, levels + 1):
-        lo_corner, hi_corner = _corner_extremes(values, level)
-        crossing = (lo_corner < 0) & (hi_corner >= 0) & active
+        cell_index = np.argwhere(active)
+        corner_values = _corner_values(values, cell_index) - level            # (m, 8), all exact
+        lowest, highest = corner_values.min(1), corner_values.max(1)
+        crossing = (lowest < 0) & (highest >= 0)
         if stop_faces is not None and TRIANGLES_PER_CELL * crossing.sum() >= stop_faces:
             break
         threshold = band * float(np.linalg.norm(spacing))   # a thin part may pass between corners
-        near = np.argwhere(active & ~crossing & (np.minimum(np.abs(lo_corner), np.abs(hi_corner)) < threshold))
-        corner_inside = values[near[:, 0], near[:, 1], near[:, 2]] < level
+        near = ~crossing & (np.minimum(np.abs(lowest), np.abs(highest)) < threshold)
+        probed, probed_inside = cell_index[near], corner_values[near, 0] < 0
         cells *= 2
         spacing = (hi - lo) / cells
-        values = _upsample(values)
-        coarse_exact, exact = exact, np.zeros(values.shape, dtype=bool)
-        exact[::2, ::2, ::2] = coarse_exact   # corners shared with the coarser level stay exact
-        centres = 2 * near + 1
+        values, exact = _finer(values, exact)
+        centres = 2 * probed + 1
         _evaluate_points(centres, values, exact, evaluate, spacing, step)
         probe = values[centres[:, 0], centres[:, 1], centres[:, 2]]
-        split = ((probe < level) != corner_inside) | (np.abs(probe - level) < band * float(np.linalg.norm(spacing)))
-        split_cells = np.zeros_like(crossing)
-        split_cells[tuple(near[split].T)] = True
-        # children of a crossing cell are seeded where the interpolated field crosses (at least one
-        # does); surface following then adds the rest of the sheet. Probed cells keep all eight.
-        active = _children(split_cells) | (_children(crossing) & _sign_change(values, level))
+        split = ((probe < level) != probed_inside) | (np.abs(probe - level) < band * float(np.linalg.norm(spacing)))
+        # a probed cell keeps its eight children; a crossing cell those its interpolated field says
+        # cross (at least one does); surface following then adds the rest of the sheet.
+        seeds = np.concatenate([_all_children(probed[split]),
+                                _crossing_children(cell_index[crossing], corner_values[crossing])])
+        active = np.zeros((cells,) * 3, dtype=bool)
+        active[tuple(seeds.T)] = True
         _evaluate_corners(np.argwhere(active), values, exact, evaluate, spacing, step)
         _follow_surface(values, exact, active, level, evaluate, spacing, step, cancel)
     if cancel is not None:
@@ -191,28 +198,33 @@ class _BatchedEvaluator:
         return out
 
 
-def _children(cells: np.ndarray) -> np.ndarray:
-    """The (2n)^3 child mask of an (n)^3 cell mask."""
-    return np.repeat(np.repeat(np.repeat(cells, 2, 0), 2, 1), 2, 2)
+def _corner_values(values: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """(k, 8) values at the corners of ``cells`` (k, 3), corner order ``CORNERS``."""
+    corners = cells[:, None, :] + CORNERS[None]
+    return values[corners[..., 0], corners[..., 1], corners[..., 2]]
 
 
-def _corner_extremes(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell (n,n,n): the smallest and largest of its 8 corner values minus ``level``."""
-    shifted = values - level
-    n = tuple(s - 1 for s in values.shape)
-    lo = np.full(n, np.inf, dtype=np.float32)
-    hi = np.full_like(lo, -np.inf)
-    for dx, dy, dz in CORNERS:
-        corner = shifted[dx:dx + n[0], dy:dy + n[1], dz:dz + n[2]]
-        np.minimum(lo, corner, out=lo)
-        np.maximum(hi, corner, out=hi)
-    return lo, hi
+def _finer(values: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The next level's (2n+1)^3 value grid and exact mask: the shared corners carried over, every
+    other point unknown (UNKNOWN, never read: only cells whose corners are all exact are used)."""
+    shape = tuple(2 * s - 1 for s in values.shape)
+    finer, finer_exact = np.full(shape, UNKNOWN, dtype=np.float32), np.zeros(shape, dtype=bool)
+    finer[::2, ::2, ::2], finer_exact[::2, ::2, ::2] = values, exact
+    return finer, finer_exact
 
 
-def _sign_change(values: np.ndarray, level: float) -> np.ndarray:
-    """Cells whose corners lie on both sides of the level."""
-    lo, hi = _corner_extremes(values, level)
-    return (lo < 0) & (hi >= 0)
+def _all_children(cells: np.ndarray) -> np.ndarray:
+    """The 8 children (8k, 3) of ``cells`` (k, 3) on the next level."""
+    return (2 * cells[:, None, :] + CORNERS[None]).reshape(-1, 3)
+
+
+def _crossing_children(cells: np.ndarray, corner_values: np.ndarray) -> np.ndarray:
+    """The children of ``cells`` whose trilinearly interpolated corner values change sign."""
+    block = corner_values @ BLOCK_WEIGHTS.T                            # (k, 27) values at the children's corners
+    child_values = block[:, CHILD_CORNERS]                              # (k, 8 children, 8 corners)
+    crosses = (child_values.min(2) < 0) & (child_values.max(2) >= 0)
+    parent, child = np.nonzero(crosses)
+    return 2 * cells[parent] + CORNERS[child]
 
 
 def _evaluate_corners(cells: np.ndarray, values: np.ndarray, exact: np.ndarray, evaluate, spacing, step) -> None:
@@ -256,30 +268,11 @@ def _follow_surface(values: np.ndarray, exact: np.ndarray, active: np.ndarray, l
         _evaluate_corners(frontier, values, exact, evaluate, spacing, step)
 
 
-def _upsample(values: np.ndarray) -> np.ndarray:
-    """Trilinear 2x refinement of a grid of (n+1)^3 point values to (2n+1)^3."""
-    out = values
-    for axis in range(3):
-        shape = list(out.shape)
-        shape[axis] = 2 * shape[axis] - 1
-        finer = np.empty(shape, dtype=np.float32)
-        even = [slice(None)] * 3
-        odd = [slice(None)] * 3
-        even[axis] = slice(0, None, 2)
-        odd[axis] = slice(1, None, 2)
-        finer[tuple(even)] = out
-        lower = np.take(out, np.arange(out.shape[axis] - 1), axis=axis)
-        upper = np.take(out, np.arange(1, out.shape[axis]), axis=axis)
-        finer[tuple(odd)] = 0.5 * (lower + upper)
-        out = finer
-    return out
-
-
 def _marching_cubes(values: np.ndarray, level: float, spacing: np.ndarray, lo: np.ndarray,
                     mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from skimage.measure import marching_cubes
 
-    if not (values.min() < level < values.max()):
+    if not mask.any() or not (values.min() < level < values.max()):
         return np.zeros((0, 3), dtype=np.float32), np.zeros((0, 3), dtype=np.int64)
     vertices, faces, _, _ = marching_cubes(values, level, spacing=tuple(float(s) for s in spacing),
                                            gradient_direction="descent", allow_degenerate=False, mask=mask)

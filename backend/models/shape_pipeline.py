@@ -120,7 +120,7 @@ class ShapePipeline:
         """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings.
 
         Extraction refines up to ``resolution`` but stops at the first level whose surface has
-        twice ``face_budget`` triangles (what the decimation needs to choose from); ``report``
+        ``face_budget`` triangles (decimation then has 1-4x the budget to choose from); ``report``
         receives the grid reached, the decoder queries and what the floater clean-up dropped."""
         from backend.geometry.extract import extract_mesh, simplify_to_budget
 
@@ -137,7 +137,7 @@ class ShapePipeline:
         report = {} if report is None else report
         vertices, faces = extract_mesh(sdf, float(sampler.get("bounds", 1.0)), resolution,
                                        level=float(sampler.get("level", 0.0)), batch_size=32768,
-                                       stop_faces=2 * face_budget if face_budget else None, stats=report,
+                                       stop_faces=face_budget or None, stats=report,
                                        progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
             raise OpError("the model produced an empty shape; try another seed or a higher guidance")

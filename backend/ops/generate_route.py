@@ -100,5 +100,5 @@ def report(route: Route, prompt: str) -> dict:
             tail = f"no learned model is installed, so the procedural model made a {match.category.replace('_', ' ')}"
         else:
             tail = f"the learned model {route.model} made it"
-        info["warning"] = f"{nearest}. {tail}."
+        info["warning"] = f"{nearest}. {tail[0].upper()}{tail[1:]}."
     return info
