@@ -1,12 +1,13 @@
-"""Hierarchical vs dense SDF extraction: decoder queries and wall time for the same surface.
+"""Coarse-to-fine vs dense SDF extraction: decoder queries, wall time and surface agreement.
 
-    .venv/bin/python bench/extract.py [--resolution 256] [--neural runs/vae/best]
+    nice -n 10 .venv/bin/python bench/extract.py [--resolution 256] [--model NAME] [--prompts N]
 
-For each SDF the dense baseline (every grid corner evaluated) and the hierarchical extraction
-(coarse grid + refinement near the zero level) run in the same process; the script prints both,
-their ratios, and checks that the surfaces agree (same triangle count, max vertex offset).
-With ``--neural`` (a VAE or kiln-shape checkpoint) a decoded latent shape is included: there a
-query costs a transformer cross-attention, which is what the hierarchy saves.
+For each SDF the dense baseline (every grid corner evaluated) and the coarse-to-fine extraction
+(backend/geometry/extract.py) run in the same process at the same resolution; the script prints
+both, their ratios, and the symmetric Chamfer distance between the two surfaces (mean
+nearest-vertex distance both ways) relative to the bounding-box diagonal. SDFs: an analytic
+torus, a procedural chair (CSG), and the learned shape model's decoder (the registry's default
+learned model, or ``--model``) on the latents of ``--prompts`` category prompts.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.geometry.extract import extract_mesh  # noqa: E402
+
+PROMPTS = ["a wooden chair", "a round table", "a floor lamp", "a wooden barrel"]
 
 
 def torus(p):
@@ -35,58 +38,64 @@ def procedural_chair():
     return lambda p: asset.distance(p / scale + centre) * scale
 
 
-def neural(stem: str):
+def learned(name: str | None, prompts: list[str]) -> dict:
+    """{label: decoder SDF} for the learned model's samples of ``prompts`` (seed 0)."""
     import torch
-    from backend.models.shape_reconstruct import Autoencoder
-    from backend.train.shape_metrics import sample_with_normals
-    import trimesh
+    from backend.models.registry import configure
+    from backend.models.shape_flow import sample_latents
 
-    auto = Autoencoder.load(stem)
-    mesh = trimesh.creation.torus(0.55, 0.2)
-    points, normals = sample_with_normals(mesh.vertices * 0.9 / 0.75, mesh.faces, 4096, 0)
-    with torch.no_grad():
-        mean, _ = auto.vae.encode(torch.tensor(points, dtype=torch.float32)[None],
-                                  torch.tensor(normals, dtype=torch.float32)[None])
-        tokens = auto.vae.decode_tokens(mean)
-
-    def sdf(p):
+    torch.set_num_threads(1)
+    registry = configure(None, "cpu")
+    name = name or next(e.name for e in registry.entries("shape") if e.name != "procedural")
+    pipeline = registry.get(name)
+    out = {}
+    for prompt in prompts:
+        cond, uncond = pipeline.conditioner.encode(prompt, None)
+        latents = pipeline.denormalise(sample_latents(pipeline.transformer, cond, uncond,
+                                                      num_tokens=pipeline.num_tokens, steps=25, guidance=4.0, seed=0))
         with torch.no_grad():
-            return auto.vae.query(tokens, torch.from_numpy(p)[None])[0].numpy()
-    return sdf
+            tokens = pipeline.vae.decode_tokens(latents)
+
+        def sdf(p, tokens=tokens):
+            with torch.no_grad():
+                return pipeline.vae.query(tokens, torch.from_numpy(p)[None])[0].numpy()
+        out[f"{name}: {prompt}"] = sdf
+    return out
 
 
-def measure(sdf, resolution: int, coarse: int) -> tuple[int, float, np.ndarray, np.ndarray]:
-    count = [0]
-
-    def counted(p):
-        count[0] += len(p)
-        return sdf(p)
-
+def measure(sdf, resolution: int, coarse: int | None) -> tuple[int, float, np.ndarray, np.ndarray]:
+    stats = {}
     start = time.perf_counter()
-    vertices, faces = extract_mesh(counted, 1.0, resolution, coarse_resolution=coarse)
-    return count[0], time.perf_counter() - start, vertices, faces
+    vertices, faces = extract_mesh(sdf, 1.0, resolution, coarse_resolution=coarse, batch_size=65536, stats=stats)
+    return stats["queries"], time.perf_counter() - start, vertices, faces
+
+
+def chamfer_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric mean nearest-vertex distance between two vertex sets / the bounding-box diagonal."""
+    from scipy.spatial import cKDTree
+    if len(a) == 0 or len(b) == 0:
+        return float("inf") if len(a) != len(b) else 0.0
+    d = 0.5 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean())
+    return float(d / np.linalg.norm(np.ptp(b, axis=0)))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--neural", default=None, help="VAE/kiln-shape checkpoint stem to include a decoder SDF")
+    parser.add_argument("--model", default=None, help="learned shape model (default: the registry's best)")
+    parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="how many learned-model prompts (0: none)")
     args = parser.parse_args()
     cases = {"torus (analytic)": torus, "chair (procedural CSG)": procedural_chair()}
-    if args.neural:
-        cases["torus (VAE decoder)"] = neural(args.neural)
-    print(f"resolution {args.resolution}^3 cells; dense baseline vs hierarchical (coarse 32 -> refine)")
-    print(f"{'sdf':26s} {'dense queries':>14s} {'hier queries':>13s} {'ratio':>6s} {'dense s':>8s} "
-          f"{'hier s':>7s} {'speed-up':>8s}  same surface")
+    if args.prompts:
+        cases.update(learned(args.model, PROMPTS[:args.prompts]))
+    print(f"resolution {args.resolution}^3 cells; dense grid (baseline) vs coarse-to-fine, same run")
+    print(f"{'sdf':40s} {'dense queries':>13s} {'c2f queries':>11s} {'fewer':>6s} {'dense s':>8s} {'c2f s':>7s} "
+          f"{'faster':>6s} {'tris dense/c2f':>16s} {'Chamfer/diag':>12s}")
     for name, sdf in cases.items():
-        resolution = args.resolution if "decoder" not in name else min(args.resolution, 128)
-        dq, dt, dv, df = measure(sdf, resolution, resolution)
-        hq, ht, hv, hf = measure(sdf, resolution, 32)
-        same = len(df) == len(hf)
-        offset = float(np.abs(np.sort(dv, axis=0) - np.sort(hv, axis=0)).max()) if same else float("nan")
-        print(f"{name:26s} {dq:14d} {hq:13d} {dq / hq:5.1f}x {dt:8.2f} {ht:7.2f} {dt / ht:7.1f}x  "
-              f"{'yes' if same else 'NO'} ({len(hf)} tris, max vertex offset {offset:.1e})"
-              + (f"  [at {resolution}^3]" if resolution != args.resolution else ""))
+        dq, dt, dv, df = measure(sdf, args.resolution, args.resolution)
+        hq, ht, hv, hf = measure(sdf, args.resolution, None)
+        print(f"{name[:40]:40s} {dq:13d} {hq:11d} {dq / hq:5.1f}x {dt:8.2f} {ht:7.2f} {dt / ht:5.1f}x "
+              f"{len(df):>7d}/{len(hf):<8d} {chamfer_ratio(hv, dv):12.1e}", flush=True)
     return 0
 
 

@@ -35,6 +35,8 @@ class JobRecord:
     message: str = ""
     created: float = field(default_factory=time.time)
     objects: list[str] = field(default_factory=list)
+    summary: str = ""            # what the backend says it made, e.g. "chair, procedural, 92%"
+    warning: str = ""            # what the user must know about it, e.g. "no category is close to ..."
     context: JobContext | None = None
     applied: bool = False
     waited: bool = False         # an operator is blocking on it and reports the outcome

@@ -238,6 +238,8 @@ class _JobOperator:
             self.report({"ERROR"}, f"Kiln {self.op_name} {record.state}: {record.message}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Kiln: {record.message}")
+        if record.warning:
+            self.report({"WARNING"}, f"Kiln: {record.warning}")
         return {"FINISHED"}
 
 
@@ -450,6 +452,8 @@ class KILN_OT_reimport(bpy.types.Operator):
             self.report({"ERROR"}, f"Kiln: re-import of {self.job} failed: {record.message}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Kiln: {record.message}")
+        if record.warning:
+            self.report({"WARNING"}, f"Kiln: {record.warning}")
         return {"FINISHED"}
 
 

@@ -111,6 +111,12 @@ class KILN_PT_generate(_KilnPanel, bpy.types.Panel):
             for line in _wrap(f"Model license: {licence}", 48)[:4]:
                 box.label(text=line, icon="FILE_TEXT" if line.startswith("Model license") else "NONE")
         col.operator("kiln.generate", icon="MESH_MONKEY")
+        last = next((r for r in session.get().jobs if r.op == "generate" and r.state == "done" and r.summary), None)
+        if last is not None:
+            box = self.layout.box()
+            box.label(text=f"Last: {last.summary}", icon="INFO")
+            for i, line in enumerate(_wrap(last.warning, 44)[:4]):
+                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 class KILN_PT_retopo(_KilnPanel, bpy.types.Panel):
@@ -185,6 +191,8 @@ class KILN_PT_jobs(_KilnPanel, bpy.types.Panel):
             elif record.message:
                 for line in _wrap(record.message, 44)[:3]:
                     box.label(text=line)
+                for line in _wrap(record.warning, 44)[:3]:
+                    box.label(text=line, icon="ERROR")
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -26,6 +26,14 @@ def context_for(op: str, name: str, context, source: bpy.types.Object | None = N
                       keep_original=keep_original)
 
 
+def outcome(payloads: dict) -> tuple[str, str]:
+    """(summary, warning) the backend put in the result mesh's info; empty strings when absent."""
+    mesh = payloads.get("mesh")
+    info = mesh.info if isinstance(mesh, MeshPayload) and isinstance(mesh.info, dict) else {}
+    summary, warning = info.get("summary"), info.get("warning")
+    return (summary if isinstance(summary, str) else "", warning if isinstance(warning, str) else "")
+
+
 def apply(ctx: JobContext, payloads: dict, push_undo: bool) -> list[str]:
     """Build the result's objects, select them, hide the source if asked; return the object names.
 

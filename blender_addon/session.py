@@ -269,7 +269,11 @@ class Session:
             return
         record.applied = True
         record.fraction, record.stage = 1.0, "done"
-        self._finish(record, "done", f"{record.op}: added {', '.join(record.objects[:3])}")
+        record.summary, record.warning = results.outcome(payloads)
+        made = f" ({record.summary})" if record.summary else ""
+        self._finish(record, "done", f"{record.op}: added {', '.join(record.objects[:3])}{made}")
+        if record.warning and not record.waited:
+            self.reports.append(("WARNING", f"Kiln {record.op}: {record.warning}"))
 
     def _finish(self, record: JobRecord, state: str, message: str) -> None:
         record.state, record.message = state, message

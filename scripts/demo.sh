@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README command 1: set up .venv, start a loopback backend, generate "a wooden barrel" through it
-# into out/demo.glb with the server's default model, then stop the backend.
+# README command 1: set up .venv, start a loopback backend, generate "a wooden chair" through it
+# into out/demo.glb with the server's default model (auto: the procedural engine takes a chair),
+# then stop the backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,5 +25,5 @@ done
 [ -s "$READY" ] || { echo "backend did not start within 120 s; see out/backend.log" >&2; exit 1; }
 ADDRESS=$(cat "$READY")
 echo "backend listening on $ADDRESS (log: out/backend.log)"
-.venv/bin/python -m backend submit --connect "$ADDRESS" generate --prompt "a wooden barrel" -o out/demo.glb
+.venv/bin/python -m backend submit --connect "$ADDRESS" generate --prompt "a wooden chair" -o out/demo.glb
 echo "Done: $(pwd)/out/demo.glb"

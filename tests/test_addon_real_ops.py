@@ -117,4 +117,18 @@ def test_generate_with_the_procedural_model_lands_at_the_cursor(prefs):
     assert meshes and all(m.type == "MESH" and len(m.data.polygons) > 0 for m in meshes)
     assert all(m.data.materials for m in meshes), "procedural props come with materials"
     report = next(iter(blender.kiln().session.get().jobs))
-    assert report.state == "done"
+    assert report.state == "done" and report.summary.startswith("chair, procedural, ") and not report.warning
+
+
+@pytest.mark.slow  # loads the prompt encoder in the backend (~30 s on a busy 2-core box) unless warm
+def test_generate_auto_says_what_it_made_and_warns_when_nothing_matched(prefs, capfd):
+    bpy.ops.kiln.connect(wait=True)
+    assert "auto" in blender.kiln().session.get().param_spec("generate", "model")["choices"]
+    assert bpy.ops.kiln.generate(prompt="a bar stool", seed=1, wait=True) == {"FINISHED"}
+    record = next(iter(blender.kiln().session.get().jobs))
+    assert record.summary.startswith("stool, procedural, ") and record.summary.endswith("%")
+    assert f"({record.summary})" in record.message and not record.warning
+    assert bpy.ops.kiln.generate(prompt="a dragon", model="procedural", wait=True) == {"FINISHED"}
+    record = next(iter(blender.kiln().session.get().jobs))
+    assert record.warning.startswith("no category is close to 'a dragon'; nearest: ")
+    assert record.warning in capfd.readouterr().out

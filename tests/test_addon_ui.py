@@ -217,6 +217,21 @@ def test_generate_panel_wraps_a_long_licence():
         server.close()
 
 
+def test_generate_shows_what_made_the_result_and_warns_plainly(backend, capfd):
+    from addon_helpers.checking_layout import draw
+    blender.fresh(backend.address, timeout=10.0)
+    assert bpy.ops.kiln.generate(prompt="routed dragon", wait=True) == {"FINISHED"}
+    record = next(iter(blender.kiln().session.get().jobs))
+    assert record.summary == "sword, procedural, 3%" and record.message.endswith("(sword, procedural, 3%)")
+    out = capfd.readouterr().out
+    assert "no category is close to 'routed dragon'; nearest: sword (3%)." in out
+    gen = draw(_panels()["Generate"], bpy.context)
+    assert ("label", "Last: sword, procedural, 3%") in gen
+    assert any(k == "label" and t.startswith("no category is close") for k, t in gen)
+    assert bpy.ops.kiln.generate(prompt="plain ball", wait=True) == {"FINISHED"}
+    assert "no category" not in capfd.readouterr().out and not next(iter(blender.kiln().session.get().jobs)).warning
+
+
 def test_jobs_panel_shows_progress_cancel_reimport_and_remove(backend):
     from addon_helpers.checking_layout import draw
     blender.fresh(backend.address, timeout=10.0)

@@ -69,6 +69,31 @@ def test_hierarchical_matches_dense_with_fewer_queries():
     np.testing.assert_allclose(np.sort(v_hier, axis=0), np.sort(v_dense, axis=0), atol=1e-6)
 
 
+def lamp_sdf(p):
+    """A ball on a stem thinner than a 32^3 cell (0.02 radius vs 0.0625 cells): the thin part."""
+    ball = np.linalg.norm(p - [0.0, 0.0, 0.45], axis=1) - 0.3
+    along = np.clip(p[:, 2], -0.8, 0.45)
+    stem = np.linalg.norm(p - np.stack([np.zeros_like(along), np.zeros_like(along), along], 1), axis=1) - 0.02
+    return np.minimum(ball, stem)
+
+
+def test_thin_parts_come_out_as_the_dense_grid_gives_them_with_20x_fewer_queries():
+    stats = {}
+    v_dense, f_dense = extract_mesh(lamp_sdf, 1.0, 128, coarse_resolution=128)
+    v_hier, f_hier = extract_mesh(lamp_sdf, 1.0, 128, stats=stats)
+    assert stats["queries"] * 20 < 129 ** 3 and stats["resolution"] == 128
+    assert len(f_hier) == len(f_dense)
+    np.testing.assert_allclose(np.sort(v_hier, axis=0), np.sort(v_dense, axis=0), atol=1e-6)
+    assert v_hier[:, 2].min() < -0.79, "the stem reaches its end"
+
+
+def test_stop_faces_ends_refinement_at_the_level_the_budget_needs():
+    stats = {}
+    _, fine = extract_mesh(sphere_sdf, 1.0, 128)
+    _, faces = extract_mesh(sphere_sdf, 1.0, 128, stop_faces=len(fine) // 5, stats=stats)
+    assert stats["resolution"] == 64 and len(fine) // 5 <= len(faces) <= len(fine) // 3
+
+
 def test_no_surface_gives_empty_mesh():
     vertices, faces = extract_mesh(lambda p: np.linalg.norm(p, axis=1) + 1.0, 1.0, 32)
     assert vertices.shape == (0, 3) and faces.shape == (0, 3)

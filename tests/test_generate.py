@@ -24,8 +24,8 @@ def run(params, inputs=None, cancel=None):
 def test_schema_offers_the_registry_shape_models(registry):
     spec = {p.name: p for p in generate.params_schema()}
     assert set(spec) == {"prompt", "model", "seed", "steps", "guidance", "resolution", "texture"}
-    assert "procedural" in spec["model"].choices
-    assert spec["model"].default == registry.default_name("shape")
+    assert "procedural" in spec["model"].choices and registry.default_name("shape") in spec["model"].choices
+    assert spec["model"].default == "auto"
     assert generate.available() == (True, "")
     with pytest.raises(ProtocolError):
         validate_params(generate.params_schema(), {"model": "no-such-model"})
@@ -37,7 +37,8 @@ def test_prompt_gives_a_labelled_low_poly_mesh_with_materials(registry):
     info = mesh.info
     assert info["model"] == "procedural" and info["category"] == "stool"
     assert info["attributes"]["material"] == "metal" and info["attributes"]["color"] == "red"
-    assert 0.5 < info["confidence"] <= 1.0
+    assert 0.5 < info["confidence"] <= 1.0 and info["matched"] and "warning" not in info
+    assert info["summary"] == f"stool, procedural, {info['confidence']:.0%}"
     assert "seat" in mesh.part_names and len(mesh.part_materials) == len(mesh.part_names)
     seat = mesh.materials[mesh.part_materials[mesh.part_names.index("seat")]]
     assert seat.metallic == 1.0 and seat.base_color[0] > 2 * seat.base_color[2]  # red metal

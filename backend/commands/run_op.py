@@ -186,4 +186,15 @@ def run(args) -> int:
     bar.close()
     for path in write_outputs(op_args.output, outputs):
         print(f"wrote {path}")
+    print_outcome(outputs)
     return 0
+
+
+def print_outcome(outputs: dict) -> None:
+    """Say what made the result (info ``summary``) and any ``warning`` the op gave about it."""
+    for payload in outputs.values():
+        info = getattr(payload, "info", None) or {}
+        if info.get("summary"):
+            print(f"made: {info['summary']}")
+        if info.get("warning"):
+            print(f"warning: {info['warning']}", file=sys.stderr)

@@ -10,7 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
-from backend.commands.run_op import ProgressBar, collect_params, load_inputs, op_parser, write_outputs
+from backend.commands.run_op import (ProgressBar, collect_params, load_inputs, op_parser, print_outcome,
+                                      write_outputs)
 from shared.protocol import DEFAULT_ADDRESS, ParamSpec
 
 
@@ -85,6 +86,7 @@ def run(args) -> int:
         bar.close()
         for path in write_outputs(op_args.output, outputs):
             print(f"wrote {path}")
+        print_outcome(outputs)
         return 0
     except KilnError as exc:
         print(f"kiln-backend submit: {exc.code}: {exc.message}", file=sys.stderr)

@@ -109,22 +109,24 @@ def prepare_image(image: np.ndarray, background: float = 1.0, size: int = IMAGE_
                   margin: float = 0.1) -> torch.Tensor:
     """uint8 (H,W,3|4) -> normalised float tensor (3,size,size).
 
-    RGBA uses alpha as the object mask: the image is cropped to the mask's bounding box, padded
-    to a square with ``margin`` on each side and composited over a ``background`` grey level.
+    The object mask (alpha, or for opaque images the border-colour estimate of
+    :func:`backend.models.image_mask.object_mask`) crops the image to its bounding box, which is
+    padded to a square with ``margin`` on each side and composited over a ``background`` grey level.
     """
+    from .image_mask import object_mask
+
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
         raise ValueError(f"image must be uint8 (H,W,3) or (H,W,4), got {image.dtype} {image.shape}")
     if min(image.shape[:2]) < 8:
         raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is too small (at least 8x8)")
     rgb = image[..., :3].astype(np.float32) / 255.0
-    if image.shape[2] == 4:
-        alpha = image[..., 3].astype(np.float32) / 255.0
-        rows, cols = np.nonzero(alpha > 0.5)
-        if len(rows) == 0:
-            raise ValueError("the image's alpha channel is empty: nothing to condition on")
-        rgb = rgb * alpha[..., None] + background * (1.0 - alpha[..., None])
-        rgb = rgb[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    alpha, _ = object_mask(image)
+    rows, cols = np.nonzero(alpha > 0.5)
+    if len(rows) == 0:
+        raise ValueError("the image's alpha channel is empty: nothing to condition on")
+    rgb = rgb * alpha[..., None] + background * (1.0 - alpha[..., None])
+    rgb = rgb[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = rgb.shape[:2]
     side = int(round(max(height, width) * (1.0 + 2.0 * margin)))
     canvas = np.full((side, side, 3), background, dtype=np.float32)

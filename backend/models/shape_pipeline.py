@@ -74,14 +74,15 @@ class ShapePipeline:
         latents = self.denormalise(latents)
         timings["sample"] = time.perf_counter() - start
 
+        extraction = {}
         vertices, faces, more = self.latents_to_mesh(
             latents, int(params["resolution"]), int(params["face_budget"]) if params["face_budget"] else None,
-            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel)
+            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel, report=extraction)
         timings.update(more)
         vertices = self.to_blender_axes(vertices)
         progress(1.0, "done", f"{len(faces)} triangles")
         info = {"model": self.config.get("name", "shape"), "seed": int(params["seed"]),
-                "timings": {k: round(v, 3) for k, v in timings.items()}}
+                "timings": {k: round(v, 3) for k, v in timings.items()}, "extraction": extraction}
         return MeshPayload.from_triangles(vertices, faces, info=info)
 
     def denormalise(self, latents: torch.Tensor) -> torch.Tensor:
@@ -94,8 +95,12 @@ class ShapePipeline:
 
     @torch.no_grad()
     def latents_to_mesh(self, latents: torch.Tensor, resolution: int, face_budget: int | None,
-                        progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings."""
+                        progress=None, cancel=None, report: dict | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings.
+
+        Extraction refines up to ``resolution`` but stops at the first level whose surface has
+        ``face_budget`` triangles (decimation then has 1-4x the budget to choose from); ``report``
+        receives the grid reached, the decoder queries and what the floater clean-up dropped."""
         from backend.geometry.extract import extract_mesh, simplify_to_budget
 
         timings = {}
@@ -108,12 +113,14 @@ class ShapePipeline:
 
         sampler = self.config.get("sampler", {})
         extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
+        report = {} if report is None else report
         vertices, faces = extract_mesh(sdf, float(sampler.get("bounds", 1.0)), resolution,
                                        level=float(sampler.get("level", 0.0)), batch_size=32768,
+                                       stop_faces=face_budget or None, stats=report,
                                        progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
             raise OpError("the model produced an empty shape; try another seed or a higher guidance")
-        vertices, faces = clean_mesh(vertices, faces)
+        vertices, faces = clean_mesh(vertices, faces, report)
         timings["extract"] = time.perf_counter() - start
         start = time.perf_counter()
         if face_budget and len(faces) > face_budget:
@@ -130,16 +137,17 @@ class ShapePipeline:
         return vertices.astype(np.float32)
 
 
-def clean_mesh(vertices: np.ndarray, faces: np.ndarray, min_share: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
-    """Drop floating pieces under ``min_share`` of the total area and orient faces outward."""
-    import trimesh
+def clean_mesh(vertices: np.ndarray, faces: np.ndarray, report: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Drop floating islands and specks (``backend/geometry/floaters.py``: small pieces far from the
+    body; parts near it stay) and orient faces outward. ``report`` receives what was dropped."""
+    from backend.geometry.floaters import drop_floaters
 
-    mesh = trimesh.Trimesh(vertices, faces, process=False)
-    parts = mesh.split(only_watertight=False)
-    if len(parts) > 1:
-        total = sum(p.area for p in parts)
-        kept = [p for p in parts if p.area >= min_share * total]
-        mesh = trimesh.util.concatenate(kept)
-    if mesh.volume < 0:
-        mesh.invert()
-    return np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.faces, dtype=np.int64)
+    vertices, faces, found = drop_floaters(np.asarray(vertices, dtype=np.float32), faces)
+    if report is not None:
+        report.update(found)
+    v = vertices.astype(np.float64)
+    volume = np.einsum("ij,ij->i", v[faces[:, 0]], np.cross(v[faces[:, 1]], v[faces[:, 2]])).sum() / 6.0
+    if volume < 0:
+        faces = faces[:, ::-1]
+    return vertices.astype(np.float32), np.ascontiguousarray(faces, dtype=np.int64)
+

@@ -1,8 +1,10 @@
 """The generate op: a prompt and/or an image -> a mesh, by the chosen shape model.
 
-The model comes from the registry (``kiln-backend models``); its ``generate(prompt, image,
-params, progress, cancel)`` does the work. The result's ``info`` says which model made it (and,
-for the procedural model, the category, match confidence and attributes).
+The model comes from the registry (``kiln-backend models``), or, with ``model=auto`` (the
+default), from the routing in ``generate_route.py``: the procedural engine for prompts that name
+one of its categories, a learned model otherwise. The chosen model's ``generate(prompt, image,
+params, progress, cancel)`` does the work. The result's ``info`` says which model made it, the
+category and confidence, a one-line ``summary`` and, when nothing matched well, a ``warning``.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from shared.payload import MeshPayload
 from shared.protocol import ParamSpec
 
 from .base import InputSpec, OpError, sub_progress
+from .generate_route import AUTO, choose, report
 
 NAME = "generate"
 RESOURCE = "model"
@@ -21,17 +24,21 @@ INPUTS = {"image": InputSpec("image", required=False, help="reference image (RGB
 def params_schema() -> list[ParamSpec]:
     """Parameters; the model choices are the registry's shape models, the default its default."""
     registry = get_registry()
-    names = [e.name for e in registry.entries("shape")]
+    names = [AUTO] + [e.name for e in registry.entries("shape") if e.name != AUTO]
     return [
         ParamSpec("prompt", "str", "", help="what to make, e.g. 'a tall wooden chair with a slatted back'",
                   max_length=1000),
-        ParamSpec("model", "choice", registry.default_name("shape"), help="shape model", choices=names),
+        ParamSpec("model", "choice", AUTO, choices=names,
+                  help="shape model; auto: the procedural engine when the prompt names one of its categories, "
+                       "else the learned model"),
         ParamSpec("seed", "int", 0, help="variation; the same seed gives the same result", minimum=0,
                   maximum=2 ** 31 - 1),
         ParamSpec("steps", "int", 25, help="sampling steps (learned models)", minimum=1, maximum=500),
         ParamSpec("guidance", "float", 5.0, help="classifier-free guidance scale (learned models)", minimum=0.0,
                   maximum=50.0),
-        ParamSpec("resolution", "int", 256, help="mesh extraction grid (learned models)", minimum=32, maximum=1024),
+        ParamSpec("resolution", "int", 256, minimum=32, maximum=1024,
+                  help="finest mesh extraction grid (learned models); refinement stops earlier once the "
+                       "surface has enough triangles for the face budget"),
         ParamSpec("texture", "bool", False, help="also paint textures when the model can"),
     ]
 
@@ -51,9 +58,13 @@ def run(inputs: dict, params: dict, progress, cancel) -> dict[str, MeshPayload]:
     prompt = (params.get("prompt") or "").strip()
     image = inputs.get("image")
     if not prompt and image is None:
-        raise OpError("nothing to generate from: give a prompt, an image, or both")
+        raise OpError("nothing to generate from: give a prompt (e.g. 'a wooden chair'), an image, or both")
     registry = get_registry()
-    name = params.get("model") or registry.default_name("shape")
+    requested = params.get("model") or AUTO
+    if requested == AUTO:
+        progress(0.0, "route", "choosing a model for the prompt")
+    route = choose(registry, requested, prompt, image is not None)
+    name = route.model
     try:
         entry = registry.entry(name)
     except KeyError as exc:
@@ -72,10 +83,18 @@ def run(inputs: dict, params: dict, progress, cancel) -> dict[str, MeshPayload]:
     model = registry.get(name)
     cancel.check()
     pixels = image.pixels if image is not None and "image" in entry.conditioning else None
+    mask_method = None
+    if pixels is not None:
+        from backend.models.image_mask import object_mask
+        mask_method = object_mask(pixels)[1]
+        if mask_method != "alpha channel":
+            progress(0.03, "load", f"image mask {mask_method}")
     try:
         mesh = model.generate(prompt or None, pixels, dict(params), sub_progress(progress, 0.05, 1.0), cancel)
     except ValueError as exc:
         raise OpError(f"{name}: {exc}") from None
     mesh.validate("mesh")
-    mesh.info = {"model": name, **mesh.info}
+    mesh.info = {"model": name, **mesh.info, **report(route, prompt)}
+    if mask_method:
+        mesh.info["image_mask"] = mask_method
     return {"mesh": mesh}

@@ -1,7 +1,14 @@
 """Prompt -> category + attribute hints, by MiniLM sentence-embedding similarity (no keyword rules).
 
-The category is the one whose descriptions (written in each category module) lie nearest the
-prompt; a prompt far from everything still gets the nearest, with a low confidence. Attributes
+The category is the one whose phrases (the descriptions written in each category module, and the
+attribute phrases below: "a red stool", "a chair with a slatted back") lie nearest the prompt or its
+head clause (the text before the first comma or full stop: long prompts name the object first).
+A prompt far from everything still gets the nearest category, with a low confidence.
+
+``confidence`` is calibrated, not a softmax share: the probability that the prompt asks for that
+category, a logistic function of the best similarity and its lead over the runner-up, fitted on
+labelled in- and out-of-category prompts (``bench/routing.py`` refits and checks it on a held-out
+list; ``matched`` is ``confidence >= 0.5``). Attributes
 (material, colour, size, height, the category's style options) are decided by contrast: the prompt
 is compared with "a <noun>" and with "a <attribute> <noun>" / "a <noun> <option phrase>"; an
 attribute is taken when it moves the prompt's embedding closer by more than a margin.
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +30,10 @@ from .materials import COLORS, FAMILIES
 from .registry import categories
 
 PROMPT_MATERIALS = ("wood", "metal", "gold", "fabric", "leather", "glass", "stone", "plastic", "ceramic", "brick")
-TEMPERATURE = 0.05   # softmax temperature over cosine similarities -> confidence
 MARGIN = 0.04        # how much closer an attribute phrase must be than the bare noun
+# confidence = sigmoid(SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead); from bench/routing.py
+SIM_WEIGHT, SIM_CENTRE, LEAD_WEIGHT = 30.0, 0.770, 10.0
+HEAD_CLAUSE = re.compile(r"[,.;:!?\n]")
 
 
 @dataclass
@@ -31,10 +41,15 @@ class Match:
     """The outcome of matching one prompt."""
 
     category: str
-    confidence: float                # softmax probability of the chosen category
-    similarity: float                # cosine similarity to its nearest description
+    confidence: float                # calibrated probability that the prompt asks for this category
+    similarity: float                # cosine similarity to its nearest phrase
     hints: Hints
-    alternatives: list[tuple[str, float]] = field(default_factory=list)   # next best (name, probability)
+    alternatives: list[tuple[str, float]] = field(default_factory=list)   # next best (name, similarity)
+
+    @property
+    def matched(self) -> bool:
+        """True when the prompt confidently names this category (``confidence >= 0.5``)."""
+        return self.confidence >= 0.5
 
     def attributes(self) -> dict:
         """The matched attributes as JSON (only those the prompt asked for)."""
@@ -91,11 +106,11 @@ class PromptMatcher:
             for text in self.categories[name].descriptions:
                 texts.append(text)
                 owner.append(i)
-        self._owner = np.array(owner)
         layouts = {name: self._attribute_phrases(name) for name in self.names}
         phrases = [t for name in self.names for t in layouts[name][1]]
+        owner += [i for i, name in enumerate(self.names) for _ in layouts[name][1]]
         table = cached_embeddings(texts + phrases, device)
-        self._descriptions = table[:len(texts)]
+        self._phrases, self._owner = table, np.array(owner)
         sentence_embeddings([self.names[0]], device=device)  # load MiniLM now, not on the first prompt
         self._groups: dict[str, list] = {}
         k = len(texts)
@@ -131,16 +146,23 @@ class PromptMatcher:
             out.append((group, baseline, entries))
         return out
 
-    def match(self, prompt: str) -> Match:
-        """Match a non-empty prompt to a category and attribute hints."""
+    def similarities(self, prompt: str) -> tuple[np.ndarray, np.ndarray]:
+        """(per-category best cosine similarity of the prompt or its head clause, prompt embedding)."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("the prompt is empty; describe the object, e.g. 'a wooden chair'")
-        e = sentence_embeddings([prompt.strip()], device=self.device)[0]
-        sims = self._descriptions @ e
+        prompt = prompt.strip()
+        texts = [prompt]
+        head = HEAD_CLAUSE.split(prompt, maxsplit=1)[0].strip()
+        if head and head != prompt and any(c.isalnum() for c in head):
+            texts.append(head)
+        emb = sentence_embeddings(texts, device=self.device)
         per_category = np.full(len(self.names), -1.0)
-        np.maximum.at(per_category, self._owner, sims)
-        probs = np.exp((per_category - per_category.max()) / TEMPERATURE)
-        probs /= probs.sum()
+        np.maximum.at(per_category, self._owner, (self._phrases @ emb.T).max(axis=1))
+        return per_category, emb[0]
+
+    def match(self, prompt: str) -> Match:
+        """Match a non-empty prompt to a category and attribute hints."""
+        per_category, e = self.similarities(prompt)
         order = np.argsort(-per_category)
         best = self.names[order[0]]
         hints = Hints()
@@ -161,5 +183,12 @@ class PromptMatcher:
                 hints.height = value
             else:
                 hints.options[group.split(":", 1)[1]] = value
-        return Match(best, float(probs[order[0]]), float(per_category[order[0]]), hints,
-                     [(self.names[i], float(probs[i])) for i in order[1:4]])
+        similarity = float(per_category[order[0]])
+        return Match(best, calibrated_confidence(similarity, similarity - float(per_category[order[1]])), similarity,
+                     hints, [(self.names[i], float(per_category[i])) for i in order[1:4]])
+
+
+def calibrated_confidence(similarity: float, lead: float) -> float:
+    """The probability that a prompt asks for its nearest category (see the module docstring)."""
+    z = SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead
+    return float(1.0 / (1.0 + np.exp(-z)))

@@ -2,7 +2,9 @@
 
 It stands in for the real generate op only where a test needs exact timing (cancel mid-job, the
 main-thread stall benchmark); the real ops are exercised by the other add-on tests. A prompt that
-starts with "slow" runs for SLOW_S seconds unless cancelled; otherwise ``duration`` applies.
+starts with "slow" runs for SLOW_S seconds unless cancelled; otherwise ``duration`` applies. A
+prompt that starts with "routed" gets the real generate op's ``summary`` and ``warning`` info
+(the real op writing them is tested in tests/test_addon_real_ops.py).
 """
 from __future__ import annotations
 
@@ -57,4 +59,8 @@ def run(inputs, params, progress, cancel):
         cancel.check()
         progress(elapsed / max(duration, 1e-6), "sampling", f"{elapsed:.1f} s")
         time.sleep(min(0.05, duration))
-    return {"mesh": quad_sphere(params["segments"])}
+    mesh = quad_sphere(params["segments"])
+    if params["prompt"].startswith("routed"):
+        mesh.info = {"summary": "sword, procedural, 3%",
+                     "warning": f"no category is close to '{params['prompt']}'; nearest: sword (3%)."}
+    return {"mesh": mesh}
