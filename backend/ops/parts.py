@@ -33,7 +33,7 @@ RESOURCE = "cpu"
 SUMMARY = "Split a mesh into named parts: connected components, then shape-aware segmentation."
 INPUTS = {"mesh": InputSpec("mesh", required=False,
                            help="the mesh to split (optional with from_job: the earlier job's mesh is used)")}
-METHODS = ("auto", "model", "components", "creases", "sdf", "convex")
+METHODS = ("auto", "model", "geometric", "components", "creases", "sdf", "convex")
 MIN_CONFIDENCE = 0.5  # auto: below this mean name probability the geometric engine answers
 MAX_PARTS = 64
 SPLIT_SHARE = 0.2    # auto: components with at least this share of the area are split further
@@ -215,7 +215,8 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
         notes = [learned_info.pop("report")] if learned_info.get("report") else []
     else:
         try:
-            tri_labels, notes = split_mesh(positions, triangles, num_parts, method, progress, cancel)
+            engine = "auto" if method in ("auto", "model", "geometric") else method
+            tri_labels, notes = split_mesh(positions, triangles, num_parts, engine, progress, cancel)
         except IsolatedFailure as exc:
             raise OpError(f"convex decomposition failed ({exc}); try method 'sdf'") from None
         learned_info = {"path": "geometric"}
