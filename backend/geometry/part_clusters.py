@@ -7,6 +7,8 @@
   around the disagreements is settled by an alpha-expansion graph cut whose smoothness term is
   cheap along concave creases, so part boundaries follow the mesh's creases.
 * :func:`merge_to_count`: connected regions merged (most similar neighbours first) down to a count.
+* :func:`proxy_in_child` / :func:`nearest_faces`: for big meshes, a decimated copy made in a
+  child process (progress and cancel while it runs) and labels carried back in chunks.
 """
 from __future__ import annotations
 
@@ -16,9 +18,12 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial import cKDTree
 
+from backend.runtime import CancelToken, ProgressFn, no_progress
+
 from .graph_cut import alpha_expansion
+from .killable import call_in_child
 from .mesh_graph import FaceGraph, split_into_connected
-from .segmentation import cut_costs
+from .segmentation import cut_costs, make_proxy
 
 Check = Callable[[], None]
 VOTERS = 8           # sample points each face listens to
@@ -140,3 +145,28 @@ def merge_to_count(labels: np.ndarray, graph: FaceGraph, features: np.ndarray, t
         alive.discard(smallest)
     _, regions = np.unique(owner[regions], return_inverse=True)
     return regions.astype(np.int64)
+
+
+def proxy_child(vertices: np.ndarray, triangles: np.ndarray, max_faces: int) -> dict[str, np.ndarray]:
+    """(Runs in the child.) :func:`make_proxy` without its origin map."""
+    positions, tris, _ = make_proxy(vertices, triangles, int(max_faces))
+    return {"vertices": positions, "triangles": tris}
+
+
+def proxy_in_child(vertices: np.ndarray, triangles: np.ndarray, max_faces: int, cancel: CancelToken | None = None,
+                   progress: ProgressFn = no_progress) -> tuple[np.ndarray, np.ndarray]:
+    """A welded, decimated copy of about ``max_faces`` faces, made in a killable child process."""
+    out = call_in_child(__name__, "proxy_child", {"vertices": vertices, "triangles": triangles},
+                        {"max_faces": int(max_faces)}, cancel=cancel, progress=progress, stage="part graph",
+                        expected_seconds=1 + len(triangles) / 150_000)
+    return out["vertices"], out["triangles"].astype(np.int64)
+
+
+def nearest_faces(centroids: np.ndarray, queries: np.ndarray, check: Check = _nothing, chunk: int = 100_000) -> np.ndarray:
+    """Index of the nearest ``centroids`` row for every query point, in chunks (``check`` between)."""
+    tree = cKDTree(centroids)
+    out = np.empty(len(queries), dtype=np.int64)
+    for start in range(0, len(queries), chunk):
+        check()
+        out[start:start + chunk] = tree.query(queries[start:start + chunk])[1]
+    return out

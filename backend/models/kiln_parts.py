@@ -43,10 +43,10 @@ class PartsModel:
         n = torch.from_numpy(np.asarray(normals, np.float32).reshape(-1, per, 3)).to(self.device)
         feats, probs = [], []
         with torch.inference_mode():
-            for start in range(0, len(p), 4):
+            for start in range(len(p)):  # one pass at a time: a check (progress, cancel) between
                 if check is not None:
                     check()
-                f, logits = self.net(p[start:start + 4], n[start:start + 4])
+                f, logits = self.net(p[start:start + 1], n[start:start + 1])
                 feats.append(f.reshape(-1, f.shape[-1]).float().cpu().numpy())
                 probs.append(torch.softmax(logits.float(), dim=-1).reshape(-1, logits.shape[-1]).cpu().numpy())
         return np.concatenate(feats), np.concatenate(probs)

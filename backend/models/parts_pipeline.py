@@ -64,14 +64,19 @@ def cluster_count(tree: np.ndarray, height: float = AUTO_HEIGHT) -> int:
 
 
 def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=None,
-                     previous: np.ndarray | None = None, merge: tuple[int, int] | None = None) -> LearnedParts:
+                     previous: np.ndarray | None = None, merge: tuple[int, int] | None = None,
+                     point_faces: np.ndarray | None = None, report=None) -> LearnedParts:
     """Per-triangle parts of the mesh of ``graph`` from its cache.
 
+    ``graph`` may be a proxy of the cached mesh (a big mesh is cut on a decimated copy): then
+    ``point_faces`` gives the proxy face each sample point lies nearest (default: the cached
+    ``face_ids``, right when ``graph`` is the mesh itself). ``report(message)`` hears each step.
     ``num_parts`` 0 = the count the feature tree suggests; otherwise exactly that many when the
     features can give it (``note`` says when not). ``previous`` + ``merge``: the earlier result's
     triangle labels with parts ``merge[0]`` and ``merge[1]`` joined (then only names are redone).
     """
     check = check or (lambda: None)
+    report = report or (lambda message: None)
     features, points = cache["features"], cache["points"].astype(np.float64)
     note = ""
     if previous is not None and merge is not None:
@@ -80,32 +85,38 @@ def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=No
         _, labels = np.unique(labels, return_inverse=True)
         clusters = int(labels.max()) + 1
     else:
+        report(f"feature tree of {len(features)} points")
         tree = feature_tree(features)
         check()
         k = min(num_parts, len(features)) if num_parts else cluster_count(tree)
         while True:
             point_labels = cut_tree(tree, count=k)
             clusters = int(point_labels.max()) + 1
+            report(f"{clusters} clusters: graph cut to {graph.num_faces} faces")
             face_labels = points_to_faces(graph, points, point_labels, check)
+            report("connected pieces, small ones merged")
             means = np.stack([features[point_labels == c].mean(0) for c in range(clusters)])
             target = num_parts or MAX_PARTS
             labels = merge_to_count(face_labels, graph, means, target, MIN_PART_SHARE)
             count = int(labels.max()) + 1
             if not num_parts or count >= num_parts or k >= min(len(features), 2 * num_parts + 8):
                 break
-            k += 1
+            k += max(num_parts - count, 1)
         if num_parts and count < num_parts:
             note = (f"asked for {num_parts} parts; the model's features separate only {count} on this mesh "
                     f"(more would split parts at random)")
-    names, confidence, per_part = name_regions(graph, labels, cache)
+    report(f"naming {int(labels.max()) + 1} parts")
+    point_faces = cache["face_ids"] if point_faces is None else point_faces
+    names, confidence, per_part = name_regions(graph, labels, cache, point_faces)
     return LearnedParts(labels, names, confidence, per_part, clusters, note)
 
 
-def name_regions(graph: FaceGraph, labels: np.ndarray, cache: dict) -> tuple[list[str], float, list[float]]:
+def name_regions(graph: FaceGraph, labels: np.ndarray, cache: dict, point_faces: np.ndarray
+                 ) -> tuple[list[str], float, list[float]]:
     """One name per region from the mean name probabilities of the sample points on it."""
     count = int(labels.max()) + 1
     vocab = [str(v) for v in cache["vocabulary"]]
-    point_region = labels[cache["face_ids"]]
+    point_region = labels[point_faces]
     probs = cache["probs"]
     area = np.bincount(labels, weights=graph.areas, minlength=count)
     bases, sure, centroids = [], [], []

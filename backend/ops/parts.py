@@ -35,6 +35,8 @@ INPUTS = {"mesh": InputSpec("mesh", required=False,
                            help="the mesh to split (optional with from_job: the earlier job's mesh is used)")}
 METHODS = ("auto", "model", "geometric", "components", "creases", "sdf", "convex")
 MIN_CONFIDENCE = 0.5  # auto: below this mean name probability the geometric engine answers
+MODEL_FULL_FACES = 60000   # model path: bigger meshes are cut on a decimated proxy, labels copied back
+MODEL_PROXY_FACES = 40000
 MAX_PARTS = 64
 SPLIT_SHARE = 0.2    # auto: components with at least this share of the area are split further
 MIN_SPLIT_SHARE = 0.02  # sdf/convex: smaller components are not worth splitting
@@ -149,6 +151,7 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
     """(triangle labels, names, info, cache) from the part model; None when auto has no model;
     the model's confidence (a float) when auto finds it too unsure to use."""
     from backend.geometry.mesh_graph import face_graph, weld
+    from backend.geometry.part_clusters import nearest_faces, proxy_in_child
     from backend.models.parts_pipeline import MAX_PARTS as MODEL_MAX, embed_mesh, parts_from_cache
 
     method, num_parts = params.get("method") or "auto", int(params.get("num_parts") or 0)
@@ -159,20 +162,53 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
         if model is None:
             return None
         progress(0.1, "part model", f"{model_name}: sampling and embedding {len(triangles)} triangles")
-        cache = embed_mesh(model, positions, triangles, cancel.check)
+        def embedding() -> None:
+            cancel.check()
+            progress(0.2, "part model", f"{model_name}: network pass")
+        cache = embed_mesh(model, positions, triangles, embedding)
     cancel.check()
-    progress(0.4, "part graph", "dual graph of the mesh")
-    welded, welded_tri = weld(positions, triangles)
-    graph = face_graph(welded, welded_tri)
+    big = len(triangles) > MODEL_FULL_FACES
+    progress(0.4, "part graph", f"decimated proxy of {MODEL_PROXY_FACES} faces" if big else "dual graph of the mesh")
+    if big:
+        graph_pos, graph_tri = proxy_in_child(positions, triangles, MODEL_PROXY_FACES, cancel,
+                                              sub_progress(progress, 0.4, 0.45))
+    else:
+        graph_pos, graph_tri = weld(positions, triangles)
     cancel.check()
+    progress(0.45, "part graph", f"{len(graph_tri)} faces")
+    graph = face_graph(graph_pos, graph_tri)
+    cancel.check()
+    progress(0.47, "part graph", "sample points to faces")
+    point_faces = nearest_faces(graph.centroids, cache["points"]) if big else None
+    to_graph = None
+    if big and params.get("merge"):
+        progress(0.48, "part graph", "matching faces")
+        to_graph = nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)
     previous = merge = None
     if params.get("merge"):
         if mesh.part_ids is None:
             raise OpError("merge needs the earlier result's parts; from_job gives them")
         previous = mesh.part_ids.astype(np.int64)[mesh.triangle_face_ids()]
         merge = _merge_pair(params["merge"], int(previous.max()) + 1)
-    progress(0.5, "clustering", "feature tree, graph cut to faces")
-    found = parts_from_cache(graph, cache, min(num_parts, MODEL_MAX), cancel.check, previous, merge)
+        if big:
+            previous = previous[to_graph]
+    said = ["clustering"]
+
+    def report(message: str) -> None:
+        said[0] = message
+        progress(0.5, "clustering", message)
+
+    def tick() -> None:  # inside the graph cut: cancel, and a sign of life
+        cancel.check()
+        progress(0.5, "clustering", said[0])
+
+    found = parts_from_cache(graph, cache, min(num_parts, MODEL_MAX), tick, previous, merge, point_faces, report)
+    if big:
+        def carry() -> None:
+            cancel.check()
+            progress(0.85, "clustering", "labels back to every face")
+        centroids = positions[triangles].mean(axis=1)
+        found.labels = found.labels[nearest_faces(graph.centroids, centroids, carry)]
     if method == "auto" and inputs_cache is None and found.confidence < MIN_CONFIDENCE:
         progress(0.55, "part model", f"unsure ({found.confidence:.2f}); geometric engine instead")
         return found.confidence
