@@ -1,5 +1,10 @@
 """Learned part splitting: sample the surface, one network pass, then clusters -> faces -> names.
 
+The automatic split follows the predicted names: points grouped by their most likely name,
+carried to the faces by a crease-following graph cut, then split into connected pieces (four
+legs named 'leg' are four parts). A part count the names cannot give comes from the feature
+tree (Ward clustering of the contrastive features), coarse to fine.
+
 :func:`embed_mesh` is the only step that runs the network; it returns the *cache* (sample points,
 the faces they lie on, their features and name probabilities). :func:`parts_from_cache` does the
 rest and can run again on the same cache for another part count or a merge, without the network.
@@ -18,7 +23,6 @@ from backend.geometry.surface_distance import sample_surface
 from .kiln_parts import POINTS_PER_PASS, PartsModel
 
 PASSES = 4               # network passes of POINTS_PER_PASS points each (different samples)
-AUTO_HEIGHT = 1.0        # Ward merge height above which clusters stay apart (auto part count)
 MIN_PART_SHARE = 0.004   # regions below this share of the area join a neighbour
 MAX_PARTS = 64
 UNKNOWN = "part"
@@ -58,11 +62,6 @@ def embed_mesh(model: PartsModel, positions: np.ndarray, triangles: np.ndarray, 
             "vocabulary": np.array(model.vocabulary)}
 
 
-def cluster_count(tree: np.ndarray, height: float = AUTO_HEIGHT) -> int:
-    """Clusters left when merges above ``height`` are undone."""
-    return int((tree[:, 2] > height).sum()) + 1
-
-
 def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=None,
                      previous: np.ndarray | None = None, merge: tuple[int, int] | None = None,
                      point_faces: np.ndarray | None = None, report=None) -> LearnedParts:
@@ -85,23 +84,20 @@ def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=No
         _, labels = np.unique(labels, return_inverse=True)
         clusters = int(labels.max()) + 1
     else:
-        report(f"feature tree of {len(features)} points")
-        tree = feature_tree(features)
-        check()
-        k = min(num_parts, len(features)) if num_parts else cluster_count(tree)
-        while True:
-            point_labels = cut_tree(tree, count=k)
-            clusters = int(point_labels.max()) + 1
-            report(f"{clusters} clusters: graph cut to {graph.num_faces} faces")
-            face_labels = points_to_faces(graph, points, point_labels, check)
-            report("connected pieces, small ones merged")
-            means = np.stack([features[point_labels == c].mean(0) for c in range(clusters)])
-            target = num_parts or MAX_PARTS
-            labels = merge_to_count(face_labels, graph, means, target, MIN_PART_SHARE)
-            count = int(labels.max()) + 1
-            if not num_parts or count >= num_parts or k >= min(len(features), 2 * num_parts + 8):
-                break
-            k += max(num_parts - count, 1)
+        report(f"part names of {len(features)} points: graph cut to {graph.num_faces} faces")
+        point_labels = np.unique(cache["probs"].argmax(axis=1), return_inverse=True)[1].reshape(-1)
+        labels, clusters = _regions(graph, points, features, point_labels, num_parts or MAX_PARTS, check)
+        count = int(labels.max()) + 1
+        if num_parts and count < num_parts:  # finer than the names: the feature tree, coarse to fine
+            report(f"feature tree of {len(features)} points")
+            tree = feature_tree(features)
+            check()
+            k = num_parts
+            while count < num_parts and k <= min(len(features), 2 * num_parts + 8):
+                report(f"{k} feature clusters: graph cut to {graph.num_faces} faces")
+                labels, clusters = _regions(graph, points, features, cut_tree(tree, count=k), num_parts, check)
+                count = int(labels.max()) + 1
+                k += max(num_parts - count, 1)
         if num_parts and count < num_parts:
             note = (f"asked for {num_parts} parts; the model's features separate only {count} on this mesh "
                     f"(more would split parts at random)")
@@ -109,6 +105,16 @@ def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=No
     point_faces = cache["face_ids"] if point_faces is None else point_faces
     names, confidence, per_part = name_regions(graph, labels, cache, point_faces)
     return LearnedParts(labels, names, confidence, per_part, clusters, note)
+
+
+def _regions(graph: FaceGraph, points: np.ndarray, features: np.ndarray, point_labels: np.ndarray, target: int,
+             check) -> tuple[np.ndarray, int]:
+    """Point clusters -> faces (graph cut) -> connected regions, small ones and any beyond
+    ``target`` merged into their most similar neighbour; returns (labels, clusters)."""
+    clusters = int(point_labels.max()) + 1
+    face_labels = points_to_faces(graph, points, point_labels, check)
+    means = np.stack([features[point_labels == c].mean(0) for c in range(clusters)])
+    return merge_to_count(face_labels, graph, means, target, MIN_PART_SHARE), clusters
 
 
 def name_regions(graph: FaceGraph, labels: np.ndarray, cache: dict, point_faces: np.ndarray
