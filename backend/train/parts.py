@@ -107,6 +107,17 @@ def _load_opt(opt: torch.optim.Optimizer, tensors: dict, step: int) -> None:
     opt.load_state_dict(sd)
 
 
+def export(out: Path, stem: Path) -> None:
+    """``out/best`` as a registry checkpoint ``stem.safetensors`` + ``stem.json`` (model tensors only)."""
+    from safetensors.torch import load_file
+
+    record = json.loads((out / "best.json").read_text())
+    tensors = {k: v for k, v in load_file(str(out / "best.safetensors")).items() if k.startswith("model.")}
+    record["description"] = ("point network (edge convolutions): contrastive part-grouping features + "
+                             f"{len(record['model']['vocabulary'])} part names, trained on Kiln's procedural assets")
+    save_checkpoint(stem, tensors, record)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -120,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-minutes", type=float, default=4.0)
     parser.add_argument("--widths", default="48,48,96,96")
     parser.add_argument("--neighbours", type=int, default=12)
+    parser.add_argument("--export", type=Path, default=None,
+                        help="write OUT/best as this checkpoint stem (e.g. backend/weights/kiln-parts-s) and stop")
     args = parser.parse_args(argv)
+    if args.export:
+        export(args.out, args.export)
+        return 0
     torch.set_num_threads(1)
     out = args.out
     data = out / "data"
