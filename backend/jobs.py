@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
-from backend.runtime import Cancelled, CancelToken, OpError
+from backend.runtime import Cancelled, CancelToken, JobCache, OpError
 from backend.store import JobStore
 from shared.payload import ImagePayload, MeshPayload, Payload
 from shared.protocol import ErrorCode, JobState, MsgType, ProtocolError, json_safe
@@ -209,8 +209,11 @@ class Scheduler:
         log.info("job %s: %s started (client %r)", job.id, job.op, job.client)
         try:
             outputs = job.module.run(job.inputs, job.params, self._progress_fn(job), job.token)
+            cache = outputs.pop("cache", None) if isinstance(outputs, dict) else None
             _check_outputs(job.op, outputs)
             self.store.save_outputs(job.id, outputs)
+            if isinstance(cache, JobCache):
+                self.store.save_cache(job.id, cache.arrays)
         except Cancelled:
             self._end(job, JobState.CANCELLED, job.cancel_reason)
         except OpError as exc:

@@ -18,6 +18,15 @@ class OpError(Exception):
     """A failure the user can understand and act on (becomes error code 'failed')."""
 
 
+class JobCache:
+    """Arrays an op keeps on the server for a later job of the same op (``from_job``), never sent
+    to the client: e.g. the parts op's point features, so a re-split skips the network. An op
+    returns it as the output named ``cache``; the job store saves it beside the outputs."""
+
+    def __init__(self, arrays: dict):
+        self.arrays = dict(arrays)
+
+
 class ProgressFn(Protocol):
     def __call__(self, fraction: float, stage: str, message: str = "") -> None: ...
 

@@ -19,6 +19,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from backend.jobs import Job, Scheduler
+from backend.runtime import JobCache
 from backend.store import JobStore, new_job_id
 from shared.payload import ImagePayload, MeshPayload, pack_payloads, unpack_payloads
 from shared.protocol import (DEFAULT_LIMITS, PROTOCOL_VERSION, ErrorCode, JobState, Limits, MsgType,
@@ -249,11 +250,35 @@ class Server:
         client = header.get("client", "")
         if not isinstance(client, str) or len(client) > MAX_CLIENT_NAME:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"'client' must be a string of at most {MAX_CLIENT_NAME} characters")
-        job = Job(id=new_job_id(), op=op, module=module, params=params, inputs=inputs, client=client, peer=peer)
         request = {"op": op, "params": params, "client": client, "inputs": {n: _summary(p) for n, p in inputs.items()}}
+        if params.get("from_job"):
+            inputs = self._reuse(op, params["from_job"], inputs)
+        job = Job(id=new_job_id(), op=op, module=module, params=params, inputs=inputs, client=client, peer=peer)
         self.scheduler.submit(job, request)
         log.info("job %s: %s queued for client %r", job.id, op, client)
         return {"type": MsgType.ACCEPTED, "job": job.id}, []
+
+    def _reuse(self, op: str, earlier: str, inputs: dict) -> dict:
+        """Inputs of a job that continues ``earlier`` (param ``from_job``): that job's kept cache
+        (``inputs['cache']``) and, unless one was sent, its output mesh."""
+        try:
+            record = self.store.load_state(earlier)
+        except (KeyError, ValueError):
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no job {earlier!r} to continue from") from None
+        if record.get("op") != op or record.get("state") != JobState.DONE:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"job {earlier!r} is a {record.get('state')} {record.get('op')} job; "
+                                f"from_job needs a finished {op} job")
+        try:
+            cache = self.store.load_cache(earlier)
+        except KeyError:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"job {earlier!r} kept no cache to continue from "
+                                "(it ran without a model); submit the mesh again") from None
+        inputs = dict(inputs)
+        if "mesh" not in inputs:
+            inputs["mesh"] = self.store.load_outputs(earlier)["mesh"]
+        inputs["cache"] = JobCache(cache)
+        return inputs
 
     def _job_record(self, header) -> dict:
         job = header.get("job")

@@ -91,6 +91,22 @@ class JobStore:
             if isinstance(item, MeshPayload) and item.num_faces:
                 atomic_write(directory / f"{name}.glb", write_glb(item))
 
+    def save_cache(self, job: str, arrays: dict[str, np.ndarray]) -> None:
+        """Keep an op's private arrays (see ``backend.runtime.JobCache``) as ``cache.npz``."""
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        atomic_write(self.job_dir(job) / "cache.npz", buffer.getvalue())
+
+    def load_cache(self, job: str) -> dict[str, np.ndarray]:
+        """The arrays saved by :meth:`save_cache` (no pickle); KeyError when the job kept none."""
+        path = self.job_dir(job) / "cache.npz"
+        if not path.is_file():
+            raise KeyError(job)
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
     def load_outputs(self, job: str) -> dict[str, Payload]:
         """The outputs of a finished job, validated as if they came off the wire."""
         directory = self.job_dir(job)

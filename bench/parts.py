@@ -1,23 +1,39 @@
 """Part segmentation quality on the procedural engine's objects (ground-truth part labels).
 
 Each asset is extracted as ONE watertight mesh (marching cubes over its SDF), so connected
-components alone cannot split it. Truth = the engine's per-face part labels split into connected
-instances (each leg its own part). Prints matched mIoU (Hungarian, area-weighted) per object for:
+components alone cannot split it; ``--variants`` also sends it as a user would after a quad
+retopo (``retopo`` op, quad mode, 3000 faces) and after heavy decimation (1500 triangles).
+Truth = the part nearest each face's centroid by the asset's own SDF, split into connected
+instances (each leg its own part; slivers under 0.5% of the area are left out). Asset seeds
+0..N-1 are below 1000: the learned model never trained on them. Matched mIoU (Hungarian,
+area-weighted) per object for:
   baseline  k-means on face centroids with the true part count (a position-only split)
-  auto      Kiln parts op, method auto, part count chosen by itself
-  auto@k    Kiln parts op, method auto, told the true count (crease merging, spectral fallback)
-  sdf@k     Kiln parts op, method sdf, told the true count
-  convex    Kiln parts op, method convex (CoACD)
-and the time of each relative to the baseline, measured in the same run. ``names`` is the share
-of the surface (auto run) whose matched part got the engine's name ("leg_2" counts as "leg").
+  geometric Kiln parts op, geometric engine, part count chosen by itself (the old auto)
+  geom@k    geometric engine told the true count
+  sdf@k     method sdf told the true count (marching-cubes variant only)
+  convex    method convex (CoACD), only with --convex (slow)
+  model     the learned part model (kiln-parts-s), count chosen by itself
+  model@k   the learned part model told the true count
+  auto      the op's default: the model unless it declines (confidence < parts.MIN_CONFIDENCE),
+            then the geometric engine (read off the two columns above, timed as both)
+and each one's time relative to the baseline, measured in the same run. ``names`` is the share
+of the surface whose matched predicted part carries the engine's name ("leg_2" counts as "leg").
 
-    nice -n 10 .venv/bin/python bench/parts.py [--seeds 2] [--resolution 64]
+``--genesis-wheel`` (a genesis-world wheel from ``pip download genesis-world --no-deps``; an
+installed ``genesis`` package is used when present) adds the PartNet-Mobility bottle (id 3763)
+it ships: three labelled meshes (body, neck, lid) welded into one object.
+
+    nice -n 10 .venv/bin/python bench/parts.py [--seeds 2] [--resolution 64] [--variants mc,quad,decimated]
+
+``--speed`` instead times a 1M-face mesh (a procedural table subdivided) through the geometric
+engine and the model path, with the longest silence between progress reports.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.geometry.mesh_graph import face_graph, split_into_connected  # noqa: E402
 from backend.geometry.segmentation_metrics import iou_matrix, matched_miou  # noqa: E402
-from backend.ops import parts  # noqa: E402
+from backend.ops import parts, retopo  # noqa: E402
 from backend.runtime import CancelToken  # noqa: E402
 from backend.procedural.meshing import watertight_mesh  # noqa: E402
 from backend.procedural.registry import categories, generate  # noqa: E402
 from shared.payload import MeshPayload  # noqa: E402
+
+MODEL_COLUMNS = ("model", "model@k", "auto")
 
 
 def instances(vertices, faces, labels, areas):
@@ -55,74 +73,202 @@ def name_accuracy(predicted, predicted_names, truth, truth_names, areas) -> floa
     return float(right / areas.sum())
 
 
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
+def variant(mesh: MeshPayload, kind: str) -> MeshPayload:
+    """The marching-cubes mesh as a user might send it."""
+    if kind == "quad":
+        return retopo.run({"mesh": mesh}, {"target_faces": 3000, "mode": "quad"}, lambda *a: None,
+                          CancelToken())["mesh"]
+    if kind == "decimated":
+        import fast_simplification
+        tri = mesh.triangulated()
+        v, f = fast_simplification.simplify(mesh.positions.astype(np.float64), tri.astype(np.int32),
+                                            target_count=1500)
+        return MeshPayload.from_triangles(v, f)
+    return mesh
+
+
+class Case:
+    """One object as sent (polygons), triangulated for the metric, with truth per triangle."""
+
+    def __init__(self, mesh: MeshPayload, tri_labels: np.ndarray, label_names: list[str]):
+        self.mesh = mesh
+        self.positions = mesh.positions.astype(np.float64)
+        self.triangles = mesh.triangulated().astype(np.int64)
+        tri = self.positions[self.triangles]
+        self.areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+        self.truth, self.keep = instances(self.positions, self.triangles, tri_labels, self.areas)
+        ids, self.truth_kept = np.unique(self.truth[self.keep], return_inverse=True)
+        first = {t: tri_labels[self.keep][self.truth[self.keep] == t][0] for t in ids}
+        self.truth_names = [label_names[first[t]] for t in ids]
+        self.k = len(ids)
+
+    def score(self, tri_pred: np.ndarray, names: list[str] | None) -> tuple[float, float | None, int]:
+        kept_ids, predicted = np.unique(tri_pred[self.keep], return_inverse=True)
+        miou = matched_miou(predicted, self.truth_kept, self.areas[self.keep])
+        named = None
+        if names is not None:
+            named = name_accuracy(predicted, [names[i] for i in kept_ids], self.truth_kept, self.truth_names,
+                                  self.areas[self.keep])
+        return miou, named, int(predicted.max()) + 1
+
+
+def run_op(mesh: MeshPayload, **params) -> tuple[np.ndarray, list[str], dict]:
+    out = parts.run({"mesh": mesh}, {"num_parts": 0, "method": "auto", "from_job": "", "merge": "", **params},
+                    lambda *a: None, CancelToken())["mesh"]
+    return out.part_ids[mesh.triangle_face_ids()], out.part_names, out.info["parts"]
+
+
+def evaluate(case: Case, columns: tuple[str, ...]) -> dict:
+    """{column: (miou, names or None, count, seconds, info)} for one case."""
+    centroids = case.positions[case.triangles].mean(axis=1)
+    found = {}
+    for column in columns:
+        if column == "auto":  # what the op's default does: the model unless it is unsure
+            model, geometric = found["model"], found["geometric"]
+            sure = model[4].get("confidence", 0) >= parts.MIN_CONFIDENCE
+            chosen = model if sure else geometric
+            found[column] = chosen[:3] + (model[3] + (0 if sure else geometric[3]), chosen[4])
+            continue
+        start = time.perf_counter()
+        names, info = None, {}
+        if column == "baseline":
+            pred = kmeans2(centroids, case.k, minit="++", seed=np.random.default_rng(0))[1]
+        else:
+            method = {"geometric": "geometric", "geom@k": "geometric", "sdf@k": "sdf", "convex": "convex",
+                      "model": "model", "model@k": "model", "auto": "auto"}[column]
+            count = case.k if column.endswith("@k") else 0
+            pred, names, info = run_op(case.mesh, method=method, num_parts=count)
+        spent = time.perf_counter() - start
+        miou, named, count = case.score(pred, names)
+        found[column] = (miou, named, count, spent, info)
+    return found
+
+
+def procedural_cases(seeds: int, resolution: int, kinds: list[str], only: list[str], first: int = 0):
+    for name in only or categories():
+        for seed in range(first, first + seeds):
+            asset = generate(name, seed)
+            vertices, faces, _ = watertight_mesh(asset, resolution)
+            base = MeshPayload.from_triangles(vertices, faces)
+            for kind in kinds:
+                mesh = variant(base, kind)
+                tri = mesh.positions.astype(np.float64)[mesh.triangulated()]
+                labels = asset.labels(tri.mean(axis=1))
+                yield kind, f"{name}{seed}", Case(mesh, labels, asset.part_names)
+
+
+def genesis_bottle(wheel: str | None) -> Case | None:
+    """The PartNet-Mobility bottle 3763 of genesis-world: body, neck and lid as one object, z up."""
+    import trimesh
+
+    root = "genesis/assets/urdf/3763/textured_objs/"
+    files = {"body": "original-3.obj", "neck": "original-1.obj", "lid": "original-2.obj"}
+    try:
+        import genesis  # noqa: F401
+        base = Path(genesis.__file__).parent / "assets/urdf/3763/textured_objs"
+        read = {k: (base / v).read_bytes() for k, v in files.items()}
+    except ImportError:
+        if not wheel:
+            return None
+        with zipfile.ZipFile(wheel) as z:
+            read = {k: z.read(root + v) for k, v in files.items()}
+    import io
+    pieces, labels = [], []
+    for i, (name, data) in enumerate(read.items()):
+        mesh = trimesh.load(io.BytesIO(data), file_type="obj", force="mesh", process=True)
+        pieces.append(mesh)
+        labels.append(np.full(len(mesh.faces), i))
+    whole = trimesh.util.concatenate(pieces)
+    # PartNet meshes are y up; the URDF turns them by rpy (pi/2, 0, -pi/2) into z up.
+    c, s = np.cos(-np.pi / 2), np.sin(-np.pi / 2)
+    rz = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
+    vertices = whole.vertices @ (rz @ rx).T
+    mesh = MeshPayload.from_triangles(vertices, whole.faces)
+    return Case(mesh, np.concatenate(labels), list(read))
+
+
+def speed(resolution: int) -> int:
+    """A 1M-face mesh through the geometric engine and the model path: time and longest silence."""
+    from backend.geometry.decimate import subdivide_to
+
+    vertices, faces, _ = watertight_mesh(generate("table", 0), resolution)
+    vertices, faces = subdivide_to(vertices, faces, 1_000_000)
+    mesh = MeshPayload.from_triangles(vertices, faces)
+    print(f"table0 subdivided: {len(faces)} triangles")
+    for method in ("geometric", "model"):
+        stamps = [time.perf_counter()]
+        start = stamps[0]
+        out = parts.run({"mesh": mesh}, {"num_parts": 0, "method": method, "from_job": "", "merge": ""},
+                        lambda *a: stamps.append(time.perf_counter()), CancelToken())["mesh"]
+        stamps.append(time.perf_counter())
+        gap = float(np.diff(stamps).max())
+        print(f"{method:<10} {stamps[-1] - start:8.1f} s   longest silence {gap:6.2f} s   {len(out.part_names)} parts")
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0, help="tune on other seeds than the bench's (< 1000)")
     parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--variants", default="mc", help="comma list of mc, quad, decimated")
+    parser.add_argument("--convex", action="store_true", help="also run CoACD (slow)")
+    parser.add_argument("--no-sdf", action="store_true", help="leave out the sdf@k column")
+    parser.add_argument("--categories", default="", help="comma list (default: all)")
+    parser.add_argument("--genesis-wheel", default=None, help="genesis-world wheel holding the PartNet bottle")
+    parser.add_argument("--speed", action="store_true", help="time a 1M-face mesh instead")
+    parser.add_argument("--models", default=None, help="models folder with other kiln-parts checkpoints")
     args = parser.parse_args()
-    columns = ("baseline", "auto", "auto@k", "sdf@k", "convex")
-    scores = {c: [] for c in columns}
-    naming = []
-    seconds = {c: 0.0 for c in columns}
-    print(f"{'object':<12}{'faces':>7}{'parts':>6}" + "".join(f"{c:>10}" for c in columns) + "   auto count  names")
-    for name in categories():
-        for seed in range(args.seeds):
-            asset = generate(name, seed)
-            vertices, faces, labels = watertight_mesh(asset, args.resolution)
-            tri = vertices[faces].astype(np.float64)
-            areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-            truth, keep = instances(vertices, faces, labels, areas)
-            k = len(np.unique(truth[keep]))
-            mesh = MeshPayload.from_triangles(vertices, faces)
+    from backend.models.registry import configure
+    registry = configure(args.models)
+    if args.speed:
+        return speed(args.resolution)
+    model = registry.default_name("parts")
+    print(f"part model: {model or 'none (model columns skipped)'}")
+    columns = ("baseline", "geometric", "geom@k") + (() if args.no_sdf else ("sdf@k",))
+    columns += ("convex",) if args.convex else ()
+    columns += MODEL_COLUMNS if model else ()
+    kinds = args.variants.split(",")
+    rows: dict[str, list[dict]] = {k: [] for k in kinds}
 
-            named = {}
+    def show(kind, label, case, found):
+        cells = "".join(f"{found[c][0]:>9.3f}" if c in found else f"{'':>9}" for c in columns)
+        names = "".join(f"{found[c][1]:>7.2f}" for c in ("geometric", "model", "auto") if c in found)
+        counts = " ".join(str(found[c][2]) for c in ("geometric", "model") if c in found)
+        print(f"{kind:<10}{label:<12}{len(case.triangles):>7}{case.k:>4}{cells}{names}   {counts}", flush=True)
 
-            def op(**params):
-                out = parts.run({"mesh": mesh}, {"num_parts": 0, "method": "auto", **params},
-                                lambda *a: None, CancelToken())["mesh"]
-                named.setdefault("auto", out)
-                return out.part_ids
-
-            centroids = tri.mean(axis=1)
-            runs = {
-                "baseline": lambda: kmeans2(centroids, k, minit="++", seed=np.random.default_rng(0))[1],
-                "auto": lambda: op(),
-                "auto@k": lambda: op(num_parts=k),
-                "sdf@k": lambda: op(method="sdf", num_parts=k),
-                "convex": lambda: op(method="convex"),
-            }
-            row = []
-            auto_count = 0
-            for column in columns:
-                predicted, spent = timed(runs[column])
-                seconds[column] += spent
-                _, predicted = np.unique(predicted[keep], return_inverse=True)
-                _, truth_kept = np.unique(truth[keep], return_inverse=True)
-                value = matched_miou(predicted, truth_kept, areas[keep])
-                scores[column].append(value)
-                row.append(value)
-                if column == "auto":
-                    auto_count = int(predicted.max()) + 1
-            auto = named["auto"]
-            _, auto_ids = np.unique(auto.part_ids[keep], return_inverse=True)
-            auto_names = [auto.part_names[i] for i in np.unique(auto.part_ids[keep])]
-            truth_ids, truth_kept = np.unique(truth[keep], return_inverse=True)
-            first = {t: labels[keep][truth[keep] == t][0] for t in truth_ids}
-            truth_names = [asset.part_names[first[t]] for t in truth_ids]
-            naming.append(name_accuracy(auto_ids, auto_names, truth_kept, truth_names, areas[keep]))
-            print(f"{name + str(seed):<12}{len(faces):>7}{k:>6}" + "".join(f"{v:>10.3f}" for v in row)
-                  + f"   {auto_count:>10}  {naming[-1]:.2f}")
-    print(f"{'mean mIoU':<25}" + "".join(f"{np.mean(scores[c]):>10.3f}" for c in columns)
-          + f"{'':>15}{np.mean(naming):.2f}")
-    base = max(seconds["baseline"], 1e-9)
-    print(f"{'time vs baseline':<25}" + "".join(f"{seconds[c] / base:>9.1f}x" for c in columns))
-    print(f"{'seconds':<25}" + "".join(f"{seconds[c]:>10.2f}" for c in columns))
+    print(f"{'variant':<10}{'object':<12}{'tris':>7}{'k':>4}" + "".join(f"{c:>9}" for c in columns)
+          + "  names: geometric / model / auto   counts: geometric model")
+    for kind, label, case in procedural_cases(args.seeds, args.resolution, kinds,
+                                                [c for c in args.categories.split(",") if c], args.first_seed):
+        found = evaluate(case, tuple(c for c in columns if not (c == "sdf@k" and kind != "mc")))
+        rows[kind].append(found)
+        show(kind, label, case, found)
+    for kind in kinds:
+        found = rows[kind]
+        if not found:
+            continue
+        present = [c for c in columns if c in found[0]]
+        print(f"{kind:<10}{'mean mIoU':<23}" + "".join(f"{np.mean([f[c][0] for f in found]):>9.3f}" for c in present))
+        for c in ("geometric", "model", "auto"):
+            if c in found[0]:
+                print(f"{kind:<10}names {c:<17}{np.mean([f[c][1] for f in found]):>9.3f}")
+        base = max(sum(f["baseline"][3] for f in found), 1e-9)
+        print(f"{kind:<10}{'time vs baseline':<23}" + "".join(f"{sum(f[c][3] for f in found) / base:>8.1f}x" for c in present))
+        print(f"{kind:<10}{'seconds':<23}" + "".join(f"{sum(f[c][3] for f in found):>9.1f}" for c in present))
+        if "auto" in found[0]:
+            used = sum("confidence" in f["auto"][4] for f in found)
+            print(f"{kind:<10}auto used the model on {used} of {len(found)} objects")
+    bottle = genesis_bottle(args.genesis_wheel)
+    if bottle is None:
+        print("genesis bottle: skipped (genesis-world not installed and no --genesis-wheel)")
+    else:
+        found = evaluate(bottle, tuple(c for c in columns if c != "convex"))
+        show("partnet", "bottle3763", bottle, found)
+        for c in ("geometric", "model", "auto"):
+            if c in found:
+                print(f"bottle {c}: names {found[c][4].get('names')} (truth {bottle.truth_names})")
     return 0
 
 

@@ -19,6 +19,8 @@ class JobContext:
     matrix: tuple = ()           # 16 floats, row-major world matrix of the result's top object
     source: str = ""             # the object the job was made from (retopo, parts, texture)
     keep_original: bool = True
+    parts_output: str = "OBJECTS"  # parts: "OBJECTS" (one per part under a parent) or "GROUPS" (vertex groups)
+    replaces: str = ""           # parts re-split: the earlier result's top object, removed once this one lands
 
 
 @dataclass

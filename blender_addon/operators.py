@@ -322,6 +322,7 @@ class KILN_OT_split_parts(_JobOperator, bpy.types.Operator):
     method: StringProperty(name="Method", description="Segmentation method (empty: the panel's choice)",
                            options={"SKIP_SAVE"})
     keep_original: BoolProperty(name="Keep Original", default=True, options={"SKIP_SAVE"})
+    parts_output: EnumProperty(name="Result", items=props.PARTS_OUTPUT, default="OBJECTS", options={"SKIP_SAVE"})
 
     def build(self, context, sess):
         source = context.active_object
@@ -332,8 +333,54 @@ class KILN_OT_split_parts(_JobOperator, bpy.types.Operator):
                   "num_parts": 0 if auto else self.setting(context, "num_parts")}  # 0: the backend decides
         params = self.supported(specs, wanted)
         ctx = results.context_for("parts", f"{source.name}_parts", context, source,
-                                  self.setting(context, "keep_original"))
+                                  self.setting(context, "keep_original"), self.setting(context, "parts_output"))
         return params, {"mesh": mesh}, ctx, source.name
+
+
+class KILN_OT_resplit_parts(_JobOperator, bpy.types.Operator):
+    """Ask for fewer or more parts, or merge two parts, from the features the server kept for this
+    split (no new network pass); the new parts replace the old ones"""
+
+    bl_idname = "kiln.resplit_parts"
+    bl_label = "Re-split Parts"
+    bl_options = {"REGISTER", "UNDO"}
+    op_name = "parts"
+    needs_mesh = False
+
+    change: EnumProperty(name="Change", items=[("FEWER", "Fewer", "One part fewer"),
+                                               ("MORE", "More", "One part more"),
+                                               ("MERGE", "Merge", "Join part 'first' and part 'second'")],
+                         default="FEWER", options={"SKIP_SAVE"})
+    first: IntProperty(name="First Part", min=0, options={"SKIP_SAVE"})
+    second: IntProperty(name="Second Part", min=0, options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        if scene.parts_result(context.active_object) is None:
+            cls.poll_message_set("Select the result of a Kiln split (or one of its parts) first")
+            return False
+        return True
+
+    def build(self, context, sess):
+        top = scene.parts_result(context.active_object)
+        specs = (sess.op_info("parts") or {}).get("params", [])
+        if not any(s.get("name") == "from_job" for s in specs):
+            raise scene.SceneError("this backend cannot re-split parts; update it")
+        count = int(top.get("kiln_parts_count", 1))
+        params = {"from_job": str(top["kiln_parts_job"])}
+        if self.change == "MERGE":
+            if self.first == self.second or max(self.first, self.second) >= count:
+                raise scene.SceneError(f"pick two different parts between 0 and {count - 1} to merge")
+            params["merge"] = f"{self.first},{self.second}"
+        elif self.change == "FEWER":
+            if count <= 1:
+                raise scene.SceneError("the object is already one part")
+            params["num_parts"] = count - 1
+        else:
+            params["num_parts"] = count + 1
+        ctx = results.context_for("parts", top.name, context, top, True,
+                                  str(top.get("kiln_parts_output", "OBJECTS")), replaces=top.name)
+        return params, {}, ctx, f"{top.name}: {self.change.lower()}"
 
 
 class KILN_OT_texture(_JobOperator, bpy.types.Operator):
@@ -505,5 +552,5 @@ class KILN_OT_report(bpy.types.Operator):
 
 classes = (KILN_OT_connect, KILN_OT_disconnect, KILN_OT_start_backend, KILN_OT_stop_backend, KILN_OT_open_log,
            KILN_OT_free_memory,
-           KILN_OT_generate, KILN_OT_retopo, KILN_OT_split_parts, KILN_OT_texture,
+           KILN_OT_generate, KILN_OT_retopo, KILN_OT_split_parts, KILN_OT_resplit_parts, KILN_OT_texture,
            KILN_OT_cancel, KILN_OT_reimport, KILN_OT_remove_job, KILN_OT_refresh_jobs, KILN_OT_report)

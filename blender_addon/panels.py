@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import preferences, props, session
+from . import preferences, props, scene, session
 
 STATE_ICONS = {"connected": "CHECKMARK", "connecting": "SORTTIME", "lost": "ERROR", "disconnected": "UNLINKED"}
 JOB_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL", "running": "PLAY",
@@ -143,8 +143,38 @@ class KILN_PT_parts(_KilnPanel, bpy.types.Panel):
         sub = col.column()
         sub.active = not settings.auto_parts
         _params(sub, settings, "parts", [("num_parts", "num_parts")])
-        _params(col, settings, "parts", [("parts_method", "method"), ("keep_original", "")])
+        _params(col, settings, "parts", [("parts_method", "method"), ("parts_output", ""), ("keep_original", "")])
         col.operator("kiln.split_parts", icon="MOD_EXPLODE")
+        top = scene.parts_result(context.active_object)
+        if top is not None:
+            _draw_parts_result(col.box(), context, top)
+
+
+def _draw_parts_result(box, context, top) -> None:
+    """The parts of a split by name (rename in place), merge buttons, fewer/more."""
+    listed = scene.listed_parts(top)
+    path = top.get("kiln_parts_path", "")
+    box.label(text=f"{top.name}: {len(listed)} parts" + (f" ({path})" if path else ""), icon="OUTLINER_OB_GROUP_INSTANCE")
+    active = _active_part(context, top)
+    for index, thing in listed:
+        row = box.row(align=True)
+        row.prop(thing, "name", text="", icon="RADIOBUT_ON" if index == active else "RADIOBUT_OFF")
+        if active is not None and index != active:
+            merge = row.operator("kiln.resplit_parts", text="", icon="AUTOMERGE_ON")
+            merge.change, merge.first, merge.second = "MERGE", active, index
+    if active is None:
+        box.label(text="Make a part active to merge others into it", icon="INFO")
+    row = box.row(align=True)
+    row.operator("kiln.resplit_parts", text="Fewer", icon="REMOVE").change = "FEWER"
+    row.operator("kiln.resplit_parts", text="More", icon="ADD").change = "MORE"
+
+
+def _active_part(context, top) -> int | None:
+    """The part the user picked: the active child object, or the active vertex group."""
+    if top.get("kiln_parts_output") == "GROUPS":
+        return top.vertex_groups.active_index if len(top.vertex_groups) else None
+    obj = context.active_object
+    return int(obj["kiln_part"]) if obj is not None and obj.parent == top and "kiln_part" in obj else None
 
 
 class KILN_PT_texture(_KilnPanel, bpy.types.Panel):

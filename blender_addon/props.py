@@ -45,6 +45,8 @@ QUALITY = [("DRAFT", "Draft", "Fastest: coarse mesh, few sampling steps"),
 RETOPO_MODES = [("quad", "Quad", "Quad-dominant remesh with clean edge flow"),
                 ("lowpoly", "Low Poly", "Decimate to a game-ready low-poly triangle mesh that keeps the silhouette"),
                 ("tri", "Triangles", "Isotropic triangle remesh")]
+PARTS_OUTPUT = [("OBJECTS", "Objects", "One named object per part under one parent"),
+                ("GROUPS", "Vertex Groups", "One object: a named vertex group and a material slot per part")]
 SYMMETRY = [("NONE", "None", "No symmetry"), ("X", "X", "Mirror across X"), ("Y", "Y", "Mirror across Y"),
             ("Z", "Z", "Mirror across Z")]
 VIEWS = [(v.upper(), v.title(), f"The image shows the object as Blender's {v.title()} view does")
@@ -80,6 +82,8 @@ class KilnSceneSettings(bpy.types.PropertyGroup):
     num_parts: IntProperty(name="Parts", default=4, min=2, max=256, description="How many parts to split into")
     parts_method: EnumProperty(name="Method", items=_choice_items("parts", "method"),
                                description="How the backend finds the parts")
+    parts_output: EnumProperty(name="Result", items=PARTS_OUTPUT, default="OBJECTS",
+                               description="How the parts arrive in the scene")
     # Texture
     texture_prompt: StringProperty(name="Prompt", default="",
                                    description="What the surface should look like, e.g. 'weathered oak'")

@@ -10,7 +10,7 @@ from .shared.payload import MeshPayload
 
 
 def context_for(op: str, name: str, context, source: bpy.types.Object | None = None,
-                keep_original: bool = True) -> JobContext:
+                keep_original: bool = True, parts_output: str = "OBJECTS", replaces: str = "") -> JobContext:
     """Capture scene, collection and placement now, so the result lands there later.
 
     A result made from ``source`` keeps its world transform; anything else lands at the 3D cursor.
@@ -23,7 +23,7 @@ def context_for(op: str, name: str, context, source: bpy.types.Object | None = N
     return JobContext(op=op, name=name, scene=context.scene.name, view_layer=context.view_layer.name,
                       collection="" if collection == context.scene.collection else collection.name,
                       matrix=tuple(v for row in matrix for v in row), source=source.name if source else "",
-                      keep_original=keep_original)
+                      keep_original=keep_original, parts_output=parts_output, replaces=replaces)
 
 
 def outcome(payloads: dict) -> tuple[str, str]:
@@ -34,10 +34,12 @@ def outcome(payloads: dict) -> tuple[str, str]:
     return (summary if isinstance(summary, str) else "", warning if isinstance(warning, str) else "")
 
 
-def apply(ctx: JobContext, payloads: dict, push_undo: bool) -> list[str]:
+def apply(ctx: JobContext, payloads: dict, push_undo: bool, job: str = "") -> list[str]:
     """Build the result's objects, select them, hide the source if asked; return the object names.
 
-    ``push_undo`` makes the result its own undo step (when applied outside an operator).
+    ``push_undo`` makes the result its own undo step (when applied outside an operator). A parts
+    result remembers its server ``job`` on its top object (the Parts panel re-splits from it);
+    one that ``replaces`` an earlier result removes that result and takes its name.
     """
     mesh = payloads.get("mesh")
     if not isinstance(mesh, MeshPayload):
@@ -48,7 +50,17 @@ def apply(ctx: JobContext, payloads: dict, push_undo: bool) -> list[str]:
     if collection is None or collection not in target_scene.collection.children_recursive:
         collection = target_scene.collection
     matrix = Matrix([ctx.matrix[i:i + 4] for i in range(0, 16, 4)]) if len(ctx.matrix) == 16 else None
-    objects = scene.objects_from_payload(mesh, ctx.name, collection, matrix)
+    objects = scene.objects_from_payload(mesh, ctx.name, collection, matrix, ctx.parts_output)
+    if ctx.op == "parts" and mesh.part_ids is not None:
+        top = objects[0]
+        top["kiln_parts_job"], top["kiln_parts_output"] = job, ctx.parts_output
+        top["kiln_parts_count"] = len(mesh.part_names)
+        info = mesh.info.get("parts", {}) if isinstance(mesh.info, dict) else {}
+        top["kiln_parts_path"] = str(info.get("path", ""))
+        old = bpy.data.objects.get(ctx.replaces) if ctx.replaces else None
+        if old is not None and old not in objects:
+            scene.remove_parts_result(old)
+            top.name = ctx.replaces
     view_layer.update()
     for obj in view_layer.objects.selected:
         obj.select_set(False, view_layer=view_layer)

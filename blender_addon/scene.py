@@ -5,6 +5,8 @@ all-or-nothing: if anything fails half-way, every data-block made so far is remo
 """
 from __future__ import annotations
 
+import colorsys
+
 import bpy
 import numpy as np
 
@@ -145,13 +147,38 @@ def _materials(payload: MeshPayload, name: str, created: _Created) -> list[bpy.t
     return mats
 
 
+def part_color(index: int) -> tuple[float, float, float, float]:
+    """A distinct viewport colour per part (golden-ratio hues)."""
+    r, g, b = colorsys.hsv_to_rgb((0.13 + index * 0.618034) % 1.0, 0.55, 0.9)
+    return (r, g, b, 1.0)
+
+
+def _grouped_object(payload: MeshPayload, name: str, created: _Created) -> bpy.types.Object:
+    """One mesh object with a vertex group and a material slot (own colour) per part."""
+    mesh = created.add(bpy.data.meshes, mesh_from_arrays(
+        name, payload.positions, payload.face_sizes, payload.face_indices, payload.corner_uvs))
+    obj = created.add(bpy.data.objects, bpy.data.objects.new(name, mesh))
+    corner_part = np.repeat(payload.part_ids, payload.face_sizes)
+    for part, part_name in enumerate(payload.part_names):
+        part_name = part_name or f"part_{part}"
+        group = obj.vertex_groups.new(name=part_name)
+        group.add(np.unique(payload.face_indices[corner_part == part]).tolist(), 1.0, "REPLACE")
+        material = created.add(bpy.data.materials, bpy.data.materials.new(f"{name}_{part_name}"))
+        material.diffuse_color = part_color(part)
+        mesh.materials.append(material)
+    mesh.polygons.foreach_set("material_index", payload.part_ids.astype(np.int32))
+    mesh.update()
+    return obj
+
+
 def objects_from_payload(payload: MeshPayload, name: str, collection: bpy.types.Collection,
-                         matrix=None) -> list[bpy.types.Object]:
+                         matrix=None, parts_output: str = "OBJECTS") -> list[bpy.types.Object]:
     """Build the payload as scene objects in ``collection``; return [top object, children...].
 
     A payload with ``part_ids`` becomes one empty named ``name`` with one child mesh object per
-    part, named by its part name. ``matrix`` (a 4x4 world matrix) places the top object.
-    Nothing is left behind if this raises.
+    part, named by its part name (``child["kiln_part"]`` = part index); with ``parts_output``
+    "GROUPS" it becomes one object with a vertex group and a material slot per part instead.
+    ``matrix`` (a 4x4 world matrix) places the top object. Nothing is left behind if this raises.
     """
     payload.validate(name)
     created = _Created()
@@ -164,6 +191,9 @@ def objects_from_payload(payload: MeshPayload, name: str, collection: bpy.types.
                 mesh.materials.append(materials[0])
             top = created.add(bpy.data.objects, bpy.data.objects.new(name, mesh))
             result = [top]
+        elif parts_output == "GROUPS":
+            top = _grouped_object(payload, name, created)
+            result = [top]
         else:
             top = created.add(bpy.data.objects, bpy.data.objects.new(name, None))
             top.empty_display_type = "PLAIN_AXES"
@@ -175,6 +205,7 @@ def objects_from_payload(payload: MeshPayload, name: str, collection: bpy.types.
                 if materials:
                     mesh.materials.append(materials[min(index, len(materials) - 1)])
                 child = created.add(bpy.data.objects, bpy.data.objects.new(part_name, mesh))
+                child["kiln_part"] = part
                 child.parent = top
                 result.append(child)
         if matrix is not None:
@@ -185,6 +216,34 @@ def objects_from_payload(payload: MeshPayload, name: str, collection: bpy.types.
         created.discard()
         raise
     return result
+
+
+def remove_parts_result(top: bpy.types.Object) -> None:
+    """Delete a parts result: its top object, its part objects, and meshes/materials only they used."""
+    for obj in [*top.children, top]:
+        data = obj.data
+        slots = [s.material for s in obj.material_slots if s.material] if data is not None else []
+        bpy.data.objects.remove(obj)
+        if data is not None and data.users == 0:
+            bpy.data.meshes.remove(data)
+        for material in slots:
+            if material.users == 0:
+                bpy.data.materials.remove(material)
+
+
+def parts_result(obj: bpy.types.Object | None) -> bpy.types.Object | None:
+    """The parts result ``obj`` belongs to (itself or its parent), or None."""
+    for candidate in (obj, obj.parent if obj is not None else None):
+        if candidate is not None and candidate.get("kiln_parts_job"):
+            return candidate
+    return None
+
+
+def listed_parts(top: bpy.types.Object) -> list[tuple[int, object]]:
+    """(part index, the named thing: child object or vertex group) of a parts result, in part order."""
+    if top.get("kiln_parts_output") == "GROUPS":
+        return [(g.index, g) for g in top.vertex_groups]
+    return sorted(((int(c["kiln_part"]), c) for c in top.children if "kiln_part" in c), key=lambda t: t[0])
 
 
 # ------------------------------------------------------------------------------------------

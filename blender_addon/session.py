@@ -263,7 +263,7 @@ class Session:
             record.state, record.fraction, record.stage = "done", 1.0, "done: re-import to add it to the scene"
             return
         try:
-            record.objects = results.apply(record.context, payloads, push_undo)
+            record.objects = results.apply(record.context, payloads, push_undo, record.job)
         except Exception as exc:
             self._finish(record, "failed", f"could not add the result to the scene: {exc}")
             return

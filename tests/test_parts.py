@@ -41,7 +41,7 @@ def union_with_truth(pieces: list[trimesh.Trimesh]) -> tuple[MeshPayload, np.nda
 
 
 def run_parts(mesh: MeshPayload, progress=None, cancel=None, **params) -> MeshPayload:
-    params = {"num_parts": 0, "method": "auto", **params}
+    params = {"num_parts": 0, "method": "geometric", "from_job": "", "merge": "", **params}
     events = []
     out = parts.run({"mesh": mesh}, params, progress or (lambda f, s, m="": events.append(f)),
                     cancel or CancelToken())["mesh"]
@@ -58,7 +58,7 @@ def test_one_connected_table_splits_into_top_and_four_legs():
     assert "split into 5" in out.info["parts"]["report"]
 
 
-@pytest.mark.parametrize("method", ["auto", "sdf"])
+@pytest.mark.parametrize("method", ["geometric", "sdf"])
 def test_chair_with_requested_count_matches_truth(method):
     mesh, truth, areas = union_with_truth(chair_pieces())
     out = run_parts(mesh, num_parts=6, method=method)
@@ -173,7 +173,7 @@ def test_cancel_stops_segmentation_midway():
             token.cancel()
 
     with pytest.raises(Cancelled):
-        parts.run({"mesh": mesh}, {"num_parts": 0, "method": "auto"}, progress, token)
+        parts.run({"mesh": mesh}, {"num_parts": 0, "method": "geometric"}, progress, token)
     assert "naming parts" not in stages
 
 
@@ -198,7 +198,7 @@ def test_bad_input_is_a_clear_error(bad):
 
 def test_schema_matches_contract():
     names = {p.name: p for p in parts.params_schema()}
-    assert names["method"].choices == ["auto", "components", "creases", "sdf", "convex"]
+    assert names["method"].choices == ["auto", "model", "geometric", "components", "creases", "sdf", "convex"]
     assert parts.RESOURCE == "cpu" and parts.available()[0]
 
 

@@ -94,13 +94,19 @@ def name_parts(shapes: list[PartShape]) -> list[str]:
     whole_low, whole_size = lows.min(0), highs.max(0) - lows.min(0)
     largest = int(np.argmax([s.area_share for s in shapes]))
     raw = [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]
-    names: list[str] = [""] * len(shapes)
-    for base in {n for n in raw if n}:
-        members = [i for i, n in enumerate(raw) if n == base]
+    return number_names(raw, [s.centroid for s in shapes])
+
+
+def number_names(bases: list[str | None], centroids) -> list[str]:
+    """Unique names: a base used by several parts is numbered left to right (x, then y):
+    ``leg_1`` ... ``leg_4``; parts without a base become ``part_N``."""
+    names: list[str] = [""] * len(bases)
+    for base in {n for n in bases if n}:
+        members = [i for i, n in enumerate(bases) if n == base]
         if len(members) == 1:
             names[members[0]] = base
             continue
-        members.sort(key=lambda i: (round(float(shapes[i].centroid[0]), 6), float(shapes[i].centroid[1])))
+        members.sort(key=lambda i: (round(float(centroids[i][0]), 6), float(centroids[i][1])))
         for number, i in enumerate(members, start=1):
             names[i] = f"{base}_{number}"
     taken = set(names)

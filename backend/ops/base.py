@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.runtime import (  # noqa: F401  (re-exported: the ops' toolkit)
-    Cancelled, CancelToken, OpError, ProgressCallable, ProgressFn, no_progress, sub_progress,
+    Cancelled, CancelToken, JobCache, OpError, ProgressCallable, ProgressFn, no_progress, sub_progress,
 )
 
 

@@ -1,6 +1,13 @@
 """The ``parts`` op: split a mesh into named parts (per-face part ids + part names).
 
-Connected components come first; a single connected mesh (or any component big enough to
+Method ``model`` (and ``auto`` when a part model is registered): the learned part model
+(``backend.models.parts_pipeline``): one network pass over surface samples gives features and
+part names; clusters of the features are carried to the faces by a crease-following graph cut.
+The features are kept with the job, so a later job with ``from_job`` re-splits (another count,
+or two parts merged) without the network. ``auto`` falls back to the geometric engine when no
+model is loaded or the model is unsure of the mesh.
+
+Geometric engine: connected components come first; a single connected mesh (or any component big enough to
 matter) is then split geometrically: spectral clustering of a crease-weighted face graph with
 shape-diameter features and a graph cut (method ``sdf``), or approximate convex decomposition
 with CoACD (method ``convex``). Names come from each part's shape and position.
@@ -19,13 +26,17 @@ from backend.geometry.isolated import IsolatedFailure
 from backend.geometry.part_naming import describe_parts, name_parts
 from backend.geometry.segmentation import MAX_AUTO_PARTS, segment_component
 
-from .base import CancelToken, InputSpec, OpError, ProgressFn, input_mesh, sub_progress
+from .base import CancelToken, InputSpec, JobCache, OpError, ProgressFn, input_mesh, sub_progress
 
 NAME = "parts"
 RESOURCE = "cpu"
 SUMMARY = "Split a mesh into named parts: connected components, then shape-aware segmentation."
-INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to split")}
-METHODS = ("auto", "components", "creases", "sdf", "convex")
+INPUTS = {"mesh": InputSpec("mesh", required=False,
+                           help="the mesh to split (optional with from_job: the earlier job's mesh is used)")}
+METHODS = ("auto", "model", "geometric", "components", "creases", "sdf", "convex")
+MIN_CONFIDENCE = 0.5  # auto: below this mean name probability the geometric engine answers
+MODEL_FULL_FACES = 60000   # model path: bigger meshes are cut on a decimated proxy, labels copied back
+MODEL_PROXY_FACES = 40000
 MAX_PARTS = 64
 SPLIT_SHARE = 0.2    # auto: components with at least this share of the area are split further
 MIN_SPLIT_SHARE = 0.02  # sdf/convex: smaller components are not worth splitting
@@ -36,10 +47,15 @@ def params_schema() -> list[ParamSpec]:
     return [
         ParamSpec("num_parts", "int", 0, "number of parts; 0 = decide from the shape", minimum=0, maximum=MAX_PARTS),
         ParamSpec("method", "choice", "auto",
-                  "auto: components, then split big ones along creases (thin/thick parts on smooth shapes); "
+                  "auto: the part model when one is loaded and sure of the mesh, else geometric; "
+                  "model: the learned part model (point features + part names, graph cut to faces); "
+                  "geometric: components, then split big ones along creases (thin/thick parts on smooth shapes); "
                   "components: connected pieces only; creases: merge faces across weak boundaries; "
                   "sdf: spectral + shape-diameter graph cut; convex: approximate convex decomposition (CoACD)",
                   choices=list(METHODS)),
+        ParamSpec("from_job", "str", "", "re-split the result of this earlier parts job from the features "
+                  "the server kept (no network pass); the mesh input may then be left out", max_length=64),
+        ParamSpec("merge", "str", "", "with from_job: two part indices 'a,b' of that result to join", max_length=32),
     ]
 
 
@@ -108,8 +124,103 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
     return labels.astype(np.int64), notes
 
 
+def _merge_pair(text: str, count: int) -> tuple[int, int]:
+    try:
+        a, b = (int(x) for x in text.split(","))
+    except ValueError:
+        raise OpError(f"merge must be two part indices like '2,5', got {text!r}") from None
+    if a == b or not (0 <= a < count and 0 <= b < count):
+        raise OpError(f"merge needs two different part indices between 0 and {count - 1}, got {text!r}")
+    return a, b
+
+
+def _part_model(method: str):
+    """(model name, loaded model) for the learned path, or (None, None) when auto has none."""
+    from backend.models.registry import get_registry
+
+    registry = get_registry()
+    name = registry.default_name("parts")
+    if name is None:
+        if method == "model":
+            raise OpError("no part model is installed (backend/weights/kiln-parts-s missing); use method auto")
+        return None, None
+    return name, registry.get(name)
+
+
+def learned_split(mesh, positions, triangles, params, progress, cancel):
+    """(triangle labels, names, info, cache) from the part model; None when auto has no model;
+    the model's confidence (a float) when auto finds it too unsure to use."""
+    from backend.geometry.mesh_graph import face_graph, weld
+    from backend.geometry.part_clusters import nearest_faces, proxy_in_child
+    from backend.models.parts_pipeline import MAX_PARTS as MODEL_MAX, embed_mesh, parts_from_cache
+
+    method, num_parts = params.get("method") or "auto", int(params.get("num_parts") or 0)
+    cache = inputs_cache = params.get("_cache")
+    model_name = None
+    if cache is None:
+        model_name, model = _part_model(method)
+        if model is None:
+            return None
+        progress(0.1, "part model", f"{model_name}: sampling and embedding {len(triangles)} triangles")
+        def embedding() -> None:
+            cancel.check()
+            progress(0.2, "part model", f"{model_name}: network pass")
+        cache = embed_mesh(model, positions, triangles, embedding)
+    cancel.check()
+    big = len(triangles) > MODEL_FULL_FACES
+    progress(0.4, "part graph", f"decimated proxy of {MODEL_PROXY_FACES} faces" if big else "dual graph of the mesh")
+    if big:
+        graph_pos, graph_tri = proxy_in_child(positions, triangles, MODEL_PROXY_FACES, cancel,
+                                              sub_progress(progress, 0.4, 0.45))
+    else:
+        graph_pos, graph_tri = weld(positions, triangles)
+    cancel.check()
+    progress(0.45, "part graph", f"{len(graph_tri)} faces")
+    graph = face_graph(graph_pos, graph_tri)
+    cancel.check()
+    progress(0.47, "part graph", "sample points to faces")
+    point_faces = nearest_faces(graph.centroids, cache["points"]) if big else None
+    to_graph = None
+    if big and params.get("merge"):
+        progress(0.48, "part graph", "matching faces")
+        to_graph = nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)
+    previous = merge = None
+    if params.get("merge"):
+        if mesh.part_ids is None:
+            raise OpError("merge needs the earlier result's parts; from_job gives them")
+        previous = mesh.part_ids.astype(np.int64)[mesh.triangle_face_ids()]
+        merge = _merge_pair(params["merge"], int(previous.max()) + 1)
+        if big:
+            previous = previous[to_graph]
+    said = ["clustering"]
+
+    def report(message: str) -> None:
+        said[0] = message
+        progress(0.5, "clustering", message)
+
+    def tick() -> None:  # inside the graph cut: cancel, and a sign of life
+        cancel.check()
+        progress(0.5, "clustering", said[0])
+
+    found = parts_from_cache(graph, cache, min(num_parts, MODEL_MAX), tick, previous, merge, point_faces, report)
+    if big:
+        def carry() -> None:
+            cancel.check()
+            progress(0.85, "clustering", "labels back to every face")
+        centroids = positions[triangles].mean(axis=1)
+        found.labels = found.labels[nearest_faces(graph.centroids, centroids, carry)]
+    if method == "auto" and inputs_cache is None and found.confidence < MIN_CONFIDENCE:
+        progress(0.55, "part model", f"unsure ({found.confidence:.2f}); geometric engine instead")
+        return found.confidence
+    info = {"path": "model", "model": model_name or "cached features", "confidence": round(found.confidence, 3),
+            "part_confidence": [round(c, 3) for c in found.part_confidence], "clusters": found.clusters,
+            "reused_features": inputs_cache is not None, "report": found.note}
+    return found.labels, found.names, info, cache
+
+
 def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
-    """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names}``."""
+    """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names, 'cache': JobCache}``
+    (the cache only from the model path)."""
     mesh = input_mesh(inputs, NAME)
     num_parts = int(params.get("num_parts") or 0)
     method = params.get("method") or "auto"
@@ -117,24 +228,54 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
         raise OpError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     if not 0 <= num_parts <= MAX_PARTS:
         raise OpError(f"num_parts must be between 0 and {MAX_PARTS}")
+    cached = inputs.get("cache")
+    if params.get("from_job") and not isinstance(cached, JobCache):
+        raise OpError("from_job re-splits from features the server kept: submit it to a server")
+    if params.get("merge") and not params.get("from_job"):
+        raise OpError("merge joins parts of an earlier result: give its job id as from_job")
     progress(0.0, "preparing", f"{mesh.num_faces} faces")
     positions = mesh.positions.astype(np.float64)
     triangles = mesh.triangulated().astype(np.int64)
-    try:
-        tri_labels, notes = split_mesh(positions, triangles, num_parts, method, progress, cancel)
-    except IsolatedFailure as exc:
-        raise OpError(f"convex decomposition failed ({exc}); try method 'sdf'") from None
+    if len(triangles) == 0:
+        raise OpError("the mesh has no faces (a point cloud?); parts needs a surface")
+    learned, declined = None, None
+    if isinstance(cached, JobCache) or method == "model" or (method == "auto" and len(triangles) >= 4):
+        p = dict(params, _cache=cached.arrays if isinstance(cached, JobCache) else None)
+        result = learned_split(mesh, positions, triangles, p, progress, cancel)
+        if isinstance(result, float):
+            declined = result
+        else:
+            learned = result
+    if learned is not None:
+        tri_labels, tri_names, learned_info, cache = learned
+        notes = [learned_info.pop("report")] if learned_info.get("report") else []
+    else:
+        try:
+            engine = "auto" if method in ("auto", "model", "geometric") else method
+            tri_labels, notes = split_mesh(positions, triangles, num_parts, engine, progress, cancel)
+        except IsolatedFailure as exc:
+            raise OpError(f"convex decomposition failed ({exc}); try method 'sdf'") from None
+        learned_info = {"path": "geometric"}
+        if declined is not None:
+            learned_info["model_confidence"] = round(declined, 3)
+            notes.insert(0, f"part model unsure (confidence {declined:.2f} < {MIN_CONFIDENCE}): geometric engine")
     cancel.check()
     progress(0.92, "naming parts")
     first_triangle = np.concatenate([[0], np.cumsum(np.maximum(mesh.face_sizes.astype(np.int64) - 2, 0))])[:-1]
     face_labels = tri_labels[first_triangle]
-    _, face_labels = np.unique(face_labels, return_inverse=True)
+    kept, face_labels = np.unique(face_labels, return_inverse=True)
     count = int(face_labels.max()) + 1
     tri_final = face_labels[mesh.triangle_face_ids()]
-    names = name_parts(describe_parts(positions, triangles, tri_final, count))
+    if learned is not None:
+        names = [tri_names[int(k)] for k in kept]
+    else:
+        names = name_parts(describe_parts(positions, triangles, tri_final, count))
     info = dict(mesh.info)
-    info["parts"] = {"method": method, "count": count, "names": names, "report": "; ".join(notes)}
+    info["parts"] = {"method": method, "count": count, "names": names, "report": "; ".join(notes), **learned_info}
     out = dataclasses.replace(mesh, part_ids=face_labels.astype(np.int32), part_names=names,
                               part_materials=[0] * count if mesh.materials else [], info=info)
     progress(1.0, "done", f"{count} parts: {', '.join(names[:8])}{'...' if count > 8 else ''}")
-    return {"mesh": out}
+    outputs = {"mesh": out}
+    if learned is not None:
+        outputs["cache"] = JobCache(cache)
+    return outputs
