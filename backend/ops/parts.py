@@ -108,16 +108,13 @@ def split_mesh(positions: np.ndarray, triangles: np.ndarray, num_parts: int, met
     return labels.astype(np.int64), notes
 
 
-def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
-    """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names}``."""
-    mesh = input_mesh(inputs, NAME)
-    num_parts = int(params.get("num_parts") or 0)
-    method = params.get("method") or "auto"
-    if method not in METHODS:
-        raise OpError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    if not 0 <= num_parts <= MAX_PARTS:
-        raise OpError(f"num_parts must be between 0 and {MAX_PARTS}")
-    progress(0.0, "preparing", f"{mesh.num_faces} faces")
+def find_parts(mesh, num_parts: int, method: str, progress: ProgressFn,
+               cancel: CancelToken) -> tuple[np.ndarray, list[str], list[str]]:
+    """Per-face part ids (F,), part names and notes for ``mesh``.
+
+    The one entry point other ops (``texture``) use to split a mesh that has no parts, so a
+    learned part model plugs in here for all of them.
+    """
     positions = mesh.positions.astype(np.float64)
     triangles = mesh.triangulated().astype(np.int64)
     try:
@@ -132,9 +129,24 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     count = int(face_labels.max()) + 1
     tri_final = face_labels[mesh.triangle_face_ids()]
     names = name_parts(describe_parts(positions, triangles, tri_final, count))
+    return face_labels.astype(np.int32), names, notes
+
+
+def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
+    """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names}``."""
+    mesh = input_mesh(inputs, NAME)
+    num_parts = int(params.get("num_parts") or 0)
+    method = params.get("method") or "auto"
+    if method not in METHODS:
+        raise OpError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if not 0 <= num_parts <= MAX_PARTS:
+        raise OpError(f"num_parts must be between 0 and {MAX_PARTS}")
+    progress(0.0, "preparing", f"{mesh.num_faces} faces")
+    face_labels, names, notes = find_parts(mesh, num_parts, method, progress, cancel)
+    count = len(names)
     info = dict(mesh.info)
     info["parts"] = {"method": method, "count": count, "names": names, "report": "; ".join(notes)}
-    out = dataclasses.replace(mesh, part_ids=face_labels.astype(np.int32), part_names=names,
+    out = dataclasses.replace(mesh, part_ids=face_labels, part_names=names,
                               part_materials=[0] * count if mesh.materials else [], info=info)
     progress(1.0, "done", f"{count} parts: {', '.join(names[:8])}{'...' if count > 8 else ''}")
     return {"mesh": out}
