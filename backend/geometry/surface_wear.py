@@ -69,8 +69,8 @@ def sphere_directions(count: int) -> np.ndarray:
     return np.stack([r * np.cos(angle), r * np.sin(angle), z], axis=1)
 
 
-def vertex_exposure(positions: np.ndarray, triangles: np.ndarray, normals: np.ndarray, directions: int = 24,
-                    size: int = 160, check: Check = _nothing) -> np.ndarray:
+def vertex_exposure(positions: np.ndarray, triangles: np.ndarray, normals: np.ndarray, directions: int = 16,
+                    size: int = 128, check: Check = _nothing) -> np.ndarray:
     """Cosine-weighted share of directions from which each vertex is seen (1 = open, 0 = buried)."""
     low, high = positions.min(0), positions.max(0)
     center = 0.5 * (low + high)
@@ -105,7 +105,7 @@ def wear_and_dirt(texels: TexelMap, positions: np.ndarray, triangles: np.ndarray
     edge = 1.0 - np.einsum("ij,ij->i", smooth, face_n[texels.face])
     texel_convex = texels.interpolate(tris, convex)
     texel_open = texels.interpolate(tris, exposure)
-    mottle = fbm(texels.points / diag * 12.0, 2, seed + 11) * 0.5 + 0.5
+    mottle = fbm(texels.points / diag * 12.0, 1, seed + 11) * 0.5 + 0.5
     wear = np.clip(texel_convex * 6.0, 0, 1) * np.clip(edge * 12.0 - 0.5 * mottle, 0, 1)
     dirt = np.clip((0.75 - texel_open) * 2.0 + np.clip(-texel_convex * 4.0, 0, 1) * 0.5, 0, 1)
     return np.clip(wear * 1.5, 0, 1), np.clip(dirt * (0.55 + 0.45 * mottle), 0, 1)

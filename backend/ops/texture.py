@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy import ndimage
 
 from shared.payload import ImagePayload, Material, MeshPayload
 from shared.protocol import ParamSpec, ProtocolError
@@ -25,9 +26,13 @@ from backend.geometry.material_fields import material_by_name
 from backend.geometry.surface_wear import height_to_normal, wear_and_dirt
 from backend.geometry.uv_project import project_unwrap
 from backend.geometry.uv_unwrap import unwrap_triangles, with_triangle_uvs
+from backend.geometry.view_grid import cameras, grid, render_view, ungrid
+from backend.models.diffusion_texture import CAPABILITY as DIFFUSION
 from backend.models.material_choice import MaterialPlan, PartChoice, encoder_available, needs_parts, plan_part_materials
 
 from .base import CancelToken, InputSpec, OpError, ProgressFn, input_mesh, sub_progress
+from backend.models.registry import get_registry
+
 from .parts import find_parts
 
 NAME = "texture"
@@ -54,7 +59,22 @@ def params_schema() -> list[ParamSpec]:
         ParamSpec("pbr", "bool", True, "also bake roughness, metallic and normal textures"),
         ParamSpec("wear", "float", 0.5, "edge wear and dirt (0 = none); 'old'/'new' in the prompt raise/lower it",
                   minimum=0.0, maximum=1.0),
+        ParamSpec("model", "choice", "procedural", "procedural: per-part materials on the CPU; or a Stable "
+                  "Diffusion + depth ControlNet folder from the models folder (GPU)", choices=_models()),
+        ParamSpec("negative_prompt", "str", "", "what the painted views should not show (diffusion models)",
+                  max_length=500),
+        ParamSpec("steps", "int", 20, "denoising steps (diffusion models)", minimum=1, maximum=150),
+        ParamSpec("guidance", "float", 7.5, "classifier-free guidance (diffusion models)", minimum=0.0, maximum=30.0),
+        ParamSpec("seed", "int", 0, "random seed (diffusion models)", minimum=0, maximum=2**31 - 1),
+        ParamSpec("view_size", "int", 512, "pixels per view; 4 views are painted in one 2x2 image (diffusion models)",
+                  minimum=64, maximum=1024),
+        ParamSpec("attention_slicing", "bool", True, "lower VRAM, a little slower (diffusion models)"),
+        ParamSpec("offload", "bool", False, "keep idle sub-models in CPU memory: fits 8 GB cards (diffusion, CUDA)"),
     ]
+
+
+def _models() -> list[str]:
+    return ["procedural"] + [e.name for e in get_registry().entries(DIFFUSION)]
 
 
 def available() -> tuple[bool, str]:
@@ -313,6 +333,8 @@ def _with_textures(mesh: MeshPayload, textures: dict, pbr: bool, values: dict | 
         roughness = metallic = 1.0
     elif values is not None:
         roughness, metallic = float(values["roughness"].mean()), float(values["metallic"].mean())
+    elif mesh.materials:  # an image model paints colour only: the artist's surface factors stay
+        roughness, metallic = float(mesh.materials[0].roughness), float(mesh.materials[0].metallic)
     else:
         roughness, metallic = 0.5, 0.0
     material = Material(name="kiln_textured", base_color=(1.0, 1.0, 1.0, 1.0), roughness=roughness, metallic=metallic)
@@ -322,7 +344,75 @@ def _with_textures(mesh: MeshPayload, textures: dict, pbr: bool, values: dict | 
     return out
 
 
+def _diffusion(mesh: MeshPayload, texels: bake.TexelMap, model: str, prompt: str, params: dict,
+               progress: ProgressFn, cancel: CancelToken) -> tuple[dict, dict]:
+    """Paint 4 views in one image with a depth ControlNet, project them onto the UVs, fill the rest."""
+    registry = get_registry()
+    try:
+        entry = registry.entry(model)
+    except KeyError:
+        raise OpError(f"unknown texture model {model!r}; use one of {', '.join(_models())}") from None
+    if entry.capability != DIFFUSION:
+        raise OpError(f"model {model!r} is a {entry.capability} model, not a texture model")
+    progress(0.22, "loading model", model)
+    try:
+        painter = registry.get(model)
+    except (ValueError, OSError, RuntimeError, ImportError) as exc:
+        raise OpError(f"could not load texture model {model!r}: {exc}") from None
+    cancel.check()
+    memory = painter.configure(bool(params.get("attention_slicing", True)), bool(params.get("offload", False)))
+    view_size = max(64, int(params.get("view_size") or 512)) // 8 * 8
+    steps = int(params.get("steps") or 20)
+    positions = mesh.positions.astype(np.float64)
+    triangles = mesh.triangulated().astype(np.int64)
+    renders = []
+    for number, camera in enumerate(cameras(positions, view_size)):
+        cancel.check()
+        renders.append(render_view(camera, positions, triangles))
+        progress(0.25 + 0.05 * (number + 1) / 4, "rendering depth", f"view {number + 1}/4")
+    control = grid([np.repeat(r.depth[..., None], 3, axis=-1) for r in renders])
+
+    def step_done(step: int, total: int) -> None:
+        cancel.check()
+        progress(0.3 + 0.5 * step / total, "denoising", f"step {step}/{total}, 4 views together")
+
+    painted = painter.paint(control, prompt, str(params.get("negative_prompt") or ""), steps,
+                            float(params.get("guidance", 7.5)), int(params.get("seed") or 0), step_done)
+    views = []
+    for tile, render in zip(ungrid(painted, len(renders)), renders):
+        alpha = ndimage.binary_erosion(render.mask, iterations=1).astype(np.float64)[..., None]
+        views.append(bake.View(render.camera, np.concatenate([tile, alpha], axis=-1)))
+    color, weight = bake.bake_views(texels, positions, triangles, views, check=cancel.check,
+                                    report=lambda f: progress(0.8 + 0.1 * f, "projecting views",
+                                                              f"view {round(f * len(views))}/{len(views)}"))
+    seen = weight > 1e-3
+    progress(0.9, "filling unseen surface")
+    if seen.any():
+        color = bake.fill_unseen(color, seen, texels.points, check=cancel.check)
+    base = bake.dilate(texels.image(color), texels.mask)
+    info = {"model": model, "views": "front, right, back and left painted together in one 2x2 image: one "
+            "denoising run sees every view, so colours and style agree across them (no multi-view attention "
+            "needed, works with any SD-family checkpoint and ControlNet)",
+            "control": "depth (near = white) rendered by Kiln's rasterizer", "coverage": round(float(seen.mean()), 4),
+            "memory": memory, "steps": steps, "source": "diffusion views projected onto the UVs; unseen surface "
+            "filled from the nearest seen colour; base colour only (the model paints no PBR maps)"}
+    return {"base_color": bake.to_rgba8(base)}, info
+
+
 def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
     """Texture ``inputs['mesh']``; returns ``{'mesh': mesh with corner_uvs, a material and textures}``."""
     mesh, image = _inputs(inputs)
-    return _procedural(mesh, image, params, progress, cancel)
+    model = params.get("model") or "procedural"
+    if model == "procedural":
+        return _procedural(mesh, image, params, progress, cancel)
+    size = resolution_param(params)
+    prompt = str(params.get("prompt") or "").strip()
+    if not prompt:
+        raise OpError(f"the diffusion model {model!r} needs a prompt")
+    progress(0.0, "preparing", f"{mesh.num_faces} faces")
+    mesh, texels, uv_note = prepare_uvs(mesh, size, progress, cancel)
+    textures, info = _diffusion(mesh, texels, model, prompt, params, progress, cancel)
+    info["uv"] = uv_note
+    out = _with_textures(mesh, textures, False, None, info)
+    progress(1.0, "done", model)
+    return {"mesh": out}
