@@ -36,9 +36,8 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals."""
     tri = positions[triangles]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(positions, dtype=np.float64)
-    for corner in range(3):
-        np.add.at(normals, triangles[:, corner], cross)
+    normals = np.stack([sum(np.bincount(triangles[:, corner], cross[:, axis], len(positions)) for corner in range(3))
+                        for axis in range(3)], axis=1)
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
 
@@ -80,10 +79,10 @@ def texel_map(positions: np.ndarray, triangles: np.ndarray, corner_uvs: np.ndarr
     vnormals = vertex_normals(positions, triangles)
     normals = np.einsum("nk,nkd->nd", bary, vnormals[triangles[face]])
     length = np.linalg.norm(normals, axis=1, keepdims=True)
-    tri = positions[triangles[face]]
+    tri = positions[triangles]
     flat = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-30)
-    normals = np.where(length > 1e-9, normals / np.maximum(length, 1e-30), flat)
+    normals = np.where(length > 1e-9, normals / np.maximum(length, 1e-30), flat[face])
     return TexelMap(size, raster.mask, index, points, normals, face, bary)
 
 

@@ -13,9 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from .bake import TexelMap, visible
+from .bake import TexelMap
 from .camera import Camera
 from .noise import fbm
+from .raster import rasterize
 
 Check = Callable[[], None]
 
@@ -69,12 +70,20 @@ def sphere_directions(count: int) -> np.ndarray:
     return np.stack([r * np.cos(angle), r * np.sin(angle), z], axis=1)
 
 
-def vertex_exposure(positions: np.ndarray, triangles: np.ndarray, normals: np.ndarray, directions: int = 16,
-                    size: int = 128, check: Check = _nothing) -> np.ndarray:
-    """Cosine-weighted share of directions from which each vertex is seen (1 = open, 0 = buried)."""
+def vertex_exposure(positions: np.ndarray, triangles: np.ndarray, normals: np.ndarray, directions: int = 12,
+                    size: int = 112, check: Check = _nothing) -> np.ndarray:
+    """Cosine-weighted share of directions from which each vertex is seen (1 = open, 0 = buried).
+
+    Each direction is an orthographic depth map of the triangles facing it (back faces cannot be
+    the nearest surface of a closed mesh, so they are skipped); a vertex is seen when it is
+    within a pixel-sized bias of that depth.
+    """
     low, high = positions.min(0), positions.max(0)
     center = 0.5 * (low + high)
     radius = 0.5 * float(np.linalg.norm(high - low)) or 1.0
+    tri = positions[triangles]
+    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    bias = 2.5 * (2.05 * radius / size)
     seen_weight = np.zeros(len(positions))
     total_weight = np.zeros(len(positions))
     for d in sphere_directions(directions):
@@ -84,9 +93,13 @@ def vertex_exposure(positions: np.ndarray, triangles: np.ndarray, normals: np.nd
         right /= np.linalg.norm(right)
         camera = Camera(np.stack([right, np.cross(d, right), d]), center + d * 3 * radius, size, size,
                         ortho_height=2.05 * radius, ortho_width=2.05 * radius)
-        seen, _, facing = visible(camera, positions, triangles, positions, normals)
+        xy, depth = camera.project(positions)
+        front = triangles[face_n @ d > 0]
+        raster = rasterize(xy[front], size, size, depth=depth[front])
+        col = np.clip(xy[:, 0].astype(np.int64), 0, size - 1)
+        row = np.clip(xy[:, 1].astype(np.int64), 0, size - 1)
         cos = np.clip(normals @ d, 0, None)
-        seen_weight += cos * seen
+        seen_weight += cos * (depth <= raster.depth[row, col] + bias)
         total_weight += cos
     return np.clip(seen_weight / np.maximum(total_weight, 1e-9), 0, 1)
 
