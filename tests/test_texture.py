@@ -250,3 +250,32 @@ def test_rasterized_texels_are_exactly_the_texels_inside_charts():
     inside = (((s0 >= 0) & (s1 >= 0) & (s2 >= 0)) | ((s0 <= 0) & (s1 <= 0) & (s2 <= 0))).any(1).reshape(96, 96)
     texels = bake.texel_map(out.positions.astype(float), out.triangulated(), triangle_corner_uvs(out), 96)
     assert (inside & ~texels.mask).sum() == 0
+
+
+@pytest.mark.parametrize("prompt,parts,expected", [
+    ("an old wooden barrel with iron bands", ["body", "hoop"], {"body": "wood", "hoop": "metal"}),
+    ("a table with a marble top, steel legs", ["top", "leg_1", "leg_2", "apron"],
+     {"top": "marble", "leg_1": "metal", "leg_2": "metal", "apron": "marble"}),
+    ("rusty iron", ["blade", "grip"], {"blade": "rust", "grip": "rust"}),
+    ("a sword with a golden pommel and a leather grip", ["blade", "grip", "pommel"],
+     {"blade": "gold", "grip": "leather", "pommel": "gold"}),
+])
+def test_phrases_are_matched_to_parts(prompt, parts, expected):
+    from backend.models.material_choice import plan_part_materials
+
+    plan = plan_part_materials(prompt, parts, [None] * len(parts))
+    assert {c.part_name: c.kind.name for c in plan.choices} == expected
+    assert all(c.why for c in plan.choices)
+
+
+def test_unnamed_parts_keep_their_own_material_and_old_means_worn():
+    from backend.models.material_choice import plan_part_materials, needs_parts
+    from shared.payload import Material
+
+    own = [Material(name="walnut", base_color=(0.3, 0.2, 0.1, 1.0)), Material(name="steel", metallic=1.0)]
+    plan = plan_part_materials("an old chair with a red leather seat", ["seat", "leg"], own)
+    seat, leg = plan.choices
+    assert (seat.kind.name, seat.color) == ("leather", "red")
+    assert leg.kind.name == "metal" and "kept its own material 'steel'" in leg.why
+    assert plan.wear == 0.9
+    assert needs_parts("a chair with oak legs and a red leather seat") and not needs_parts("polished oak")
