@@ -5,6 +5,7 @@ Only tiny models run here: the GPU path (fp16, offload) is the same code with a 
 """
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -29,6 +30,12 @@ def models(tmp_path_factory):
     make_tiny_model(folder / "tiny-sd")
     shutil.copytree(folder / "tiny-sd", folder / "broken-sd")
     shutil.rmtree(folder / "broken-sd" / "vae")
+    # a plain Stable Diffusion folder with a ControlNet folder copied in as controlnet/
+    shutil.copytree(folder / "tiny-sd", folder / "sd-plus-controlnet")
+    index = json.loads((folder / "sd-plus-controlnet" / "model_index.json").read_text())
+    index.pop("controlnet")
+    index["_class_name"] = "StableDiffusionPipeline"
+    (folder / "sd-plus-controlnet" / "model_index.json").write_text(json.dumps(index))
     return folder
 
 
@@ -41,7 +48,8 @@ def registry(models):
 def test_only_complete_folders_are_offered_and_the_missing_part_is_named(models, tmp_path):
     assert model_entries(None) == [] and model_entries(tmp_path) == []
     entries = {e.name: e for e in model_entries(models)}
-    assert set(entries) == {"tiny-sd", "broken-sd"} and entries["tiny-sd"].capability == "texture"
+    assert set(entries) == {"tiny-sd", "broken-sd", "sd-plus-controlnet"}
+    assert entries["tiny-sd"].capability == "texture"
     assert missing_components(models / "tiny-sd") == [] and missing_components(models / "broken-sd") == ["vae"]
     assert entries["broken-sd"].describe()["missing"] == ["vae"]
 
@@ -60,6 +68,12 @@ def test_paints_onto_the_existing_uvs_with_progress_per_step_and_view(registry):
     assert 0.2 < out.info["texture"]["coverage"] <= 1.0
     back = read_glb(write_glb(out))
     assert "base_color" in back.textures
+
+
+def test_a_plain_sd_folder_with_a_controlnet_copied_in_loads(registry):
+    out = texture.run({"mesh": generate("stool", 0).artist_mesh()}, {**PARAMS, "model": "sd-plus-controlnet"},
+                      lambda *a: None, CancelToken())["mesh"]
+    assert out.info["texture"]["model"] == "sd-plus-controlnet" and "base_color" in out.textures
 
 
 def test_cancel_stops_inside_the_denoising_loop(registry):

@@ -1,9 +1,9 @@
 """Diffusion texturing models: a Stable Diffusion checkpoint + a depth ControlNet from the models folder.
 
 A model is a folder in the user's models folder in diffusers' layout (what
-``StableDiffusionControlNetPipeline.save_pretrained`` writes): ``model_index.json`` and the
-components ``unet``, ``vae``, ``text_encoder``, ``tokenizer``, ``scheduler`` and ``controlnet``,
-weights as safetensors. Loading reads only that folder (``local_files_only``, no download, no
+``StableDiffusionControlNetPipeline.save_pretrained`` writes, or a Stable Diffusion folder with a
+ControlNet folder copied in as ``controlnet/``): ``model_index.json`` and the components ``unet``,
+``vae``, ``text_encoder``, ``tokenizer``, ``scheduler`` and ``controlnet``, weights as safetensors. Loading reads only that folder (``local_files_only``, no download, no
 pickle). On CUDA it runs in fp16; attention slicing and model CPU offload (needs ``accelerate``)
 bring a SD1.5-size model into 8-12 GB. Only registered when such a folder is present.
 """
@@ -42,13 +42,16 @@ def missing_components(folder: Path) -> list[str]:
 
 
 def _is_diffusion_folder(folder: Path) -> bool:
+    """A diffusers pipeline folder with a ControlNet: in its index, or copied in as ``controlnet/``."""
     index = folder / "model_index.json"
     if not index.is_file():
         return False
     try:
-        return "controlnet" in json.loads(index.read_text())
+        keys = json.loads(index.read_text())
     except (OSError, ValueError):
         return False
+    return isinstance(keys, dict) and "unet" in keys and (
+        "controlnet" in keys or (folder / "controlnet" / "config.json").is_file())
 
 
 def model_entries(models_dir: Path | None) -> list[ModelEntry]:
@@ -79,13 +82,16 @@ class DiffusionTexturer:
             raise ValueError(f"model folder {folder.name!r} is missing: {', '.join(missing)} "
                              f"(a diffusion texture folder needs {', '.join(COMPONENTS)})")
         import torch
-        from diffusers import StableDiffusionControlNetPipeline
+        from diffusers import ControlNetModel, StableDiffusionControlNetPipeline
 
         self.device = device
         self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        options = dict(dtype=self.dtype, local_files_only=True, use_safetensors=True)
+        # a plain SD folder with a ControlNet folder copied in: its index does not list it
+        controlnet = ControlNetModel.from_pretrained(str(folder / "controlnet"), **options)
         self.pipe = StableDiffusionControlNetPipeline.from_pretrained(
-            str(folder), dtype=self.dtype, local_files_only=True, use_safetensors=True,
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+            str(folder), controlnet=controlnet, safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False, **options)
         self.pipe.set_progress_bar_config(disable=True)
         self.offloaded = False
         self.pipe.to(device)
