@@ -260,7 +260,3 @@ def color_in_words(words: list[str]) -> tuple[str | None, np.ndarray | None]:
             return word, np.array(COLOR_WORDS[word])
     return None, None
 
-
-def color_in_prompt(prompt: str) -> tuple[str | None, np.ndarray | None]:
-    """The first colour word in the prompt and its RGB, if any."""
-    return color_in_words(prompt.lower().replace(",", " ").replace(".", " ").split())
