@@ -8,7 +8,7 @@ result is applied by the timer when it arrives.
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import op_params, preferences, props, results, scene, session
 from .backend_process import BackendProcessError
@@ -398,6 +398,9 @@ class KILN_OT_texture(_JobOperator, bpy.types.Operator):
                        description="Which side of the object the image shows")
     resolution: IntProperty(name="Resolution", min=64, max=8192, default=1024, options={"SKIP_SAVE"})
     pbr: BoolProperty(name="PBR Maps", default=True, options={"SKIP_SAVE"})
+    model: StringProperty(name="Model", options={"SKIP_SAVE"},
+                          description="Texture model name (empty: the panel's choice)")
+    wear: FloatProperty(name="Wear", default=0.5, min=0.0, max=1.0, options={"SKIP_SAVE"})
     keep_original: BoolProperty(name="Keep Original", default=True, options={"SKIP_SAVE"})
 
     def build(self, context, sess):
@@ -411,7 +414,8 @@ class KILN_OT_texture(_JobOperator, bpy.types.Operator):
         size = self.resolution if self.properties.is_property_set("resolution") else int(settings.texture_size)
         specs = (sess.op_info("texture") or {}).get("params", [])
         wanted = {"prompt": prompt, "pbr": self.setting(context, "pbr"),
-                  "resolution": op_params.choice_or_int(sess.param_spec("texture", "resolution"), size)}
+                  "resolution": op_params.choice_or_int(sess.param_spec("texture", "resolution"), size),
+                  "model": self.model or settings.texture_model, "wear": self.setting(context, "wear")}
         params = self.supported(specs, wanted)
         inputs = {"mesh": mesh}
         if image is not None:

@@ -188,7 +188,8 @@ class KILN_PT_texture(_KilnPanel, bpy.types.Panel):
         col.template_ID(settings, "texture_image", open="image.open")
         if settings.texture_image is not None:
             col.prop(settings, "texture_view")
-        _params(col, settings, "texture", [("texture_size", "resolution"), ("pbr", "pbr"), ("keep_original", "")])
+        _params(col, settings, "texture", [("texture_model", "model"), ("texture_size", "resolution"), ("pbr", "pbr"),
+                                           ("wear", "wear"), ("keep_original", "")])
         col.operator("kiln.texture", icon="TEXTURE")
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import session
 
@@ -29,6 +29,13 @@ def _model_tooltip(name: str, described: dict) -> str:
     """A model's card summary (or description) and its licence, as the server describes them."""
     text = str(described.get("summary") or described.get("description") or name)
     return f"{text.rstrip('.')}. License: {described['license']}." if described.get("license") else text
+
+
+def _texture_model_items(self, context):
+    spec = session.get().param_spec("texture", "model") or {}
+    described = {m["name"]: m for m in session.get().models()}
+    return _cached("texture.model", [(NO_CHOICE, "Server Default", "Per-part procedural materials (CPU)")] + [
+        (str(c), str(c), str(described.get(str(c), {}).get("description") or c)) for c in spec.get("choices", [])])
 
 
 def _choice_items(op: str, param: str):
@@ -93,7 +100,12 @@ class KilnSceneSettings(bpy.types.PropertyGroup):
                                description="Which side of the object the reference image shows")
     texture_size: EnumProperty(name="Resolution", items=TEXTURE_SIZES, default="1024",
                                description="Size of the texture images")
-    pbr: BoolProperty(name="PBR Maps", default=True, description="Also make roughness and metallic maps")
+    pbr: BoolProperty(name="PBR Maps", default=True, description="Also make roughness, metallic and normal maps")
+    texture_model: EnumProperty(name="Model", items=_texture_model_items,
+                                description="Procedural per-part materials, or a diffusion model folder "
+                                            "the backend found in its models folder")
+    wear: FloatProperty(name="Wear", default=0.5, min=0.0, max=1.0,
+                        description="Edge wear and dirt (procedural materials)")
     # Shared by retopo, parts and texture
     keep_original: BoolProperty(name="Keep Original", default=True,
                                 description="Leave the source object visible; off hides it (never deletes it)")

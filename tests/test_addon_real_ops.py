@@ -88,6 +88,18 @@ def test_texture_adds_uvs_and_packed_pbr_images(prefs):
     assert source.hide_get() and obj.select_get()
 
 
+def test_a_failed_texture_job_leaves_the_scene_as_it_was(prefs):
+    bpy.ops.mesh.primitive_cube_add(size=1.0)
+    source = bpy.context.active_object
+    before = [sorted(collection.keys()) for collection in (bpy.data.objects, bpy.data.materials, bpy.data.images,
+                                                            bpy.data.meshes)]
+    with pytest.raises(RuntimeError, match="prompt"):
+        bpy.ops.kiln.texture(prompt="", resolution=64, keep_original=False, wait=True)
+    after = [sorted(collection.keys()) for collection in (bpy.data.objects, bpy.data.materials, bpy.data.images,
+                                                           bpy.data.meshes)]
+    assert after == before and not source.hide_get()
+
+
 def test_retopo_makes_quads_near_the_target_and_keeps_the_transform(prefs):
     bpy.ops.mesh.primitive_uv_sphere_add(segments=48, ring_count=24, location=(0, 0, 2), rotation=(0.3, 0, 0))
     source = bpy.context.active_object

@@ -132,3 +132,14 @@ def test_part_names_from_shape_and_position():
     assert names[0] == "top"
     assert {names[1], names[2]} == {"leg_1", "leg_2"}
     assert names[3] == "side" and names[4] == "pole"
+
+
+def test_proxy_of_long_thin_faces_subdivides_without_failing():
+    """A procedural bench's planks: 6 rounds of trimesh's edge splitting cannot reach the target,
+    so the proxy coarsens its target instead of raising 'max_iter exceeded'."""
+    from backend.geometry.segmentation import make_proxy
+    from backend.procedural.registry import generate
+
+    plank = generate("bench", 0).artist_mesh()
+    positions, triangles, origin = make_proxy(plank.positions.astype(float), plank.triangulated().astype(int), 8000)
+    assert len(triangles) > len(plank.triangulated()) and origin is not None and len(origin) == len(triangles)

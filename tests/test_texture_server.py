@@ -27,7 +27,7 @@ def test_image_texture_round_trips_through_the_server(server):
                             {"mesh": mesh_corpus.load("uv_sphere"), "image": ImagePayload(image)})
         mesh = client.wait(job, on_progress=lambda p: stages.append(p["stage"]), timeout=300)["mesh"]
     assert {"texel map", "projecting image"} <= set(stages)
-    assert set(mesh.textures) == {"base_color", "roughness", "metallic"}
+    assert set(mesh.textures) == {"base_color", "roughness", "metallic", "normal"}
     assert mesh.corner_uvs is not None and mesh.materials
     rgb = mesh.textures["base_color"][..., :3].reshape(-1, 3).astype(int)
     assert (rgb.sum(1) > 0).all()  # no black texel anywhere, gutters included

@@ -36,9 +36,8 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals."""
     tri = positions[triangles]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(positions, dtype=np.float64)
-    for corner in range(3):
-        np.add.at(normals, triangles[:, corner], cross)
+    normals = np.stack([sum(np.bincount(triangles[:, corner], cross[:, axis], len(positions)) for corner in range(3))
+                        for axis in range(3)], axis=1)
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
 
@@ -53,6 +52,7 @@ class TexelMap:
     points: np.ndarray    # (N,3)
     normals: np.ndarray   # (N,3) unit
     face: np.ndarray      # (N,) triangle index
+    bary: np.ndarray      # (N,3) barycentric coordinates in that triangle
 
     def image(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Scatter per-texel ``values`` (N,C) into a (size,size,C) image."""
@@ -60,6 +60,11 @@ class TexelMap:
         out = np.full((self.size * self.size, values.shape[1]), fill, dtype=np.float64)
         out[self.index] = values
         return out.reshape(self.size, self.size, -1)
+
+    def interpolate(self, triangles: np.ndarray, per_vertex: np.ndarray) -> np.ndarray:
+        """Per-vertex values (V,...) -> per-texel values (N,...) by barycentric interpolation."""
+        corners = np.asarray(per_vertex)[np.asarray(triangles)[self.face]]
+        return np.einsum("nk,nk...->n...", self.bary, corners)
 
 
 def texel_map(positions: np.ndarray, triangles: np.ndarray, corner_uvs: np.ndarray, size: int,
@@ -74,11 +79,11 @@ def texel_map(positions: np.ndarray, triangles: np.ndarray, corner_uvs: np.ndarr
     vnormals = vertex_normals(positions, triangles)
     normals = np.einsum("nk,nkd->nd", bary, vnormals[triangles[face]])
     length = np.linalg.norm(normals, axis=1, keepdims=True)
-    tri = positions[triangles[face]]
+    tri = positions[triangles]
     flat = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-30)
-    normals = np.where(length > 1e-9, normals / np.maximum(length, 1e-30), flat)
-    return TexelMap(size, raster.mask, index, points, normals, face)
+    normals = np.where(length > 1e-9, normals / np.maximum(length, 1e-30), flat[face])
+    return TexelMap(size, raster.mask, index, points, normals, face, bary)
 
 
 def bake_field(texels: TexelMap, field: ColorField, check: Check = _nothing,
@@ -179,11 +184,28 @@ def fill_unseen(values: np.ndarray, known: np.ndarray, points: np.ndarray, neigh
     return values
 
 
-def dilate(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Fill pixels outside ``mask`` with the value of the nearest pixel inside (UV gutters)."""
+def gutter_source(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For every pixel, the (rows, cols) of the nearest pixel inside ``mask`` (None: nothing to fill).
+
+    Computed once per texel map and reused for every channel by :func:`dilate`.
+    """
     if mask.all() or not mask.any():
-        return image
+        return None
     _, (rows, cols) = ndimage.distance_transform_edt(~mask, return_indices=True)
+    return rows, cols
+
+
+def dilate(image: np.ndarray, mask: np.ndarray,
+           source: tuple[np.ndarray, np.ndarray] | None | bool = False) -> np.ndarray:
+    """Fill pixels outside ``mask`` with the value of the nearest pixel inside (UV gutters).
+
+    Pass ``source`` from :func:`gutter_source` to reuse one distance transform for many images.
+    """
+    if source is False:
+        source = gutter_source(mask)
+    if source is None:
+        return image
+    rows, cols = source
     return image[rows, cols]
 
 

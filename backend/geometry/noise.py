@@ -19,22 +19,26 @@ def _gradients(seed: int, count: int = 256) -> tuple[np.ndarray, np.ndarray]:
 def gradient_noise(points: np.ndarray, seed: int = 0) -> np.ndarray:
     """Noise value per point (N,3) -> (N,)."""
     grads, perm = _gradients(seed)
+    gx, gy, gz = (np.ascontiguousarray(grads[:, k]) for k in range(3))
     p = np.asarray(points, dtype=np.float64)
-    cell = np.floor(p).astype(np.int64)
+    cell = np.floor(p)
     f = p - cell
     fade = f * f * f * (f * (f * 6 - 15) + 10)
+    ci = cell.astype(np.int64) & 255
+    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
     result = np.zeros(len(p))
-    ci = cell & 255
+    hx = (perm[ci[:, 0]], perm[ci[:, 0] + 1])
     for dx in (0, 1):
+        wx = fade[:, 0] if dx else 1 - fade[:, 0]
+        ox = fx - dx
         for dy in (0, 1):
+            wxy = wx * (fade[:, 1] if dy else 1 - fade[:, 1])
+            oy = fy - dy
+            hxy = perm[hx[dx] + ((ci[:, 1] + dy) & 255)]
             for dz in (0, 1):
-                h = perm[perm[perm[(ci[:, 0] + dx) & 255] + ((ci[:, 1] + dy) & 255)] + ((ci[:, 2] + dz) & 255)]
-                offset = f - np.array([dx, dy, dz])
-                dot = np.einsum("ij,ij->i", grads[h], offset)
-                wx = fade[:, 0] if dx else 1 - fade[:, 0]
-                wy = fade[:, 1] if dy else 1 - fade[:, 1]
-                wz = fade[:, 2] if dz else 1 - fade[:, 2]
-                result += wx * wy * wz * dot
+                h = perm[hxy + ((ci[:, 2] + dz) & 255)]
+                dot = gx[h] * ox + gy[h] * oy + gz[h] * (fz - dz)
+                result += wxy * (fade[:, 2] if dz else 1 - fade[:, 2]) * dot
     return result * 1.6
 
 

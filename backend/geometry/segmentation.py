@@ -67,9 +67,15 @@ def make_proxy(positions: np.ndarray, triangles: np.ndarray, max_faces: int = PR
         tri = positions[triangles]
         area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
         edge = np.sqrt(4.0 * area / (np.sqrt(3.0) * max_faces / 2))  # equilateral faces, half the budget
-        positions, triangles, origin = subdivide_to_size(positions, triangles, max_edge=edge,
-                                                         max_iter=6, return_index=True)
-        positions, triangles = weld(positions, triangles)
+        for _ in range(4):  # long thin faces may need a coarser target to converge in 6 rounds
+            try:
+                split = subdivide_to_size(positions, triangles, max_edge=edge, max_iter=6, return_index=True)
+            except ValueError:
+                edge *= 2.0
+                continue
+            positions, triangles = weld(split[0], split[1])
+            origin = split[2]
+            break
     elif len(triangles) > max_faces:
         positions, triangles = fast_simplification.simplify(
             positions.astype(np.float64), triangles.astype(np.int32), target_count=max_faces)

@@ -218,26 +218,29 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
     return found.labels, found.names, info, cache
 
 
-def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
-    """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names, 'cache': JobCache}``
-    (the cache only from the model path)."""
-    mesh = input_mesh(inputs, NAME)
-    num_parts = int(params.get("num_parts") or 0)
-    method = params.get("method") or "auto"
-    if method not in METHODS:
-        raise OpError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    if not 0 <= num_parts <= MAX_PARTS:
-        raise OpError(f"num_parts must be between 0 and {MAX_PARTS}")
-    cached = inputs.get("cache")
-    if params.get("from_job") and not isinstance(cached, JobCache):
-        raise OpError("from_job re-splits from features the server kept: submit it to a server")
-    if params.get("merge") and not params.get("from_job"):
-        raise OpError("merge joins parts of an earlier result: give its job id as from_job")
-    progress(0.0, "preparing", f"{mesh.num_faces} faces")
+@dataclasses.dataclass
+class FoundParts:
+    """What a split found: per-face part ids (F,), names, notes, the path's info, kept features."""
+
+    part_ids: np.ndarray
+    names: list[str]
+    notes: list[str]
+    info: dict
+    cache: dict | None = None
+
+
+def find_parts(mesh, num_parts: int, method: str, progress: ProgressFn, cancel: CancelToken,
+               params: dict | None = None, cached: JobCache | None = None) -> FoundParts:
+    """Split ``mesh`` into named parts: the learned model (``auto``/``model``, or ``cached``
+    features of an earlier job), else the geometric engine.
+
+    The one entry point other ops (``texture``) use to split a mesh that has no parts.
+    """
     positions = mesh.positions.astype(np.float64)
     triangles = mesh.triangulated().astype(np.int64)
     if len(triangles) == 0:
         raise OpError("the mesh has no faces (a point cloud?); parts needs a surface")
+    params = dict(params or {}, num_parts=num_parts, method=method)
     learned, declined = None, None
     if isinstance(cached, JobCache) or method == "model" or (method == "auto" and len(triangles) >= 4):
         p = dict(params, _cache=cached.arrays if isinstance(cached, JobCache) else None)
@@ -246,6 +249,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
             declined = result
         else:
             learned = result
+    cache = None
     if learned is not None:
         tri_labels, tri_names, learned_info, cache = learned
         notes = [learned_info.pop("report")] if learned_info.get("report") else []
@@ -270,12 +274,35 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
         names = [tri_names[int(k)] for k in kept]
     else:
         names = name_parts(describe_parts(positions, triangles, tri_final, count))
+    return FoundParts(face_labels.astype(np.int32), names, notes, learned_info, cache)
+
+
+def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -> dict:
+    """Split ``inputs['mesh']``; returns ``{'mesh': mesh with part_ids and part_names, 'cache': JobCache}``
+    (the cache only from the model path)."""
+    mesh = input_mesh(inputs, NAME)
+    num_parts = int(params.get("num_parts") or 0)
+    method = params.get("method") or "auto"
+    if method not in METHODS:
+        raise OpError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if not 0 <= num_parts <= MAX_PARTS:
+        raise OpError(f"num_parts must be between 0 and {MAX_PARTS}")
+    cached = inputs.get("cache")
+    if params.get("from_job") and not isinstance(cached, JobCache):
+        raise OpError("from_job re-splits from features the server kept: submit it to a server")
+    if params.get("merge") and not params.get("from_job"):
+        raise OpError("merge joins parts of an earlier result: give its job id as from_job")
+    progress(0.0, "preparing", f"{mesh.num_faces} faces")
+    found = find_parts(mesh, num_parts, method, progress, cancel, params,
+                       cached if isinstance(cached, JobCache) else None)
+    count = len(found.names)
     info = dict(mesh.info)
-    info["parts"] = {"method": method, "count": count, "names": names, "report": "; ".join(notes), **learned_info}
-    out = dataclasses.replace(mesh, part_ids=face_labels.astype(np.int32), part_names=names,
+    info["parts"] = {"method": method, "count": count, "names": found.names, "report": "; ".join(found.notes),
+                     **found.info}
+    out = dataclasses.replace(mesh, part_ids=found.part_ids, part_names=found.names,
                               part_materials=[0] * count if mesh.materials else [], info=info)
-    progress(1.0, "done", f"{count} parts: {', '.join(names[:8])}{'...' if count > 8 else ''}")
+    progress(1.0, "done", f"{count} parts: {', '.join(found.names[:8])}{'...' if count > 8 else ''}")
     outputs = {"mesh": out}
-    if learned is not None:
-        outputs["cache"] = JobCache(cache)
+    if found.cache is not None:
+        outputs["cache"] = JobCache(found.cache)
     return outputs

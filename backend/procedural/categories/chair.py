@@ -35,9 +35,12 @@ def build(d: Draw) -> AssetBuilder:
     top = seat_h + back_h
     y = hd - inset
     post_x = hw * 0.92 - inset
-    b.part("back", fam, box((leg_t, leg_t, top - seat_h), (-post_x, y, (seat_h + top) / 2)),
-           box((leg_t, leg_t, top - seat_h), (post_x, y, (seat_h + top) / 2)), primary=True)
     rail_h = d.uniform(0.04, 0.08)
+    # The posts stop under the top rail: running them up inside it would give the artist mesh
+    # faces lying exactly on the rail's (top, sides), which Cycles renders black.
+    post_h = top - rail_h - seat_h
+    b.part("back", fam, box((leg_t, leg_t, post_h), (-post_x, y, seat_h + post_h / 2)),
+           box((leg_t, leg_t, post_h), (post_x, y, seat_h + post_h / 2)), primary=True)
     b.part("back", fam, box((2 * post_x + leg_t, leg_t, rail_h), (0, y, top - rail_h / 2)))
     style = d.choice("back", ["slatted", "ladder", "spindle", "solid"])
     if style == "slatted":
@@ -54,7 +57,9 @@ def build(d: Draw) -> AssetBuilder:
         b.part("back", fam, *[rod((x, y, seat_h), (x, y, top - rail_h), 0.008, 6) for x in xs])
         b.feature("a spindle back")
     else:
-        b.part("back", fam, box((2 * post_x, leg_t * 0.7, top - seat_h - rail_h), (0, y, (seat_h + top - rail_h) / 2)))
+        # between the posts, not into them (their tops and the panel's would share a plane)
+        b.part("back", fam, box((2 * post_x - leg_t, leg_t * 0.7, top - seat_h - rail_h),
+                                (0, y, (seat_h + top - rail_h) / 2)))
         b.feature("a solid back")
     return b
 
