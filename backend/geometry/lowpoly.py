@@ -1,6 +1,9 @@
-"""The compact game-asset look: QEM decimation, then triangles paired into quads where they
-form clean quads. The face count after pairing is steered to the target in a few passes, each
-decimating the previous (smaller) result further, all in one killable child process."""
+"""The compact game-asset look: QEM decimation, then triangles paired into quads by a matching
+over the whole mesh (``quad_pairing``). The face budget is a hard ceiling: the triangle count
+is searched (secant steps on one decimated copy) for the most faces that stay at or under the
+target; when decimation alone cannot get there (many loose pieces, a tiny budget), the smallest
+pieces are dropped, and a piece that alone exceeds the budget becomes its convex hull. Every
+step that changed the input beyond decimation is noted. Runs in one killable child process."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,32 +14,107 @@ from .decimate import qem_decimate, subdivide_to
 from .killable import call_in_child
 from .polymesh import compact
 from .quad_pairing import pair_triangles
+from .repair import component_labels, triangle_areas
 
-FIRST_TRIANGLE_FACTOR = 1.9  # paired meshes keep ~55-75% as many faces as triangles; start above
+FIRST_TRIANGLE_FACTOR = 1.9  # well-paired meshes keep ~53% as many faces as triangles
+BASE_FACTOR = 2.4  # one decimated copy at this many triangles per target face feeds every pass
+PASSES = 8
+CLOSE_ENOUGH = 0.97  # stop once the faces reach this share of the target
+
+
+def _decimate_and_pair(v, t, goal, preserve_sharp, crease, notes):
+    dv, dt = qem_decimate(v, t, goal, preserve_sharp, notes)
+    quads, rest = pair_triangles(dv, dt, crease=crease)
+    return dv, dt, quads, rest
+
+
+def _search(v, t, target, preserve_sharp, crease, notes):
+    """The decimate-and-pair result with the most faces <= ``target`` (None when none was)."""
+    best, lo, hi = None, 0, None
+    goal = int(FIRST_TRIANGLE_FACTOR * target)
+    for _ in range(PASSES):
+        pass_notes: list[str] = []
+        dv, dt, quads, rest = _decimate_and_pair(v, t, goal, preserve_sharp, crease, pass_notes)
+        faces = len(quads) + len(rest)
+        if faces <= target:
+            if best is None or faces > best[0]:
+                best = (faces, dv, dt, quads, rest, pass_notes)
+            if faces >= CLOSE_ENOUGH * target or len(dt) < goal:
+                break  # close enough, or the whole input already fits
+            lo = max(lo, goal)
+        else:
+            if len(dt) > 1.05 * goal:
+                break  # decimation cannot go lower
+            hi = goal if hi is None else min(hi, goal)
+        step = int(goal * target / faces)
+        goal = step if faces > target else max(step, goal + 1)
+        if hi is not None:
+            goal = min(goal, hi - 1)
+        if goal <= lo:
+            break
+    if best is not None:
+        notes.extend(best[5])
+    return best
+
+
+def _components(tris: np.ndarray, quads: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Component label of every triangle and every quad (quads joined through their diagonal)."""
+    joined = np.concatenate([tris, quads[:, :3], quads[:, [0, 2, 3]]])
+    _, labels = component_labels(n, joined)
+    return labels[:len(tris)], labels[len(tris):len(tris) + len(quads)]
+
+
+def _fit_pieces(v, tris, quads, target, notes):
+    """Keep whole pieces, largest area first, while their faces fit in ``target``."""
+    t_label, q_label = _components(tris, quads, len(v))
+    count = int(max(t_label.max(initial=-1), q_label.max(initial=-1)) + 1)
+    faces = np.bincount(t_label, minlength=count) + np.bincount(q_label, minlength=count)
+    area = np.bincount(t_label, triangle_areas(v, tris), minlength=count)
+    area += np.bincount(q_label, triangle_areas(v, quads[:, :3]) + triangle_areas(v, quads[:, [0, 2, 3]]),
+                        minlength=count)
+    keep = np.zeros(count, bool)
+    used = 0
+    for c in np.argsort(-area, kind="stable"):
+        if used + faces[c] <= target:
+            keep[c] = True
+            used += faces[c]
+    notes.append(f"budget: {count - keep.sum()} of {count} pieces dropped (smallest first) to stay within "
+                 f"{target} faces")
+    return tris[keep[t_label]], quads[keep[q_label]]
+
+
+def _hull(v, t, target, notes):
+    """The convex hull of everything, decimated to ``target`` triangles: the last resort."""
+    import trimesh
+
+    hull = trimesh.convex.convex_hull(v)
+    hv, ht = qem_decimate(np.asarray(hull.vertices, np.float64), np.asarray(hull.faces, np.int64), target)
+    notes.append(f"budget: no piece fits in {target} faces; the convex hull stands in ({len(ht)} triangles)")
+    return hv, ht
 
 
 def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, preserve_sharp: bool = False,
                  sharp_angle: float = 30.0, notes: list[str] | None = None,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decimate and pair to about ``target`` faces in this process: (vertices, triangles, quads)."""
+    """Decimate and pair to at most ``target`` faces in this process: (vertices, triangles, quads)."""
     notes = notes if notes is not None else []
     v, t = np.asarray(vertices, np.float64), np.asarray(triangles, np.int64)
     target = max(int(target), 1)
     if len(t) < FIRST_TRIANGLE_FACTOR * target:
         v, t = subdivide_to(v, t, int(FIRST_TRIANGLE_FACTOR * target) + 1)
-    max_fold = sharp_angle if preserve_sharp else 40.0
-    goal = int(FIRST_TRIANGLE_FACTOR * target)
-    pass_notes: list[str] = []
-    for _ in range(6):
-        pass_notes = []
-        v, t = qem_decimate(v, t, goal, preserve_sharp, pass_notes)
-        quads, rest = pair_triangles(v, t, max_fold=max_fold)
-        faces = len(quads) + len(rest)
-        if faces <= 1.04 * target or len(t) > 1.1 * goal:
-            break  # close enough, or decimation cannot go lower
-        goal = max(int(len(t) * target / faces), 1)
-    notes.extend(pass_notes)
-    notes.append(f"decimated to {len(t)} triangles, paired {len(quads)} into quads")
+    v, t = qem_decimate(v, t, int(BASE_FACTOR * target), preserve_sharp)
+    crease = sharp_angle if preserve_sharp else None
+    best = _search(v, t, target, preserve_sharp, crease, notes)
+    if best is None:  # triangles alone at the target: pairing can only lower the count
+        dv, dt, quads, rest = _decimate_and_pair(v, t, target, preserve_sharp, crease, notes)
+        best = (len(quads) + len(rest), dv, dt, quads, rest)
+    _, v, t, quads, rest = best[:5]
+    notes.append(f"lowpoly: decimated to {len(t)} triangles, {len(quads)} quads by matching the whole mesh")
+    if len(quads) + len(rest) > target:
+        rest, quads = _fit_pieces(v, rest, quads, target, notes)
+    if len(quads) + len(rest) == 0:
+        v, t = _hull(np.asarray(vertices, np.float64), triangles, target, notes)
+        quads, rest = pair_triangles(v, t, crease=crease)
     both = np.concatenate([rest.reshape(-1), quads.reshape(-1)])
     used_v, inverse = compact(v, both)
     split = 3 * len(rest)
