@@ -108,16 +108,17 @@ def main() -> int:
     parser.add_argument("--categories", default=CATEGORIES)
     parser.add_argument("--corpus", default=CORPUS)
     parser.add_argument("--resolution", type=int, default=96)
+    parser.add_argument("--no-blender", action="store_true", help="Kiln only (Blender's columns repeat Kiln's)")
     args = parser.parse_args()
-    import bpy  # noqa: F401 - fail early when bpy is missing
-
+    if not args.no_blender:
+        import bpy  # noqa: F401 - fail early when bpy is missing
     head = (f"{'mesh':10s} {'input':>6s} {'budget':>6s} | {'B quad':>6s} {'K quad':>6s} | {'B f/b':>5s} {'K f/b':>5s} | "
             f"{'B cham%':>7s} {'K cham%':>7s} | {'B haus%':>7s} {'K haus%':>7s} | {'B s':>5s} {'K s':>5s}")
     print(f"{head}\n{'-' * len(head)}", flush=True)
     rows = []
     for name, mesh, target in inputs(args.categories, args.corpus, args.resolution):
-        b_out, b_sec = blender_lowpoly(mesh, target)
         k_out, k_sec = kiln_lowpoly(mesh, target)
+        b_out, b_sec = (k_out, k_sec) if args.no_blender else blender_lowpoly(mesh, target)
         b, k = (retopo_report(o, mesh, target, samples=20_000) for o in (b_out, k_out))
         rows.append((b, k, b_sec, k_sec, target))
         print(f"{name:10s} {mesh.num_faces:6d} {target:6d} | {b['quad_ratio']:6.2f} {k['quad_ratio']:6.2f} | "
