@@ -143,3 +143,12 @@ def test_cancel_returns_within_a_second():
     thread.join(10)
     assert not thread.is_alive() and "exc" in caught
     assert caught["at"] - asked < 1.0
+
+
+def test_quad_mode_keeps_an_open_boundary_where_it_is():
+    from backend.geometry.metrics import boundary_deviation
+
+    mesh, out = run("grid", target_faces=400, mode="quad")
+    stats = topology_stats(out)
+    assert stats.euler == 1 and stats.boundary_edges > 0 and within(out, 400)
+    assert boundary_deviation(out, mesh) < 0.005

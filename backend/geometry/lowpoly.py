@@ -117,9 +117,10 @@ def _hull(v, t, target, notes):
 
 
 def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, preserve_sharp: bool = False,
-                 sharp_angle: float = 30.0, notes: list[str] | None = None,
+                 sharp_angle: float = 30.0, notes: list[str] | None = None, keep_pieces: bool = False,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decimate and pair to at most ``target`` faces in this process: (vertices, triangles, quads)."""
+    """Decimate and pair to at most ``target`` faces in this process: (vertices, triangles, quads).
+    ``keep_pieces`` keeps every piece even when they cannot fit (the count is then only aimed at)."""
     notes = notes if notes is not None else []
     v, t = np.asarray(vertices, np.float64), np.asarray(triangles, np.int64)
     target = max(int(target), 1)
@@ -140,7 +141,7 @@ def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, prese
     best = _closest(results, v, t, notes)
     _, v, t, quads, rest = best[:5]
     notes.append(f"lowpoly: decimated to {len(t)} triangles, {len(quads)} quads by matching the whole mesh")
-    if len(quads) + len(rest) > target:
+    if len(quads) + len(rest) > target and not keep_pieces:
         rest, quads = _fit_pieces(v, rest, quads, target, notes)
     if len(quads) + len(rest) == 0:
         v, t = _hull(np.asarray(vertices, np.float64), triangles, target, notes)
@@ -152,21 +153,22 @@ def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, prese
 
 
 def lowpoly_child(vertices: np.ndarray, triangles: np.ndarray, target_faces: int, preserve_sharp: bool,
-                  sharp_angle: float) -> dict[str, np.ndarray]:
+                  sharp_angle: float, keep_pieces: bool = False) -> dict[str, np.ndarray]:
     """(Runs in the child.) :func:`lowpoly_mesh` with its notes as a string array."""
     notes: list[str] = []
-    v, t, q = lowpoly_mesh(vertices, triangles, target_faces, preserve_sharp, sharp_angle, notes)
+    v, t, q = lowpoly_mesh(vertices, triangles, target_faces, preserve_sharp, sharp_angle, notes, keep_pieces)
     return {"vertices": v, "triangles": t, "quads": q, "notes": np.array(notes, dtype=str)}
 
 
 def lowpoly(vertices: np.ndarray, triangles: np.ndarray, target: int, preserve_sharp: bool = False,
             sharp_angle: float = 30.0, report: list[str] | None = None, cancel: CancelToken | None = None,
-            progress: ProgressFn = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            progress: ProgressFn = no_progress, keep_pieces: bool = False,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`lowpoly_mesh` in a killable child process: (vertices, triangles, quads)."""
     out = call_in_child(__name__, "lowpoly_child", {"vertices": vertices, "triangles": triangles},
                         {"target_faces": int(target), "preserve_sharp": bool(preserve_sharp),
-                         "sharp_angle": float(sharp_angle)}, cancel=cancel, progress=progress,
-                        stage="decimating", expected_seconds=1 + len(triangles) / 50_000)
+                         "sharp_angle": float(sharp_angle), "keep_pieces": bool(keep_pieces)},
+                        cancel=cancel, progress=progress, stage="decimating", expected_seconds=1 + len(triangles) / 50_000)
     if report is not None:
         report.extend(str(n) for n in out["notes"])
     return out["vertices"], out["triangles"], out["quads"]
