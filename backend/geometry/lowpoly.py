@@ -26,7 +26,7 @@ ERROR_SLACK = 1.15  # the decimation with more quads wins while its mean distanc
 
 
 def _decimate_and_pair(v, t, goal, preserve_sharp, crease, notes, planar):
-    dv, dt = qem_decimate(v, t, goal, preserve_sharp, notes, planar=planar)
+    dv, dt = qem_decimate(v, t, goal, True, notes, planar=planar)
     quads, rest = pair_triangles(dv, dt, crease=crease)
     return dv, dt, quads, rest
 
@@ -126,11 +126,11 @@ def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, prese
     target = max(int(target), 1)
     if len(t) < FIRST_TRIANGLE_FACTOR * target:
         v, t = subdivide_to(v, t, int(FIRST_TRIANGLE_FACTOR * target) + 1)
-    v, t = qem_decimate(v, t, PRE_FACTOR * target, preserve_sharp, planar=False)  # shared by both below
+    v, t = qem_decimate(v, t, PRE_FACTOR * target, True, planar=False)  # shared by both below
     crease = sharp_angle if preserve_sharp else None
     results = []
     for planar in (False, True):  # MeshLab with and without planar quadrics: see _closest
-        base_v, base_t = qem_decimate(v, t, int(BASE_FACTOR * target), preserve_sharp, planar=planar)
+        base_v, base_t = qem_decimate(v, t, int(BASE_FACTOR * target), True, planar=planar)
         best = _search(base_v, base_t, target, preserve_sharp, crease, notes, planar)
         if best is None:  # triangles alone at the target: pairing can only lower the count
             pass_notes: list[str] = []
