@@ -109,18 +109,21 @@ def main() -> int:
     parser.add_argument("--corpus", default=CORPUS)
     parser.add_argument("--resolution", type=int, default=96)
     parser.add_argument("--no-blender", action="store_true", help="Kiln only (Blender's columns repeat Kiln's)")
+    parser.add_argument("--gallery", help="also write a PNG: input, Blender, Kiln per row")
     args = parser.parse_args()
     if not args.no_blender:
         import bpy  # noqa: F401 - fail early when bpy is missing
     head = (f"{'mesh':10s} {'input':>6s} {'budget':>6s} | {'B quad':>6s} {'K quad':>6s} | {'B f/b':>5s} {'K f/b':>5s} | "
             f"{'B cham%':>7s} {'K cham%':>7s} | {'B haus%':>7s} {'K haus%':>7s} | {'B s':>5s} {'K s':>5s}")
     print(f"{head}\n{'-' * len(head)}", flush=True)
-    rows = []
+    rows, pictures = [], []
     for name, mesh, target in inputs(args.categories, args.corpus, args.resolution):
         k_out, k_sec = kiln_lowpoly(mesh, target)
         b_out, b_sec = (k_out, k_sec) if args.no_blender else blender_lowpoly(mesh, target)
         b, k = (retopo_report(o, mesh, target, samples=20_000) for o in (b_out, k_out))
         rows.append((b, k, b_sec, k_sec, target))
+        if args.gallery:
+            pictures.append((name, mesh, b_out, b, k_out, k))
         print(f"{name:10s} {mesh.num_faces:6d} {target:6d} | {b['quad_ratio']:6.2f} {k['quad_ratio']:6.2f} | "
               f"{b['faces'] / target:5.2f} {k['faces'] / target:5.2f} | {100 * b['chamfer']:7.3f} {100 * k['chamfer']:7.3f} | "
               f"{100 * b['hausdorff']:7.2f} {100 * k['hausdorff']:7.2f} | {b_sec:5.1f} {k_sec:5.1f}", flush=True)
@@ -132,7 +135,31 @@ def main() -> int:
               f"(>= 0.80 on {sum(c['quad_ratio'] >= 0.8 for c in col)}/{len(col)}); over budget {over}/{len(col)}; "
               f"Chamfer {100 * np.mean([c['chamfer'] for c in col]):.3f}%; "
               f"Hausdorff {100 * np.mean([c['hausdorff'] for c in col]):.2f}%; time {sum(r[2 + i] for r in rows):.1f} s")
+    if args.gallery:
+        write_gallery(args.gallery, pictures)
     return 0
+
+
+def write_gallery(path: str, pictures: list) -> None:
+    """One row per input: the dense input, Blender's result, Kiln's (polygon edges drawn)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from backend.procedural.gallery import rasterize
+
+    fig, axes = plt.subplots(len(pictures), 3, figsize=(7.5, 2.6 * len(pictures)), squeeze=False)
+    for row, (name, mesh, b_out, b, k_out, k) in zip(axes, pictures):
+        cells = [(mesh, f"{name}: input, {mesh.num_faces} faces"),
+                 (b_out, f"Blender {b['faces']} faces, quads {b['quad_ratio']:.2f}"),
+                 (k_out, f"Kiln {k['faces']} faces, quads {k['quad_ratio']:.2f}")]
+        for ax, (m, title) in zip(row, cells):
+            ax.imshow(rasterize(m, 320), interpolation="lanczos")
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
