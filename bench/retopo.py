@@ -7,6 +7,9 @@ For every corpus mesh (tests/mesh_corpus.py: real, primitive and broken meshes),
 runs in quad mode on the same mesh, alternately, in this one process. Both results are measured
 with backend/geometry/metrics.py against the input. Times are wall-clock of the remesh call
 itself (Blender: the operator; Kiln: the whole op, repair included); the ratio is Kiln / Blender.
+``fixed`` is the input's Euler characteristic after the op's repair (c: closed, o: open), what a
+remesh can keep; ``bnd%`` is how far the open boundaries moved from the repaired input's
+(``metrics.boundary_deviation``; UV seams welded by the repair are no boundary).
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import mesh_corpus  # noqa: E402
-from backend.geometry.metrics import retopo_report, topology_stats  # noqa: E402
+from backend.geometry import repair  # noqa: E402
+from backend.geometry.metrics import boundary_deviation, retopo_report, topology_stats  # noqa: E402
+from backend.geometry.polymesh import boundary_edge_count, euler_characteristic  # noqa: E402
 from backend.ops import retopo  # noqa: E402
 from backend.runtime import CancelToken
 from backend.runtime import no_progress  # noqa: E402
@@ -79,10 +84,21 @@ def kiln_quad(mesh: MeshPayload, faces: int) -> tuple[MeshPayload | None, float,
     return out, seconds, "ok" if not used else "fallback"
 
 
-def measure(result: MeshPayload | None, mesh: MeshPayload, faces: int) -> dict:
+def measure(result: MeshPayload | None, mesh: MeshPayload, faces: int, repaired: MeshPayload) -> dict:
     if result is None or result.num_faces == 0:
         return {}
-    return retopo_report(result, mesh, faces, samples=30_000)
+    out = retopo_report(result, mesh, faces, samples=30_000)
+    out["boundary"] = boundary_deviation(result, repaired)
+    return out
+
+
+def repaired(mesh: MeshPayload) -> tuple[MeshPayload, int, bool]:
+    """The input after the op's repair (welded within a tolerance, pinched vertices split: UV
+    seams are no boundary), its Euler characteristic and whether it is closed: what a remesh
+    can keep."""
+    cleaned = repair.clean(*repair.triangulate(mesh.positions, mesh.face_sizes, mesh.face_indices), [])
+    return (MeshPayload.from_triangles(cleaned.vertices, cleaned.triangles), euler_characteristic(cleaned.triangles),
+            not boundary_edge_count(cleaned.triangles))
 
 
 def main() -> int:
@@ -96,25 +112,29 @@ def main() -> int:
     retopo.run({"mesh": mesh_corpus.load("cube")}, {"target_faces": 100}, no_progress, CancelToken())  # warm imports
     rows = []
     head = (f"{'mesh':16s} {'euler':>5s} | {'B faces':>7s} {'K faces':>7s} | {'B haus%':>7s} {'K haus%':>7s} | "
-            f"{'B sing':>6s} {'K sing':>6s} | {'B eul':>5s} {'K eul':>5s} | {'B s':>6s} {'K s':>6s} {'K/B':>5s} | status")
+            f"{'B sing':>6s} {'K sing':>6s} | {'B eul':>5s} {'K eul':>5s} {'fixed':>5s} | {'B bnd%':>6s} {'K bnd%':>6s} | "
+            f"{'B s':>6s} {'K s':>6s} {'K/B':>5s} | status")
     print(f"target {args.faces} faces\n{head}\n{'-' * len(head)}", flush=True)
     for name in args.meshes.split(","):
         mesh = mesh_corpus.load(name)
         b_out, b_sec, b_status = blender_quadriflow(mesh, args.faces)
         k_out, k_sec, k_status = kiln_quad(mesh, args.faces)
-        b, k = measure(b_out, mesh, args.faces), measure(k_out, mesh, args.faces)
+        fixed, fixed_euler, closed = repaired(mesh)
+        b, k = measure(b_out, mesh, args.faces, fixed), measure(k_out, mesh, args.faces, fixed)
         row = {"mesh": name, "euler_in": topology_stats(mesh).euler, "blender": b, "kiln": k,
+               "euler_repaired": fixed_euler, "closed": closed,
                "blender_seconds": b_sec, "kiln_seconds": k_sec, "blender_status": b_status, "kiln_status": k_status}
         rows.append(row)
 
         def cell(d, key, fmt):
-            return format(d[key] * (100 if key == "hausdorff" else 1), fmt) if d else "-"
+            return format(d[key] * (100 if key in ("hausdorff", "boundary") else 1), fmt) if d else "-"
 
         ratio = k_sec / b_sec if b_out is not None else float("nan")
         print(f"{name:16s} {row['euler_in']:5d} | {cell(b, 'faces', '7d')} {cell(k, 'faces', '7d')} | "
               f"{cell(b, 'hausdorff', '7.2f')} {cell(k, 'hausdorff', '7.2f')} | "
               f"{cell(b, 'singular_vertices', '6d')} {cell(k, 'singular_vertices', '6d')} | "
-              f"{cell(b, 'euler', '5d')} {cell(k, 'euler', '5d')} | {b_sec:6.2f} {k_sec:6.2f} {ratio:5.2f} | "
+              f"{cell(b, 'euler', '5d')} {cell(k, 'euler', '5d')} {fixed_euler:5d}{'c' if closed else 'o'} | "
+              f"{cell(b, 'boundary', '6.2f')} {cell(k, 'boundary', '6.2f')} | {b_sec:6.2f} {k_sec:6.2f} {ratio:5.2f} | "
               f"B {b_status}, K {k_status}", flush=True)
     both = [r for r in rows if r["blender"] and r["kiln"]]
     print("\nsummary")
@@ -125,8 +145,14 @@ def main() -> int:
         over = sum(r[who]["hausdorff"] > 0.02 for r in done)
         within = sum(r[who]["face_count_error"] <= 0.10 for r in done)
         kept = sum(r[who]["euler"] == r["euler_in"] for r in done)
+        closed = [r for r in done if r["closed"]]
+        kept_closed = sum(r[who]["euler"] == r["euler_repaired"] for r in closed)
+        open_ = [r for r in done if not r["closed"]]
+        moved = max((r[who]["boundary"] for r in open_), default=float("nan"))
         print(f"  {who:8s} failures {fails}/{len(rows)}; worst Hausdorff {100 * worst:.2f}% "
-              f"({over} over 2%); face count within 10%: {within}/{len(done)}; Euler kept {kept}/{len(done)}")
+              f"({over} over 2%); face count within 10%: {within}/{len(done)}; Euler kept {kept}/{len(done)}; "
+              f"closed inputs (after repair) Euler kept {kept_closed}/{len(closed)}; open inputs: boundary moved "
+              f"at most {100 * moved:.2f}% of the diagonal")
     if both:
         b_sing = sum(r["blender"]["singular_vertices"] for r in both)
         k_sing = sum(r["kiln"]["singular_vertices"] for r in both)

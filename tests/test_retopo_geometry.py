@@ -135,3 +135,16 @@ def test_child_is_killed_on_cancel_within_a_second():
     out = call_in_child("backend.geometry.quad_engines", "instant_meshes",
                         {"vertices": cube.positions, "triangles": cube.triangulated()}, {"target_faces": 96})
     assert len(out["quads"]) > 50
+
+
+def test_boundary_deviation_sees_a_moved_rim():
+    from backend.geometry.metrics import boundary_deviation
+
+    grid = mesh_corpus.load("grid")
+    assert boundary_deviation(grid, grid) == 0.0
+    shrunk = mesh_corpus.load("grid")
+    shrunk.positions[:, :2] *= 0.9  # the rim moves inward by 5% of the width
+    width = float(np.ptp(grid.positions[:, 0]))
+    diagonal = float(np.linalg.norm(np.ptp(grid.positions, axis=0)))
+    assert np.isclose(boundary_deviation(shrunk, grid), 0.05 * width * np.sqrt(2) / diagonal, rtol=0.05)
+    assert boundary_deviation(mesh_corpus.load("cube"), grid) == float("inf")

@@ -115,3 +115,30 @@ def retopo_report(result: MeshPayload, reference: MeshPayload, target: int, samp
     out.update(surface_distance(result, reference, samples=samples).as_dict())
     out["face_count_error"] = face_count_error(result, target)
     return out
+
+
+def _boundary_points(mesh: MeshPayload, spacing: float) -> np.ndarray:
+    """Points every ``spacing`` along the open-boundary edges of ``mesh`` (welded by position)."""
+    positions, indices = weld_positions(mesh.positions, mesh.face_indices)
+    edges, counts = undirected_edges(mesh.face_sizes, indices)
+    ends = np.asarray(positions, np.float64)[edges[counts == 1]]
+    if len(ends) == 0:
+        return np.zeros((0, 3))
+    steps = np.maximum(np.ceil(np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) / spacing), 1).astype(int)
+    t = np.concatenate([np.arange(n + 1) / n for n in steps])
+    owner = np.repeat(np.arange(len(ends)), steps + 1)
+    return ends[owner, 0] + t[:, None] * (ends[owner, 1] - ends[owner, 0])
+
+
+def boundary_deviation(result: MeshPayload, reference: MeshPayload) -> float:
+    """How far the open boundaries moved: the two-sided Hausdorff distance between the boundary
+    curves of ``result`` and ``reference``, divided by the reference's bbox diagonal. 0 when
+    neither has a boundary, inf when only one has."""
+    from scipy.spatial import cKDTree
+
+    diagonal = bbox_diagonal(reference.positions)
+    spacing = 1e-3 * diagonal
+    a, b = _boundary_points(result, spacing), _boundary_points(reference, spacing)
+    if len(a) == 0 or len(b) == 0:
+        return 0.0 if len(a) == len(b) else float("inf")
+    return float(max(cKDTree(b).query(a)[0].max(), cKDTree(a).query(b)[0].max()) / diagonal)

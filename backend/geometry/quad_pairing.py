@@ -1,30 +1,35 @@
-"""Pair adjacent triangles into quads where together they form a clean quad.
+"""Pair adjacent triangles into quads across the whole mesh (a matching on the dual graph).
 
-A candidate is an interior edge between two triangles. It is accepted when the two triangles are
-nearly coplanar (dihedral angle below ``max_fold`` degrees), the quad is convex, and its corner
-angles stay within ``[min_corner, max_corner]``. Candidates are taken greedily, best first, where
-best means corners closest to 90 degrees and flattest fold; each triangle joins at most one quad.
+A candidate is an interior edge between two triangles whose union is a clean quad: convex, corner
+angles within ``[min_corner, max_corner]``, and flat enough: a fold (dihedral angle) up to
+``max_fold`` degrees, or a nearly planar quad (the diagonals pass within ``max_warp`` of the mean
+diagonal length of each other: a thin bevel triangle next to a large face folds steeply but
+barely leaves the plane). With ``crease`` set, no quad folds over an edge sharper than it. Every
+candidate is weighted by its squareness and flatness, and the pairs come from a matching of the
+whole dual graph (``dual_matching.heavy_matching``: as many quads as possible, then the best).
+Each quad starts at an end of the shared edge, so its 0-2 diagonal is the edge the two triangles
+shared and a fan triangulation gives back the same surface.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .dual_matching import heavy_matching
 from .sharp_features import dihedral_angles
 
 
 def _quad_corners(triangles, edges, pairs):
-    """The quad (a, c, b, d) made by triangles sharing edge (a,b), with c and d the opposite corners,
-    ordered to follow the first triangle's winding."""
+    """The quad (x, d, y, c) made by triangles sharing edge (x,y), with c and d the opposite
+    corners, following the first triangle's winding (c -> x in it)."""
     t0 = triangles[pairs[:, 0]]
     t1 = triangles[pairs[:, 1]]
     a, b = edges[:, 0], edges[:, 1]
     c = np.where((t0 != a[:, None]) & (t0 != b[:, None]), t0, 0).sum(axis=1)
     d = np.where((t1 != a[:, None]) & (t1 != b[:, None]), t1, 0).sum(axis=1)
-    # in t0, the corner after c in winding order: the quad goes c -> x -> d -> y
     pos_c = np.argmax(t0 == c[:, None], axis=1)
     after_c = t0[np.arange(len(t0)), (pos_c + 1) % 3]
     before_c = t0[np.arange(len(t0)), (pos_c + 2) % 3]
-    return np.stack([c, after_c, d, before_c], axis=1)
+    return np.stack([after_c, d, before_c, c], axis=1)
 
 
 def _corner_angles(vertices, quads):
@@ -41,8 +46,19 @@ def _corner_angles(vertices, quads):
     return angles, convex
 
 
+def warp(vertices: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """How far each quad leaves a plane: the distance between its two diagonals' lines divided
+    by the mean diagonal length (0 for a planar quad)."""
+    p = np.asarray(vertices, np.float64)[quads]
+    d1, d2 = p[:, 2] - p[:, 0], p[:, 3] - p[:, 1]
+    n = np.cross(d1, d2)
+    gap = np.abs(np.einsum("ij,ij->i", p[:, 1] - p[:, 0], n)) / np.maximum(np.linalg.norm(n, axis=1), 1e-300)
+    return gap / np.maximum(0.5 * (np.linalg.norm(d1, axis=1) + np.linalg.norm(d2, axis=1)), 1e-300)
+
+
 def pair_triangles(vertices: np.ndarray, triangles: np.ndarray, max_fold: float = 30.0,
-                   min_corner: float = 30.0, max_corner: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
+                   min_corner: float = 20.0, max_corner: float = 170.0, max_warp: float = 0.1,
+                   crease: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split ``triangles`` into (quads (Q,4), leftover triangles (T,3)), both keeping the winding."""
     vertices = np.asarray(vertices, dtype=np.float64)
     triangles = np.asarray(triangles, dtype=np.int64)
@@ -51,18 +67,18 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray, max_fold: float 
     edges, pairs, fold = dihedral_angles(vertices, triangles)
     quads = _quad_corners(triangles, edges, pairs)
     angles, convex = _corner_angles(vertices, quads)
-    ok = (fold <= max_fold) & convex & np.all((angles >= min_corner) & (angles <= max_corner), axis=1)
-    score = np.abs(angles - 90).max(axis=1) + fold
+    bent = warp(vertices, quads)
+    ok = convex & np.all((angles >= min_corner) & (angles <= max_corner), axis=1)
+    ok &= (fold <= max_fold) | (bent <= max_warp)
+    if crease is not None:
+        ok &= fold <= crease
+    square = 1 - np.abs(angles - 90).max(axis=1) / 90
+    weight = 1 + 0.7 * square + 0.3 * (1 - np.minimum(bent / max(max_warp, 1e-9), 1))
     cand = np.flatnonzero(ok)
-    cand = cand[np.argsort(score[cand], kind="stable")]
+    chosen = cand[heavy_matching(len(triangles), pairs[cand], weight[cand])]
     used = np.zeros(len(triangles), bool)
-    chosen = []
-    for i in cand:
-        f0, f1 = pairs[i]
-        if not used[f0] and not used[f1]:
-            used[f0] = used[f1] = True
-            chosen.append(i)
-    return quads[np.array(chosen, dtype=np.int64)].reshape(-1, 4), triangles[~used]
+    used[pairs[chosen].reshape(-1)] = True
+    return quads[chosen].reshape(-1, 4), triangles[~used]
 
 
 def split_into_quads(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

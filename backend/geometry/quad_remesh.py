@@ -82,6 +82,9 @@ COARSE_VARIANTS = ((0, 20, 1.0), (0, 10, 1.0), (0, 20, 1.04))
 # (torus: 530 -> 405 quads, rescaled to 654 -> 657; cone 530 -> 565, rescaled 469 -> 449)
 COUNT_MISS_TRUST = 0.4
 COARSE_RETRY_GAP = 0.05  # a coarse piece that missed the count this far from its part (unfitted) is not asked again
+# the low-poly path's faces, mostly quads, are each cut into 4 (a triangle into 3): ask for this
+# share of the budget (3.5 when the greedy pairing left ~half the faces triangles)
+LOWPOLY_SPLIT = 3.8
 DIRECT_TRIANGLES_PER_QUAD = 10  # the direct path's input (QuadriFlow and Instant Meshes), simplified likewise
 
 
@@ -463,16 +466,17 @@ def _split(piece: Piece | None, budget: int, opts: Options) -> Piece | None:
 
 
 def _lowpoly_quads(parts, indices, budgets, result, opts: Options, progress) -> int:
-    """Low-poly the parts in ``indices`` together (QEM never merges separate components) to about
-    a quarter of their budget, then cut every face into quads (3 per triangle, 4 per quad), except
-    lone triangles (debris that cannot get simpler), each one quad (:func:`lone_triangles_as_quads`).
+    """Low-poly the parts in ``indices`` together (QEM never merges separate components, and every
+    piece is kept) to ``1 / LOWPOLY_SPLIT`` of their budget, then cut every face into quads (3 per
+    triangle, 4 per quad), except lone triangles (debris that cannot get simpler), each one quad (:func:`lone_triangles_as_quads`).
     The whole result goes in the first part's slot. Returns how many faces it overshot the budget."""
     chosen = [parts[i] for i in indices]
     offsets = np.cumsum([0] + [len(p.vertices) for p in chosen[:-1]])
     budget = sum(budgets[i] for i in indices)
     v, t, q = lowpoly(np.concatenate([p.vertices for p in chosen]),
                       np.concatenate([p.triangles + o for p, o in zip(chosen, offsets)]),
-                      max(round(budget / 3.5), 1), opts.preserve_sharp, opts.crease_angle, None, opts.cancel, progress)
+                      max(round(budget / LOWPOLY_SPLIT), 1), opts.preserve_sharp, opts.crease_angle, None, opts.cancel,
+                      progress, keep_pieces=True)
     lone = _lone(t, q)
     v, q = split_into_quads(v, t[~lone], q)
     v, lone_quads = lone_triangles_as_quads(v, t[lone])

@@ -3,7 +3,9 @@
 Modes:
 - ``quad``: field-aligned pure-quad remesh (QuadriFlow, falling back to Instant Meshes, an SDF
   remesh, then low-poly), per connected component, after repairing what remeshers reject.
-- ``lowpoly``: QEM decimation to the target, then triangles paired into quads where clean.
+- ``lowpoly``: QEM decimation, then triangles paired into quads by a matching over the whole
+  mesh; never more faces than the target (a quad counts as one face; pieces that cannot fit are
+  dropped, smallest first, and the report says so).
 - ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
 
 Every connected piece is kept (bad input loses nothing) unless ``remove_debris`` asks to drop the
@@ -38,7 +40,7 @@ DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debri
 
 def params_schema() -> list[ParamSpec]:
     return [
-        ParamSpec("target_faces", "int", 2000, "number of faces wanted (the result is within 10%)",
+        ParamSpec("target_faces", "int", 2000, "number of faces wanted (quad/tri: within 10%; lowpoly: at most this)",
                   minimum=8, maximum=1_000_000),
         ParamSpec("mode", "choice", "quad", "quad: all-quad remesh; lowpoly: decimate + pair into quads; "
                   "tri: triangle decimation", choices=list(MODES)),
