@@ -6,7 +6,12 @@ caller checks the result (``backend.geometry.mesh_validity``) and falls back whe
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import numpy as np
+
+from .mesh_tokens import normalization
 
 
 def fan_triangles(face_sizes: np.ndarray, face_indices: np.ndarray) -> np.ndarray:
@@ -37,3 +42,44 @@ def condition_points(positions: np.ndarray, triangles: np.ndarray, frame: tuple[
     pts = a[pick] * (1 - s)[:, None] + b[pick] * (s * (1 - r2))[:, None] + c[pick] * (s * r2)[:, None]
     normals = cross[pick] / np.maximum(area[pick], 1e-12)[:, None]
     return np.concatenate([pts, normals], axis=1)
+
+
+@dataclass
+class ArtistResult:
+    """The model's mesh in the input's coordinates, before any check."""
+
+    positions: np.ndarray                 # (V,3) float64
+    faces: list[tuple[int, ...]]          # triangles and quads
+    tokens: int
+    seconds: float
+    complete: bool                        # the model ended with EOS (not cut at a limit)
+
+
+class ArtistRetopo:
+    """A loaded artist model: ``rebuild(vertices, triangles, budget, ...)`` -> ArtistResult."""
+
+    def __init__(self, model, name: str):
+        self.model = model.eval()
+        self.name = name
+        self.cfg = model.cfg
+
+    def rebuild(self, vertices: np.ndarray, triangles: np.ndarray, budget: int, seed: int = 0,
+                temperature: float = 0.0, progress=None, cancel=None) -> ArtistResult:
+        """Generate a mesh for the surface (vertices, triangles) with at most ``budget`` faces
+        (and at most the model's own limit). The model is asked for ~85% of the budget."""
+        import torch
+
+        began = time.perf_counter()
+        frame = normalization(np.asarray(vertices, np.float64))
+        points = condition_points(vertices, np.asarray(triangles, np.int64), frame, self.cfg.points,
+                                  np.random.default_rng(seed))
+        want = max(4, int(0.85 * min(budget, self.cfg.max_faces)))
+        device = next(self.model.parameters()).device
+        tensor = torch.from_numpy(points.astype(np.float32))[None].to(device)
+        reader, tokens = self.model.generate(tensor, want, max_faces=min(budget, self.cfg.max_faces),
+                                             temperature=temperature, top_k=50 if temperature > 0 else 0,
+                                             seed=seed, progress=progress, cancel=cancel)
+        quant = reader.mesh(self.cfg.levels, *frame)
+        complete = reader.done or (reader.need == 0 and len(tokens) < self.cfg.max_tokens - 1)
+        return ArtistResult(quant.positions(), list(quant.faces), len(tokens), time.perf_counter() - began,
+                            complete)

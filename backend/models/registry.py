@@ -21,7 +21,7 @@ from shared.payload import MeshPayload
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("backend.procedural.model", "backend.models.kiln_shape")
+PROVIDERS = ("backend.procedural.model", "backend.models.kiln_shape", "backend.models.kiln_artist")
 
 
 class ShapeModel(Protocol):
