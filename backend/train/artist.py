@@ -4,7 +4,7 @@
 
 Data: procedural artist meshes (fresh seeds, cached and reused with augmentation) and, with
 ``--games``, the training split of the 0 A.D. and SuperTuxKart meshes (``backend.datasets``;
-the held-out split is never read here). ``RUN/last.*`` is resumed when present; ``RUN/best.*``
+the held-out split is never read here; every 50th training-split mesh is kept for validation). ``RUN/last.*`` is resumed when present; ``RUN/best.*``
 keeps the weights with the lowest held-out loss; ``--export STEM`` writes them as an embedded model.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from backend.models.artist_mesh import ArtistConfig, ArtistMeshModel
 from backend.models.checkpoint import module_tensors, read_config, read_tensors, save_checkpoint
 from backend.models.mesh_tokens import PAD
+from backend.train.artist_data import game_meshes as game_triangle_meshes
 from backend.train.artist_data import make_example, procedural_mesh, quads_from_triangles
 from backend.train.loop import Clock, RunFolder, learning_rate
 
@@ -28,18 +29,47 @@ log = logging.getLogger("artist")
 VAL_SEED = 10_000_000  # procedural validation seeds start here; training seeds stay below
 
 
-def game_meshes(split: str, limit_faces: int) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def game_meshes(split: str, limit_faces: int, cache: Path | None = None
+                ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(name, positions, face sizes, face indices) of the game meshes in ``split`` ('train' or
-    'held_out') with at most ``limit_faces`` faces after quads are recovered."""
-    from backend.datasets.sources import game_mesh_split  # noqa: PLC0415 (optional until installed)
-
+    'held_out') with at most ``limit_faces`` faces after quads are recovered; read from / written
+    to ``cache`` (a safetensors file) when given."""
+    if cache is not None and cache.is_file():
+        return _read_games(cache)
     out = []
-    for name, positions, triangles in game_mesh_split(split):
-        if len(triangles) > 2 * limit_faces:
-            continue
+    for name, positions, triangles in game_triangle_meshes(split, 2 * limit_faces,
+                                                           lambda k, n: log.info("reading %s meshes %d/%d", split, k, n)):
         sizes, indices = quads_from_triangles(positions, triangles)
         if len(sizes) <= limit_faces:
             out.append((name, positions, sizes, indices))
+    if cache is not None:
+        _write_games(cache, out)
+    return out
+
+
+def _write_games(path: Path, meshes: list) -> None:
+    from safetensors.numpy import save_file
+
+    tensors = {}
+    for k, name in enumerate(("positions", "sizes", "indices")):
+        parts = [m[k + 1] for m in meshes]
+        tensors[name] = np.concatenate(parts).astype(np.float64 if k == 0 else np.int64)
+        tensors[f"{name}.offsets"] = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"names": json.dumps([m[0] for m in meshes])})
+
+
+def _read_games(path: Path) -> list:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as handle:
+        names = json.loads(handle.metadata()["names"])
+        arrays = {k: handle.get_tensor(k) for k in handle.keys()}
+    out = []
+    for m, name in enumerate(names):
+        parts = [arrays[key][arrays[f"{key}.offsets"][m]:arrays[f"{key}.offsets"][m + 1]]
+                 for key in ("positions", "sizes", "indices")]
+        out.append((name, *parts))
     return out
 
 
@@ -163,16 +193,21 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     rng = np.random.default_rng(0)
     step, best, seconds = 0, float("inf"), 0.0
-    if run.has_state():
-        step, saved = run.load_state(model, optimizer, rng)
-        best, seconds = saved.get("best_val", best), saved.get("seconds", 0.0)
-        log.info("resumed at step %d (%.0f s trained)", step, seconds)
-    games = game_meshes("train", cfg.max_faces) if args.games else []
+    games = game_meshes("train", cfg.max_faces, args.out / "games-train.safetensors") if args.games else []
     log.info("%d game meshes in the training split; %d parameters", len(games),
              sum(p.numel() for p in model.parameters()))
-    pool = Pool(games, args.procedural_share, args.cache)
-    val = validation_set(cfg, game_meshes("held_out", cfg.max_faces)[:16] if args.games else [], 16)
     data = {"procedural": True, "games": len(games)}
+    if run.has_state():
+        step, saved = run.load_state(model, optimizer, rng)
+        seconds = saved.get("seconds", 0.0)
+        # a best loss measured on another validation set does not compare: start a new best
+        best = saved.get("best_val", best) if saved.get("data") == data else float("inf")
+        log.info("resumed at step %d (%.0f s trained)", step, seconds)
+    # validation: every 50th training-split game mesh is kept out of training (the held-out split is
+    # left for bench/artist.py alone), plus procedural seeds the pool never draws
+    val_games = games[::50][:16]
+    pool = Pool([g for k, g in enumerate(games) if k % 50], args.procedural_share, args.cache)
+    val = validation_set(cfg, val_games, 16)
     clock, deadline = Clock(args.checkpoint_minutes), time.perf_counter() + args.minutes * 60
     began, window = time.perf_counter(), []
 

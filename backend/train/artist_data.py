@@ -25,6 +25,33 @@ def procedural_mesh(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mesh.positions.astype(np.float64), mesh.face_sizes, mesh.face_indices
 
 
+GAME_SOURCES = ("0ad", "supertuxkart")
+
+
+def game_meshes(split_name: str, max_triangles: int, progress=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, welded positions, triangles) of the 0 A.D. and SuperTuxKart meshes in ``split_name``
+    ("train" or "held_out", ``backend.datasets.sources.split``) with at most ``max_triangles``
+    triangles. Unreadable meshes are skipped; held-out evaluation sets never come back (the
+    readers refuse them)."""
+    from backend.datasets.sources import discover, load_mesh, split
+    from backend.geometry.mesh_graph import weld
+
+    out = []
+    refs = [r for r in discover(GAME_SOURCES) if split(r) == split_name]
+    for k, ref in enumerate(refs):
+        if progress is not None and k % 200 == 0:
+            progress(k, len(refs))
+        try:
+            positions, triangles = load_mesh(ref)
+        except (ValueError, OSError):
+            continue
+        if not 4 <= len(triangles) <= max_triangles:
+            continue
+        positions, triangles = weld(positions, triangles, 1e-6)
+        out.append((ref.name, positions, triangles))
+    return out
+
+
 def quads_from_triangles(positions: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A triangulated game mesh's quads recovered: coplanar (fold <= 2 degrees) convex triangle
     pairs become quads. Returns (face sizes, face indices)."""
