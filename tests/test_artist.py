@@ -211,3 +211,21 @@ def test_embedded_weights_load_and_generate():
     tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
     result = loaded.rebuild(v, tris, 12)
     assert 0 < len(result.faces) <= 12 and result.tokens > 0
+
+
+def test_generated_faces_never_repeat_a_vertex():
+    model = tiny_model(1)
+    model.head = NoEnd(model.head)
+    reader, _ = model.generate(torch.randn(1, TINY.points, 6), 40, temperature=1.5, seed=5)
+    assert len(reader.faces) == TINY.max_faces
+    assert all(len(set(f)) == len(f) for f in reader.faces)
+
+
+def test_deviation_sees_faces_off_the_surface():
+    v, quads = cube(2)
+    faces = [tuple(q) for q in quads]
+    tris = np.array([(f[0], f[k], f[k + 1]) for f in faces for k in (1, 2)])
+    off, missed = mesh_validity.deviation(v, faces, v, tris)
+    assert off < 1e-6 and missed < 1e-6
+    off, missed = mesh_validity.deviation(v * 1.5, faces, v, tris)
+    assert off > 0.1 and missed > 0.1

@@ -3,7 +3,8 @@
 ``cleanup`` drops what is plainly a generator's slip (faces that repeat a vertex or have no area,
 a face repeating another's vertices) and unused vertices; ``problems`` lists what is still wrong:
 edges used by more than two faces or twice in one direction (inconsistent winding), open edges
-when the input was closed, more faces than the budget.
+when the input was closed, more faces than the budget. ``deviation`` measures how far the mesh
+strays from the input surface, both ways.
 """
 from __future__ import annotations
 
@@ -77,3 +78,20 @@ def problems(positions: np.ndarray, faces: list[tuple[int, ...]], budget: int, c
         if open_edges:
             out.append(f"{open_edges} open edges where the input was closed")
     return out
+
+
+def deviation(positions: np.ndarray, faces: list[tuple[int, ...]], ref_vertices: np.ndarray,
+              ref_triangles: np.ndarray, samples: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """(largest distance from the mesh to the reference, 95th percentile of the reference's
+    distance to the mesh), both divided by the reference's bounding-box diagonal. The first finds
+    faces where there is no surface, the second surface the mesh left out."""
+    from .surface_distance import SurfaceQuery, sample_surface
+
+    tris = np.array([(f[0], f[k], f[k + 1]) for f in faces for k in range(1, len(f) - 1)], np.int64)
+    diag = float(np.linalg.norm(ref_vertices.max(0) - ref_vertices.min(0))) or 1.0
+    ref = SurfaceQuery(ref_vertices, ref_triangles, samples=4 * samples, seed=seed)
+    mine = SurfaceQuery(positions, tris, samples=4 * samples, seed=seed + 1)
+    out_pts, _ = sample_surface(positions, tris, samples, seed + 2)
+    ref_pts, _ = sample_surface(ref_vertices, ref_triangles, samples, seed + 3)
+    return (float(ref.distance(np.concatenate([out_pts, positions])).max()) / diag,
+            float(np.percentile(mine.distance(ref_pts), 95)) / diag)

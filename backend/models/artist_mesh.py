@@ -3,8 +3,8 @@
 A small point encoder (Fourier features of position + normal, cross-attended into learned latent
 queries) gives prefix tokens; a face-count token says how many faces are wanted; a decoder-only
 transformer reads ``[count, latents..., BOS, tokens...]`` causally. Generation keeps a KV cache,
-masks tokens the grammar does not allow, reports progress every hundred tokens and checks cancel
-inside the loop.
+masks tokens the grammar does not allow (and vertices that would repeat one of the face's own),
+reports progress every hundred tokens and checks cancel inside the loop.
 """
 from __future__ import annotations
 
@@ -203,6 +203,7 @@ class ArtistMeshModel(nn.Module):
                 mask[spec.block_base:spec.vocab_size] = True
             if offset_ok:
                 mask[spec.offset_base:spec.block_base] = True
+                mask[reader.repeated_offsets()] = False  # a face never repeats a vertex
             scores = logits.float().masked_fill(~mask, float("-inf"))
             if temperature <= 0:
                 token = int(scores.argmax())

@@ -250,6 +250,19 @@ class Decoder:
             return False, False, True
         return False, True, self.block is not None
 
+    def repeated_offsets(self) -> list[int]:
+        """Offset tokens that would repeat a vertex of the face being read (in the current block)."""
+        if self.need == 0 or self.block is None:
+            return []
+        n, s = self.spec.blocks_per_axis, self.spec.block
+        bx, by, bz = self.block // (n * n), (self.block // n) % n, self.block % n
+        out = []
+        for v in self.pending:
+            x, y, z = self.cells[v]
+            if (x // s, y // s, z // s) == (bx, by, bz):
+                out.append(self.spec.offset_base + ((x % s) * s + y % s) * s + z % s)
+        return out
+
     def face_tokens(self) -> list[int]:
         """Face tokens allowed now (ADJ only across an edge of the previous face)."""
         if not self.faces:

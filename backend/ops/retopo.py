@@ -7,7 +7,8 @@ Modes:
 - ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
 - ``artist``: the learned artist-mesh transformer (registry capability ``retopo-artist``) writes a
   quad-dominant low-poly mesh; its result is checked (no degenerate or duplicate faces, consistent
-  winding, manifold, closed where the input was closed, within the budget) and, when a check
+  winding, manifold, closed where the input was closed, within the budget, within 5% of the
+  diagonal of the input both ways) and, when a check
   fails or no model is installed, ``lowpoly`` runs instead. ``info["path"]`` says which did.
 
 Every connected piece is kept (bad input loses nothing) unless ``remove_debris`` asks to drop the
@@ -38,6 +39,7 @@ SUMMARY = "Retopologize a mesh: clean quads, a low-poly quad/tri mix, or triangl
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to rebuild (polygons or triangles)")}
 MODES = ("quad", "lowpoly", "tri", "artist")
 ARTIST_TRIES = 2  # greedy, then one sampled try
+ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
 
 
@@ -173,8 +175,16 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
             wrong.append("stopped at the model's length limit")
         how = "greedy" if attempt == 0 else "sampled"
         if not wrong:
+            cancel.check()
+            off, missed = mesh_validity.deviation(v, faces, mesh.vertices, mesh.triangles)
+            if off > ARTIST_MAX_DEVIATION:
+                wrong.append(f"faces {off:.1%} of the diagonal away from the input")
+            if missed > ARTIST_MAX_DEVIATION:
+                wrong.append(f"input surface left out ({missed:.1%} of the diagonal at the 95th percentile)")
+        if not wrong:
             cleaned = [f"{n} {kind}" for kind, n in dropped.items() if n]
-            report.append(f"artist model {name} ({how}, {result.tokens} tokens, {result.seconds:.1f} s)"
+            report.append(f"artist model {name} ({how}, {result.tokens} tokens, {result.seconds:.1f} s; "
+                          f"deviation {off:.2%}, coverage {missed:.2%} of the diagonal)"
                           + (f"; dropped {', '.join(cleaned)} faces" if cleaned else ""))
             tris = np.array([f for f in faces if len(f) == 3], np.int64).reshape(-1, 3)
             quads = np.array([f for f in faces if len(f) == 4], np.int64).reshape(-1, 4)
