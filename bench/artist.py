@@ -192,22 +192,30 @@ def main() -> int:
 
 
 def render(items, path: Path) -> None:
-    """A grid: per row the artist mesh, the dense input, then each method's result (polygon edges dark)."""
+    """A grid: per row the artist mesh, the dense input, the model's own unchecked mesh, then each
+    method's result (polygon edges dark)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from backend.models.kiln_artist import CAPABILITY
+    from backend.models.registry import get_registry
     from backend.procedural.gallery import rasterize
 
-    fig, axes = plt.subplots(len(items), 5, figsize=(10, 2.1 * len(items)), squeeze=False)
+    registry = get_registry()
+    model = registry.get(registry.default_name(CAPABILITY))
+    fig, axes = plt.subplots(len(items), 6, figsize=(12, 2.1 * len(items)), squeeze=False)
     for row, (name, src, reference, results) in zip(axes, items):
-        shown = [("artist mesh", src), ("dense input", reference)] + [
+        raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces)
+        raw_mesh = MeshPayload(raw.positions.astype(np.float32), np.array([len(f) for f in raw.faces], np.int32),
+                               np.array([v for f in raw.faces for v in f], np.int32))
+        shown = [(f"{name[-28:]}", src), ("dense input", reference), ("model, unchecked (greedy)", raw_mesh)] + [
             (f"{m}: {results[m].info.get('path', m) if results[m].info else m}", results[m]) for m in METHODS]
         for ax, (title, mesh) in zip(row, shown):
-            ax.imshow(rasterize(mesh, size=200), interpolation="lanczos")
+            if mesh.num_faces:
+                ax.imshow(rasterize(mesh, size=200), interpolation="lanczos")
             ax.set_title(f"{title}\n{mesh.num_faces} faces", fontsize=7)
             ax.axis("off")
-        row[0].set_ylabel(name)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
