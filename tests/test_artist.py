@@ -229,3 +229,29 @@ def test_deviation_sees_faces_off_the_surface():
     assert off < 1e-6 and missed < 1e-6
     off, missed = mesh_validity.deviation(v * 1.5, faces, v, tris)
     assert off > 0.1 and missed > 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["plane", "loose", "scan"])
+def test_far_inputs_give_a_valid_mesh_and_say_which_path(case, monkeypatch):
+    """Inputs unlike any training mesh, through the embedded model: a valid mesh, the path named."""
+    import mesh_corpus
+
+    monkeypatch.setattr(registry_module, "_registry", None)
+    rng = np.random.default_rng(0)
+    if case == "plane":
+        mesh, target = MeshPayload.from_triangles(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float),
+                                                  np.array([[0, 1, 2], [0, 2, 3]])), 8
+    elif case == "loose":
+        mesh, target = MeshPayload.from_triangles(rng.random((600, 3)), np.arange(600).reshape(200, 3)), 200
+    else:
+        mesh, target = mesh_corpus.load("scan_bunny"), 300
+    out = retopo.run({"mesh": mesh}, {"mode": "artist", "target_faces": target}, lambda *a: None,
+                     CancelToken())["mesh"]
+    out.validate()
+    assert out.info["path"] in ("artist", "lowpoly (fallback)")
+    assert any("kiln-artist-s" in line for line in out.info["report"])
+    assert 0 < out.num_faces <= int(1.1 * target)
+    if out.info["path"] == "artist":  # the model's own mesh passed every check (lowpoly's has its own tests)
+        faces = mesh_validity.face_list(out.face_sizes, out.face_indices)
+        assert mesh_validity.problems(out.positions.astype(np.float64), faces, target, False, 0.0) == []
