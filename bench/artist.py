@@ -170,7 +170,7 @@ def main() -> int:
         cells = " | ".join(f"{row[m]['faces']:7d} {row[m]['budget_ratio']:4.2f} {row[m]['quad_ratio']:5.2f} "
                            f"{100 * row[m]['chamfer']:5.2f} {100 * row[m]['hausdorff']:6.2f} {row[m]['seconds']:5.1f}"
                            for m in METHODS)
-        print(f"{name:22s} {art_faces:5d} {budget:6d} | {cells} | {row['artist']['path']}", flush=True)
+        print(f"{name[-22:]:22s} {art_faces:5d} {budget:6d} | {cells} | {row['artist']['path']}", flush=True)
     print("\nmeans over", len(rows), "meshes")
     for m in METHODS:
         def mean(key):

@@ -146,6 +146,10 @@ def validate(model: ArtistMeshModel, examples: list[dict]) -> float:
     return total / weight
 
 
+LICENSE = ("CC-BY-SA-4.0 (weights learned from CC-BY-SA 0 A.D. and SuperTuxKart art; attribution in the "
+           "model card)")
+
+
 def export(run: Path, stem: Path, card_facts: dict | None = None) -> None:
     """Write ``run/best`` as an embedded model ``stem.safetensors`` + ``stem.json`` (model tensors only)."""
     config = read_config(run / "best")
@@ -153,7 +157,9 @@ def export(run: Path, stem: Path, card_facts: dict | None = None) -> None:
     keep = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "rng."))}
     save_checkpoint(stem, keep, {**ArtistConfig.from_json(config).to_json(),
                                  "trained": {k: config[k] for k in ("step", "val_loss", "seconds", "data")
-                                             if k in config}, **(card_facts or {})})
+                                             if k in config},
+                                 "license": LICENSE if config.get("data", {}).get("games") else "GPL-3.0-or-later",
+                                 **(card_facts or {})})
 
 
 def main(argv: list[str] | None = None) -> None:
