@@ -38,7 +38,8 @@ RESOURCE = "cpu"
 SUMMARY = "Retopologize a mesh: clean quads, a low-poly quad/tri mix, or triangles at a target face count."
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to rebuild (polygons or triangles)")}
 MODES = ("quad", "lowpoly", "tri", "artist")
-ARTIST_TRIES = 2  # greedy, then one sampled try
+ARTIST_TRIES = 2  # sampled tries (seeds 0, 1): greedy decoding of the small model loops on one vertex
+ARTIST_TEMPERATURE = 0.8
 ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
 
@@ -165,15 +166,14 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
     span = 0.5 / ARTIST_TRIES
     for attempt in range(ARTIST_TRIES):
         step = sub_progress(progress, attempt * span, (attempt + 1) * span)
-        result = model.rebuild(mesh.vertices, mesh.triangles, target, seed=attempt,
-                               temperature=0.0 if attempt == 0 else 0.7,
+        result = model.rebuild(mesh.vertices, mesh.triangles, target, seed=attempt, temperature=ARTIST_TEMPERATURE,
                                progress=lambda done, limit: step(done / limit, "artist", f"{done} tokens"),
                                cancel=cancel)
         v, faces, dropped = mesh_validity.cleanup(result.positions, result.faces, min_area)
         wrong = mesh_validity.problems(v, faces, target, closed, min_area)
         if not result.complete:
             wrong.append("stopped at the model's length limit")
-        how = "greedy" if attempt == 0 else "sampled"
+        how = f"try {attempt + 1}, sampled at temperature {ARTIST_TEMPERATURE}"
         if not wrong:
             cancel.check()
             off, missed = mesh_validity.deviation(v, faces, mesh.vertices, mesh.triangles)
