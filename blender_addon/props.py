@@ -51,7 +51,9 @@ QUALITY = [("DRAFT", "Draft", "Fastest: coarse mesh, few sampling steps"),
            ("HIGH", "High", "Finest mesh and most sampling steps; slowest")]
 RETOPO_MODES = [("quad", "Quad", "Quad-dominant remesh with clean edge flow"),
                 ("lowpoly", "Low Poly", "Decimate to a game-ready low-poly triangle mesh that keeps the silhouette"),
-                ("tri", "Triangles", "Isotropic triangle remesh")]
+                ("tri", "Triangles", "Isotropic triangle remesh"),
+                ("artist", "Artist (learned)", "A learned artist-style quad-dominant low-poly mesh; falls back to "
+                 "Low Poly when the model's mesh fails a check")]
 PARTS_OUTPUT = [("OBJECTS", "Objects", "One named object per part under one parent"),
                 ("GROUPS", "Vertex Groups", "One object: a named vertex group and a material slot per part")]
 SYMMETRY = [("NONE", "None", "No symmetry"), ("X", "X", "Mirror across X"), ("Y", "Y", "Mirror across Y"),

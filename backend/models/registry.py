@@ -25,7 +25,7 @@ from shared.payload import MeshPayload
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("backend.procedural.model", "backend.models.kiln_shape", "backend.models.published.provider",
-             "backend.models.kiln_parts", "backend.models.diffusion_texture")
+             "backend.models.kiln_parts", "backend.models.diffusion_texture", "backend.models.kiln_artist")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"   # embedded models: weights, config, card
 
 

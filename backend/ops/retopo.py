@@ -7,6 +7,11 @@ Modes:
   mesh; never more faces than the target (a quad counts as one face; pieces that cannot fit are
   dropped, smallest first, and the report says so).
 - ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
+- ``artist``: the learned artist-mesh transformer (registry capability ``retopo-artist``) writes a
+  quad-dominant low-poly mesh; its result is checked (no degenerate or duplicate faces, consistent
+  winding, manifold, closed where the input was closed, within the budget, within 5% of the
+  diagonal of the input both ways) and, when a check
+  fails or no model is installed, ``lowpoly`` runs instead. ``info["path"]`` says which did.
 
 Every connected piece is kept (bad input loses nothing) unless ``remove_debris`` asks to drop the
 tiny ones. ``symmetry`` (none/x/y/z) remeshes the positive half and mirrors it across the plane
@@ -20,7 +25,7 @@ import numpy as np
 from shared.payload import MeshPayload
 from shared.protocol import ParamSpec
 
-from backend.geometry import repair
+from backend.geometry import mesh_validity, repair
 from backend.geometry.decimate import decimate, subdivide_to
 from backend.geometry.killable import ChildFailure, prewarm
 from backend.geometry.lowpoly import lowpoly
@@ -34,7 +39,10 @@ NAME = "retopo"
 RESOURCE = "cpu"
 SUMMARY = "Retopologize a mesh: clean quads, a low-poly quad/tri mix, or triangles at a target face count."
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to rebuild (polygons or triangles)")}
-MODES = ("quad", "lowpoly", "tri")
+MODES = ("quad", "lowpoly", "tri", "artist")
+ARTIST_TRIES = 2  # sampled tries (seeds 0, 1): greedy decoding of the small model loops on one vertex
+ARTIST_TEMPERATURE = 0.8
+ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
 
 
@@ -43,7 +51,8 @@ def params_schema() -> list[ParamSpec]:
         ParamSpec("target_faces", "int", 2000, "number of faces wanted (quad/tri: within 10%; lowpoly: at most this)",
                   minimum=8, maximum=1_000_000),
         ParamSpec("mode", "choice", "quad", "quad: all-quad remesh; lowpoly: decimate + pair into quads; "
-                  "tri: triangle decimation", choices=list(MODES)),
+                  "tri: triangle decimation; artist: learned artist-style quad mesh (falls back to lowpoly)",
+                  choices=list(MODES)),
         ParamSpec("preserve_sharp", "bool", False, "keep creases (edges sharper than sharp_angle)"),
         ParamSpec("sharp_angle", "float", 35.0, "dihedral angle in degrees above which an edge is a crease",
                   minimum=1.0, maximum=179.0),
@@ -100,8 +109,18 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     cancel.check()
     work = sub_progress(progress, 0.1, 0.95)
     mode = params["mode"]
+    path = mode
     try:
-        if mode == "quad":
+        if mode == "artist":
+            merged = _merge(parts)
+            found = _artist(merged, target, report, cancel, work)
+            if found is None:
+                path = "lowpoly (fallback)"
+                v, tris, quads = lowpoly(merged.vertices, merged.triangles, target, params["preserve_sharp"],
+                                         params["sharp_angle"], report, cancel, sub_progress(work, 0.5, 1.0))
+            else:
+                v, tris, quads = found
+        elif mode == "quad":
             v, tris, quads = _quad(parts, target, params, report, cancel, work)
         elif mode == "lowpoly":
             merged = _merge(parts)
@@ -122,9 +141,59 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     out.part_materials = []
     report.append(f"{out.num_faces} faces ({len(quads)} quads, {len(tris)} triangles) for a target of "
                   f"{int(params['target_faces'])}")
-    out.info = {"report": report, "mode": mode}
+    out.info = {"report": report, "mode": mode, "path": path}
     progress(1.0, "done", report[-1])
     return {"mesh": out}
+
+
+def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: CancelToken, progress
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The artist model's mesh as (vertices, triangles, quads) when one passes every check, else
+    None with the reason in ``report``."""
+    from backend.models.kiln_artist import CAPABILITY
+    from backend.models.registry import get_registry
+
+    registry = get_registry()
+    name = registry.default_name(CAPABILITY)
+    if name is None:
+        report.append("no artist model installed; lowpoly used instead")
+        return None
+    try:
+        model = registry.get(name)
+    except (OSError, ValueError) as exc:
+        report.append(f"artist model {name} did not load ({exc}); lowpoly used instead")
+        return None
+    closed = boundary_edge_count(mesh.triangles) == 0
+    min_area = (1e-5 * bbox_diagonal(mesh.vertices)) ** 2
+    span = 0.5 / ARTIST_TRIES
+    for attempt in range(ARTIST_TRIES):
+        step = sub_progress(progress, attempt * span, (attempt + 1) * span)
+        result = model.rebuild(mesh.vertices, mesh.triangles, target, seed=attempt, temperature=ARTIST_TEMPERATURE,
+                               progress=lambda done, limit: step(done / limit, "artist", f"{done} tokens"),
+                               cancel=cancel)
+        v, faces, dropped = mesh_validity.cleanup(result.positions, result.faces, min_area)
+        wrong = mesh_validity.problems(v, faces, target, closed, min_area)
+        if not result.complete:
+            wrong.append("stopped at the model's length limit")
+        how = f"try {attempt + 1}, sampled at temperature {ARTIST_TEMPERATURE}"
+        if not wrong:
+            cancel.check()
+            off, missed = mesh_validity.deviation(v, faces, mesh.vertices, mesh.triangles)
+            if off > ARTIST_MAX_DEVIATION:
+                wrong.append(f"faces {off:.1%} of the diagonal away from the input")
+            if missed > ARTIST_MAX_DEVIATION:
+                wrong.append(f"input surface left out ({missed:.1%} of the diagonal at the 95th percentile)")
+        if not wrong:
+            cleaned = [f"{n} {kind}" for kind, n in dropped.items() if n]
+            report.append(f"artist model {name} ({how}, {result.tokens} tokens, {result.seconds:.1f} s; "
+                          f"deviation {off:.2%}, coverage {missed:.2%} of the diagonal)"
+                          + (f"; dropped {', '.join(cleaned)} faces" if cleaned else ""))
+            tris = np.array([f for f in faces if len(f) == 3], np.int64).reshape(-1, 3)
+            quads = np.array([f for f in faces if len(f) == 4], np.int64).reshape(-1, 4)
+            return v, tris, quads
+        report.append(f"artist model {name} ({how}) result rejected: {'; '.join(wrong)}")
+    report.append("lowpoly used instead of the artist model")
+    return None
 
 
 def _positive_half(mesh: repair.TriMesh, axis: int, name: str, report: list[str]) -> tuple[repair.TriMesh, float]:

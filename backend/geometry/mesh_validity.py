@@ -1,0 +1,97 @@
+"""Checks a generated polygon mesh must pass before it is handed out, and the cleanup allowed first.
+
+``cleanup`` drops what is plainly a generator's slip (faces that repeat a vertex or have no area,
+a face repeating another's vertices) and unused vertices; ``problems`` lists what is still wrong:
+edges used by more than two faces or twice in one direction (inconsistent winding), open edges
+when the input was closed, more faces than the budget. ``deviation`` measures how far the mesh
+strays from the input surface, both ways.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def face_list(face_sizes: np.ndarray, face_indices: np.ndarray) -> list[tuple[int, ...]]:
+    starts = np.concatenate([[0], np.cumsum(face_sizes)])
+    return [tuple(int(v) for v in face_indices[a:b]) for a, b in zip(starts[:-1], starts[1:])]
+
+
+def _area(positions: np.ndarray, face: tuple[int, ...]) -> float:
+    p = positions[list(face)]
+    return 0.5 * float(np.linalg.norm(np.cross(p, np.roll(p, -1, axis=0)).sum(axis=0)))
+
+
+def cleanup(positions: np.ndarray, faces: list[tuple[int, ...]], min_area: float
+            ) -> tuple[np.ndarray, list[tuple[int, ...]], dict[str, int]]:
+    """(positions, faces, counts of what was dropped): degenerate and duplicate faces removed,
+    unused vertices dropped."""
+    kept, seen = [], set()
+    dropped = {"degenerate": 0, "duplicate": 0}
+    for f in faces:
+        if len(f) < 3 or len(set(f)) < len(f) or _area(positions, f) <= min_area:
+            dropped["degenerate"] += 1
+            continue
+        key = frozenset(f)
+        if key in seen:
+            dropped["duplicate"] += 1
+            continue
+        seen.add(key)
+        kept.append(f)
+    used = sorted({v for f in kept for v in f})
+    remap = {v: i for i, v in enumerate(used)}
+    return positions[used], [tuple(remap[v] for v in f) for f in kept], dropped
+
+
+def edge_counts(faces: list[tuple[int, ...]]) -> tuple[dict, dict]:
+    """(directed edge -> uses, undirected edge -> uses)."""
+    directed: dict[tuple[int, int], int] = {}
+    undirected: dict[tuple[int, int], int] = {}
+    for f in faces:
+        for i in range(len(f)):
+            a, b = f[i], f[(i + 1) % len(f)]
+            directed[(a, b)] = directed.get((a, b), 0) + 1
+            key = (a, b) if a < b else (b, a)
+            undirected[key] = undirected.get(key, 0) + 1
+    return directed, undirected
+
+
+def problems(positions: np.ndarray, faces: list[tuple[int, ...]], budget: int, closed: bool,
+             min_area: float) -> list[str]:
+    """What is wrong with the mesh (empty when it passes every check)."""
+    out = []
+    if not faces:
+        return ["no faces"]
+    if len(faces) > budget:
+        out.append(f"{len(faces)} faces over the budget of {budget}")
+    bad = sum(1 for f in faces if len(set(f)) < len(f) or _area(positions, f) <= min_area)
+    if bad:
+        out.append(f"{bad} degenerate faces")
+    if len({frozenset(f) for f in faces}) < len(faces):
+        out.append("duplicate faces")
+    directed, undirected = edge_counts(faces)
+    if any(n > 1 for n in directed.values()):
+        out.append("inconsistent winding (an edge used twice in one direction)")
+    if any(n > 2 for n in undirected.values()):
+        out.append("non-manifold edges")
+    if closed:
+        open_edges = sum(1 for n in undirected.values() if n == 1)
+        if open_edges:
+            out.append(f"{open_edges} open edges where the input was closed")
+    return out
+
+
+def deviation(positions: np.ndarray, faces: list[tuple[int, ...]], ref_vertices: np.ndarray,
+              ref_triangles: np.ndarray, samples: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """(largest distance from the mesh to the reference, 95th percentile of the reference's
+    distance to the mesh), both divided by the reference's bounding-box diagonal. The first finds
+    faces where there is no surface, the second surface the mesh left out."""
+    from .surface_distance import SurfaceQuery, sample_surface
+
+    tris = np.array([(f[0], f[k], f[k + 1]) for f in faces for k in range(1, len(f) - 1)], np.int64)
+    diag = float(np.linalg.norm(ref_vertices.max(0) - ref_vertices.min(0))) or 1.0
+    ref = SurfaceQuery(ref_vertices, ref_triangles, samples=4 * samples, seed=seed)
+    mine = SurfaceQuery(positions, tris, samples=4 * samples, seed=seed + 1)
+    out_pts, _ = sample_surface(positions, tris, samples, seed + 2)
+    ref_pts, _ = sample_surface(ref_vertices, ref_triangles, samples, seed + 3)
+    return (float(ref.distance(np.concatenate([out_pts, positions])).max()) / diag,
+            float(np.percentile(mine.distance(ref_pts), 95)) / diag)
