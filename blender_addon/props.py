@@ -50,7 +50,7 @@ QUALITY = [("DRAFT", "Draft", "Fastest: coarse mesh, few sampling steps"),
            ("STANDARD", "Standard", "Balanced speed and detail"),
            ("HIGH", "High", "Finest mesh and most sampling steps; slowest")]
 RETOPO_MODES = [("quad", "Quad", "Quad-dominant remesh with clean edge flow"),
-                ("lowpoly", "Low Poly", "Decimate to a game-ready low-poly triangle mesh that keeps the silhouette"),
+                ("lowpoly", "Low Poly", "Decimate and pair into a quad-dominant game-ready mesh, never over the face count"),
                 ("tri", "Triangles", "Isotropic triangle remesh"),
                 ("artist", "Artist (learned)", "A learned artist-style quad-dominant low-poly mesh; falls back to "
                  "Low Poly when the model's mesh fails a check")]
