@@ -1,7 +1,7 @@
 """Where a surface wears and where dirt gathers, and the relief a normal map is made from.
 
-* Edge wear: convex places near sharp edges (vertex convexity, and how far the smooth normal
-  strays from the face's own normal, which is large only next to an edge).
+* Edge wear: texels within ~1% of the object's size of a sharp convex (or open) edge, broken up
+  by noise, so corners and rims chip while faces stay whole.
 * Dirt: places the sky cannot see (ambient occlusion from depth maps in many directions:
   a vertex is open to a direction when no other surface hides it there) and concave creases.
 * :func:`height_to_normal`: a tangent-space normal map from a baked height image (UV space:
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .bake import TexelMap
 from .camera import Camera
@@ -104,6 +105,43 @@ def vertex_exposure(positions: np.ndarray, triangles: np.ndarray, normals: np.nd
     return np.clip(seen_weight / np.maximum(total_weight, 1e-9), 0, 1)
 
 
+def sharp_edges(positions: np.ndarray, triangles: np.ndarray, face_n: np.ndarray,
+                angle: float = 35.0) -> np.ndarray:
+    """(E,2) vertex pairs of convex edges sharper than ``angle`` degrees, and open (boundary) edges."""
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    face = np.tile(np.arange(len(triangles)), 3)
+    opposite = np.concatenate([triangles[:, 2], triangles[:, 0], triangles[:, 1]])
+    key = np.sort(edges, axis=1)
+    order = np.lexsort((key[:, 1], key[:, 0]))
+    key, face, opposite = key[order], face[order], opposite[order]
+    same = (key[1:] == key[:-1]).all(axis=1)
+    first = np.concatenate([[True], ~same])
+    count = np.diff(np.concatenate([np.flatnonzero(first), [len(key)]]))
+    open_edges = key[first][count == 1]
+    pair = np.flatnonzero(same)
+    a, b = face[pair], face[pair + 1]
+    bend = np.einsum("ij,ij->i", face_n[a], face_n[b]) < np.cos(np.radians(angle))
+    # convex when the other face's far corner lies below this face's plane
+    below = np.einsum("ij,ij->i", face_n[a], positions[opposite[pair + 1]] - positions[key[pair, 0]]) < 0
+    return np.concatenate([key[pair][bend & below], open_edges])
+
+
+def edge_distance(points: np.ndarray, positions: np.ndarray, edges: np.ndarray, spacing: float,
+                  limit: int = 400_000) -> np.ndarray:
+    """Distance from each point to the nearest of ``edges`` (sampled every ``spacing``)."""
+    if len(edges) == 0:
+        return np.full(len(points), np.inf)
+    start, stop = positions[edges[:, 0]], positions[edges[:, 1]]
+    length = np.linalg.norm(stop - start, axis=1)
+    spacing = max(spacing, float(length.sum()) / limit)
+    steps = np.maximum(1, np.ceil(length / spacing).astype(np.int64))
+    owner = np.repeat(np.arange(len(edges)), steps + 1)
+    t = np.arange(len(owner)) - np.repeat(np.cumsum(steps + 1) - (steps + 1), steps + 1)
+    t = t / steps[owner]
+    samples = start[owner] + (stop - start)[owner] * t[:, None]
+    return cKDTree(samples).query(points, k=1)[0]
+
+
 def wear_and_dirt(texels: TexelMap, positions: np.ndarray, triangles: np.ndarray, seed: int = 0,
                   check: Check = _nothing) -> tuple[np.ndarray, np.ndarray]:
     """Per-texel edge wear and dirt amounts in [0, 1]."""
@@ -113,15 +151,16 @@ def wear_and_dirt(texels: TexelMap, positions: np.ndarray, triangles: np.ndarray
     convex = vertex_convexity(points, tris, vertex_n)
     check()
     exposure = vertex_exposure(points, tris, vertex_n, check=check)
-    smooth = texels.interpolate(tris, vertex_n)
-    smooth /= np.maximum(np.linalg.norm(smooth, axis=1, keepdims=True), 1e-30)
-    edge = 1.0 - np.einsum("ij,ij->i", smooth, face_n[texels.face])
+    check()
+    width = 0.012 * diag
+    near_edge = np.clip(1.0 - edge_distance(texels.points, points, sharp_edges(points, tris, face_n), width / 3)
+                        / width, 0, 1)
     texel_convex = texels.interpolate(tris, convex)
     texel_open = texels.interpolate(tris, exposure)
-    mottle = fbm(texels.points / diag * 12.0, 1, seed + 11) * 0.5 + 0.5
-    wear = np.clip(texel_convex * 6.0, 0, 1) * np.clip(edge * 12.0 - 0.5 * mottle, 0, 1)
+    mottle = fbm(texels.points / diag * 14.0, 2, seed + 11) * 0.5 + 0.5
+    wear = np.clip(near_edge * 1.8 - 0.9 * mottle, 0, 1)
     dirt = np.clip((0.75 - texel_open) * 2.0 + np.clip(-texel_convex * 4.0, 0, 1) * 0.5, 0, 1)
-    return np.clip(wear * 1.5, 0, 1), np.clip(dirt * (0.55 + 0.45 * mottle), 0, 1)
+    return wear, np.clip(dirt * (0.55 + 0.45 * mottle), 0, 1)
 
 
 def height_to_normal(height: np.ndarray, strength: float = 2.0) -> np.ndarray:

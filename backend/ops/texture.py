@@ -251,11 +251,12 @@ def weather(values: dict[str, np.ndarray], wear: np.ndarray, dirt: np.ndarray, b
     d = (dirt * amount)[:, None]
     b = bare[:, None]
     base = values["base_color"]
-    lifted = base + (1.0 - base) * 0.35 * b + 0.06 * (1 - b)
-    base = base * (1 - w) + lifted * w
-    base = base * (1 - 0.55 * d) + np.array([0.20, 0.16, 0.11]) * 0.3 * d
+    lifted = base + (1.0 - base) * 0.55 * b + 0.12 * (1 - b)
+    base = base * (1 - w) + np.clip(lifted, 0, 1) * w
+    grime = np.array([0.16, 0.13, 0.09])
+    base = base * (1 - 0.7 * d) + grime * 0.7 * d * 0.6
     values["base_color"] = np.clip(base, 0, 1)
-    values["roughness"] = np.clip(values["roughness"] * (1 - 0.5 * w * b) + (1 - values["roughness"]) * 0.5 * d, 0, 1)
+    values["roughness"] = np.clip(values["roughness"] * (1 - 0.5 * w * b) + (1 - values["roughness"]) * 0.6 * d, 0, 1)
     values["metallic"] = np.clip(values["metallic"] * (1 - 0.7 * d), 0, 1)
     values["height"] = np.clip(values["height"] - 0.35 * w, 0, 1)
 
