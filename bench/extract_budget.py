@@ -55,7 +55,8 @@ def main() -> int:
                 mesh = trimesh.Trimesh(*simplify_to_budget(vertices, faces, args.budget))
                 points, _ = trimesh.sample.sample_surface(mesh, 20000, seed=0)
                 _, distance, _ = trimesh.proximity.closest_point(reference, points)
-                print(f"{prompt:18s} stop at {label:10s} grid {stats['resolution']:4d}  mean {distance.mean() / diagonal:.1e}"
+                print(f"{prompt:18s} stop at {label:10s} grid {stats['resolution']:4d}  "
+                      f"mean {distance.mean() / diagonal:.1e}"
                       f"  p99 {np.percentile(distance, 99) / diagonal:.1e}", flush=True)
     return 0
 
