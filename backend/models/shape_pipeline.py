@@ -126,7 +126,7 @@ class ShapePipeline:
         islands and specks are dropped (``clean_mesh``). ``report`` receives the grid reached, the
         decoder queries, the bridges, what the clean-up dropped and the largest piece's area share
         as extracted (``largest_piece_share_before``) and in the result."""
-        from backend.geometry.extract import extract_mesh, simplify_to_budget
+        from backend.geometry.extract import GridMemo, extract_mesh, simplify_to_budget
         from backend.geometry.floaters import largest_piece_share, valley_bridges, with_struts
 
         timings = {}
@@ -141,7 +141,8 @@ class ShapePipeline:
         extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
         report = {} if report is None else report
         bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0))
-        vertices, faces = extract_mesh(sdf, bounds, resolution, level=level, batch_size=32768,
+        memo = GridMemo(sdf, bounds, resolution)   # a second pass with struts re-uses these values
+        vertices, faces = extract_mesh(memo, bounds, resolution, level=level, batch_size=65536,
                                        stop_faces=face_budget or None, stats=report,
                                        progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
@@ -153,12 +154,11 @@ class ShapePipeline:
         if bridges:
             if progress:
                 progress(0.9, "extract", f"joining {len(bridges)} loose part(s) to the body")
-            first = report["queries"]
-            vertices, faces = extract_mesh(with_struts(sdf, bridges, cell), bounds, report["resolution"],
-                                           level=level, batch_size=32768, stats=report, cancel=cancel,
+            vertices, faces = extract_mesh(with_struts(memo, bridges, cell), bounds, report["resolution"],
+                                           level=level, batch_size=65536, stats=report, cancel=cancel,
                                            progress=(lambda f, s, m="": progress(0.9 + 0.04 * f, s, m)) if progress
                                            else None)
-            report["queries"] += first
+        report["queries"] = memo.queries   # decoder queries of both passes
         vertices, faces = clean_mesh(vertices, faces, report)
         report["largest_piece_share_before"] = round(extracted_share, 5)
         timings["extract"] = time.perf_counter() - start
