@@ -126,7 +126,8 @@ def main() -> int:
     run_op({"prompt": "a wooden chair"})                              # warm: the procedural matcher
     stages = ("encode", "sample", "extract", "simplify")
     print(f"\n{'category':11s} {'prompt':20s} " + " ".join(f"{s:>8s}" for s in stages)
-          + f" {'total':>6s} {'wall':>6s} {'cpu':>6s} {'grid':>5s} {'queries':>8s} {'raw share':>9s} {'share':>6s} {'tris':>6s}")
+          + f" {'total':>6s} {'wall':>6s} {'cpu':>6s} {'grid':>5s} {'queries':>8s} {'raw share':>9s} "
+          + f"{'share':>6s} {'tris':>6s}")
     learned_items, auto_items, rows = [], [], []
     for category, prompt in CATEGORY_PROMPTS.items():
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -145,7 +146,8 @@ def main() -> int:
     mean = {s: np.mean([r[0].get(s, 0) for r in rows]) for s in stages}
     print(f"{'mean':32s} " + " ".join(f"{mean[s]:8.2f}" for s in stages)
           + f" {sum(mean.values()):6.2f} {np.mean([r[1] for r in rows]):6.2f} {np.mean([r[3] for r in rows]):6.2f}")
-    print(f"op CPU seconds <= 3 in {sum(r[3] <= 3 for r in rows)}/{len(rows)} prompts (max {max(r[3] for r in rows):.2f})")
+    print(f"op CPU seconds <= 3 in {sum(r[3] <= 3 for r in rows)}/{len(rows)} prompts "
+          f"(max {max(r[3] for r in rows):.2f})")
     shares = [r[2]["largest_piece_share"] for r in rows]
     print(f"largest-piece share >= 0.95 in {sum(s >= 0.95 for s in shares)}/{len(shares)} categories "
           f"(min {min(shares):.3f}, median {np.median(shares):.3f})")

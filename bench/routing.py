@@ -47,7 +47,8 @@ HELD_OUT_IN = [
     "a double bed with pillows", "a three seat couch", "a leather sofa", "a stone bench",
     "a tall bookcase full of books", "a kitchen cupboard", "a chest of drawers", "a closet to hang clothes",
     "an armoire", "a bedside light with a lampshade", "a wax candle", "a blue ceramic vase", "an urn for flowers",
-    "a wine bottle", "a coffee mug", "a wooden bowl", "a steel oil drum", "a shipping crate", "a rubbish bin with a lid",
+    "a wine bottle", "a coffee mug", "a wooden bowl", "a steel oil drum", "a shipping crate",
+    "a rubbish bin with a lid",
     "a potted cactus", "a terracotta planter", "a front door", "a white picket fence", "an iron railing",
     "a longsword", "a golden sword", "a tall oak tree", "a palm tree", "a pile of stones", "a two storey house",
 ]

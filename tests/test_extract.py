@@ -156,3 +156,21 @@ def test_grid_points_layout():
     assert points.shape == (125, 3)
     np.testing.assert_allclose(points[0], [-1, -1, -1])
     np.testing.assert_allclose(points[1], [-1, -1, -0.5])
+
+
+def test_grid_memo_answers_repeated_grid_points_without_asking_again():
+    from backend.geometry.extract import GridMemo
+    asked = []
+
+    def counted(p):
+        asked.append(len(p))
+        return sphere_sdf(p)
+
+    memo = GridMemo(counted, 1.0, 64)
+    first = extract_mesh(memo, 1.0, 64)
+    queries = memo.queries
+    again = extract_mesh(memo, 1.0, 64)
+    assert memo.queries == queries == sum(asked), "the second pass was answered from the memo"
+    np.testing.assert_array_equal(first[1], again[1])
+    off_grid = np.array([[0.013, 0.2, 0.3]], dtype=np.float32)
+    assert memo(off_grid)[0] == pytest.approx(sphere_sdf(off_grid)[0]) and memo.queries == queries + 1

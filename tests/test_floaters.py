@@ -34,3 +34,25 @@ def test_one_piece_is_untouched_and_clean_mesh_orients_outward():
     assert len(f) == len(sphere.faces)
     v, f = clean_mesh(sphere.vertices, sphere.faces[:, ::-1])
     assert trimesh.Trimesh(v, f).volume > 0
+
+
+def test_a_part_the_field_nearly_joined_is_bridged_a_floater_behind_a_ridge_is_not():
+    from backend.geometry.extract import extract_mesh
+    from backend.geometry.floaters import piece_areas, valley_bridges, with_struts
+
+    def field(p):
+        body = np.linalg.norm(p, axis=1) - 0.4
+        foot = np.linalg.norm(p - [0, 0, -0.7], axis=1) - 0.1                       # a broken leg's end
+        z = np.clip(p[:, 2], -0.6, -0.4)
+        ghost = np.linalg.norm(p - np.stack([0 * z, 0 * z, z], 1), axis=1) + 0.004  # field just above 0
+        island = np.linalg.norm(p - [0.65, 0, 0], axis=1) - 0.1                     # a ridge between
+        return np.minimum.reduce([body, foot, ghost, island]).astype(np.float32)
+
+    cell = 2.0 / 128
+    vertices, faces = extract_mesh(field, 1.0, 128)
+    assert len(piece_areas(vertices, faces)[1]) == 3
+    bridges = valley_bridges(vertices, faces, field, cell)
+    assert len(bridges) == 1 and bridges[0][0][2] < -0.55, "only the foot, across the valley"
+    joined_v, joined_f = extract_mesh(with_struts(field, bridges, cell), 1.0, 128)
+    _, areas = piece_areas(joined_v, joined_f)
+    assert len(areas) == 2 and joined_v[:, 2].min() < -0.79, "foot joined to the body; the island stays apart"

@@ -96,3 +96,13 @@ def test_generate_runs_on_the_model_worker_beside_a_retopo(server):
         unloaded = client.unload("procedural")
         assert unloaded["unloaded"] == ["procedural"] and "procedural" not in unloaded["loaded"]
 
+
+
+def test_generate_auto_through_the_server_says_what_made_it(server):
+    with Client(server.address, client_name="real-ops") as client:
+        chair = client.wait(client.submit("generate", {"prompt": "a wooden chair", "seed": 2}), timeout=600)["mesh"]
+        dragon = client.wait(client.submit("generate", {"prompt": "a dragon", "model": "procedural"}),
+                             timeout=600)["mesh"]
+    assert chair.info["requested_model"] == "auto" and chair.info["model"] == "procedural"
+    assert chair.info["summary"].startswith("chair, procedural, ") and "warning" not in chair.info
+    assert dragon.info["warning"].startswith("no category is close to 'a dragon'; nearest: ")

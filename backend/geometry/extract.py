@@ -107,6 +107,37 @@ def extract_mesh(sdf: SdfFn, bounds: float | Sequence = 1.0, resolution: int = 2
     return vertices, faces
 
 
+class GridMemo:
+    """An SDF that remembers its values at the points of one extraction grid (``bounds``,
+    ``resolution``; coarser levels' points lie on it too), so extracting a locally edited field
+    again (struts added) only queries the points the first pass did not. Off-grid points pass
+    through. ``queries`` counts the points the wrapped SDF was asked for."""
+
+    def __init__(self, sdf: SdfFn, bounds: float | Sequence, resolution: int):
+        lo, hi = _parse_bounds(bounds)
+        self.sdf, self.lo, self.step, self.size = sdf, lo, (hi - lo) / resolution, resolution + 1
+        self.keys, self.values = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        self.queries = 0
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        scaled = (np.asarray(points, dtype=np.float64) - self.lo) / self.step
+        index = np.rint(scaled)
+        on_grid = np.all((np.abs(scaled - index) < 1e-3) & (index >= 0) & (index < self.size), axis=1)
+        keys = np.ravel_multi_index(np.clip(index, 0, self.size - 1).astype(np.int64).T, (self.size,) * 3)
+        slot = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        known = on_grid & (self.keys[slot] == keys) if len(self.keys) else np.zeros(len(keys), dtype=bool)
+        out = np.empty(len(keys), dtype=np.float32)
+        out[known] = self.values[slot[known]]
+        missing = ~known
+        if missing.any():
+            self.queries += int(missing.sum())
+            out[missing] = np.asarray(self.sdf(points[missing]), dtype=np.float32).reshape(-1)
+            new = missing & on_grid
+            keys, order = np.unique(np.concatenate([self.keys, keys[new]]), return_index=True)
+            self.keys, self.values = keys, np.concatenate([self.values, out[new]])[order]
+        return out
+
+
 def simplify_to_budget(vertices: np.ndarray, faces: np.ndarray, face_budget: int,
                        aggressiveness: float = 7.0) -> tuple[np.ndarray, np.ndarray]:
     """Quadric-decimate a triangle mesh (fast-simplification) to at most ``face_budget`` faces."""

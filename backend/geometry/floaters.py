@@ -7,6 +7,10 @@ is farther than ``island_gap`` x the bounding-box diagonal from the largest piec
 ``speck_share`` of the area go wherever they are. Everything else stays, also when it is not
 joined to the body: a small part close to the body (a knob, a lamp shade over its stem) is
 part of the object, and a large separate piece is never noise.
+
+Before that, a loose piece the learned field nearly joined to the body (the signed distance stays
+within half a cell of zero along the gap: a leg broken by a hair) can be joined by a strut one
+cell thick (:func:`valley_bridges`, :func:`with_struts`; the shape pipeline extracts again).
 """
 from __future__ import annotations
 
@@ -77,3 +81,54 @@ def drop_floaters(vertices: np.ndarray, faces: np.ndarray, island_share: float =
                   largest_piece_share_before=round(float(share[main]), 5),
                   largest_piece_share=round(float(areas[main] / kept_areas.sum()), 5))
     return vertices[used], remap[faces], report
+
+
+def valley_bridges(vertices: np.ndarray, faces: np.ndarray, sdf, cell: float, max_gap: float = 16.0,
+                   valley: float = 0.5, min_share: float = 0.002) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Segments (a, b) that would join a loose piece to the largest one through the field's valley.
+
+    A learned field often leaves a thin part (a chair leg, a lamp stem) broken by a hair: the
+    signed distance along the gap stays just above zero. For each piece other than the largest
+    (and not a speck under ``min_share`` of the area), the closest pair of vertices (one on it, one on the largest piece) is a candidate when it is at
+    most ``max_gap`` cells apart and ``sdf`` (sampled every half cell) stays under ``valley`` cells
+    along the segment between them; that gap is the model's near miss, not empty space (between
+    a real floater and the body the field rises to many cells). Callers union thin struts along
+    the returned segments with the field and extract again.
+    """
+    from scipy.spatial import cKDTree
+
+    label, areas = piece_areas(vertices, faces)
+    if len(areas) < 2:
+        return []
+    main = int(np.argmax(areas))
+    main_vertices = vertices[np.unique(faces[label == main])]
+    tree = cKDTree(main_vertices)
+    found = []
+    for piece in range(len(areas)):
+        if piece == main or areas[piece] < min_share * areas.sum():
+            continue
+        points = vertices[np.unique(faces[label == piece])]
+        distance, nearest = tree.query(points, k=1)
+        k = int(np.argmin(distance))
+        if distance[k] > max_gap * cell:
+            continue
+        a, b = points[k].astype(np.float64), main_vertices[nearest[k]].astype(np.float64)
+        t = np.linspace(0.0, 1.0, int(np.ceil(2 * distance[k] / cell)) + 2)[1:-1, None]
+        along = (a + t * (b - a)).astype(np.float32)
+        if len(along) and float(np.max(sdf(along))) <= valley * cell:
+            found.append((a, b))
+    return found
+
+
+def with_struts(sdf, segments: list[tuple[np.ndarray, np.ndarray]], radius: float):
+    """``sdf`` united with capsules of ``radius`` along ``segments`` (the bridges above)."""
+    starts = np.array([a for a, _ in segments], dtype=np.float32)
+    ends = np.array([b for _, b in segments], dtype=np.float32)
+
+    def united(points: np.ndarray) -> np.ndarray:
+        axis = ends - starts                                                   # (S, 3)
+        rel = points[:, None, :] - starts[None]                                # (N, S, 3)
+        t = np.clip((rel * axis).sum(-1) / np.maximum((axis * axis).sum(-1), 1e-12), 0.0, 1.0)
+        capsule = np.linalg.norm(rel - t[..., None] * axis, axis=-1).min(1) - radius
+        return np.minimum(np.asarray(sdf(points), dtype=np.float32), capsule.astype(np.float32))
+    return united

@@ -99,9 +99,14 @@ class ShapePipeline:
         """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings.
 
         Extraction refines up to ``resolution`` but stops at the first level whose surface has
-        ``face_budget`` triangles (decimation then has 1-4x the budget to choose from); ``report``
-        receives the grid reached, the decoder queries and what the floater clean-up dropped."""
-        from backend.geometry.extract import extract_mesh, simplify_to_budget
+        ``face_budget`` triangles (decimation then has 1-4x the budget to choose from). Loose
+        pieces the field nearly joined to the body (``valley_bridges``: a broken leg) are joined
+        by struts one cell thick and the surface extracted again at the same grid; then floating
+        islands and specks are dropped (``clean_mesh``). ``report`` receives the grid reached, the
+        decoder queries, the bridges, what the clean-up dropped and the largest piece's area share
+        as extracted (``largest_piece_share_before``) and in the result."""
+        from backend.geometry.extract import GridMemo, extract_mesh, simplify_to_budget
+        from backend.geometry.floaters import largest_piece_share, valley_bridges, with_struts
 
         timings = {}
         start = time.perf_counter()
@@ -114,13 +119,27 @@ class ShapePipeline:
         sampler = self.config.get("sampler", {})
         extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
         report = {} if report is None else report
-        vertices, faces = extract_mesh(sdf, float(sampler.get("bounds", 1.0)), resolution,
-                                       level=float(sampler.get("level", 0.0)), batch_size=32768,
+        bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0))
+        memo = GridMemo(sdf, bounds, resolution)   # a second pass with struts re-uses these values
+        vertices, faces = extract_mesh(memo, bounds, resolution, level=level, batch_size=65536,
                                        stop_faces=face_budget or None, stats=report,
                                        progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
             raise OpError("the model produced an empty shape; try another seed or a higher guidance")
+        extracted_share = largest_piece_share(vertices, faces)
+        cell = 2.0 * bounds / report["resolution"]
+        bridges = valley_bridges(vertices, faces, lambda p: sdf(p) - level, cell)
+        report["bridges"] = len(bridges)
+        if bridges:
+            if progress:
+                progress(0.9, "extract", f"joining {len(bridges)} loose part(s) to the body")
+            vertices, faces = extract_mesh(with_struts(memo, bridges, cell), bounds, report["resolution"],
+                                           level=level, batch_size=65536, stats=report, cancel=cancel,
+                                           progress=(lambda f, s, m="": progress(0.9 + 0.04 * f, s, m)) if progress
+                                           else None)
+        report["queries"] = memo.queries   # decoder queries of both passes
         vertices, faces = clean_mesh(vertices, faces, report)
+        report["largest_piece_share_before"] = round(extracted_share, 5)
         timings["extract"] = time.perf_counter() - start
         start = time.perf_counter()
         if face_budget and len(faces) > face_budget:
