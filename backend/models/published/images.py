@@ -4,10 +4,10 @@ Both publishers expect an object cut out of its background. An RGBA image whose 
 separates object from background (TripoSG's own test: at least 1% of the pixels fully
 transparent and 1% fully opaque) is used as is. Otherwise - an RGB image, or alpha that is
 everywhere opaque - the publishers run a background-removal network (RMBG / BiRefNet) that Kiln
-does not ship. **Stated fallback:** the background colour is taken as the median of the image's
-one-pixel border, pixels that differ from it by more than 10% in some channel form the object
-mask; when that mask is empty or covers over 95% of the image the whole image is the object.
-Cut the object out (alpha) for best results.
+does not ship. **Stated fallback:** Kiln's border-colour estimate (``backend/models/image_mask.py``):
+pixels of the border's median colour connected to the border are background; when the border is
+not one colour or nothing differs from it, the whole image is the object. Cut the object out
+(alpha) for best results.
 
 - :func:`triposg_image`: TripoSG's ``scripts/image_process.py``: composite over white, crop to
   the mask's bounding box, pad by 10% of the longer side and to a square with white.
@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from backend.models.image_mask import object_mask as estimate_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,17 +45,15 @@ def alpha_is_valid(alpha: np.ndarray, min_ratio: float = 0.01) -> bool:
 
 
 def object_mask(image: np.ndarray) -> tuple[np.ndarray, str]:
-    """(alpha in [0, 1] (H,W), how it was found: 'alpha', 'border colour' or 'whole image')."""
+    """(alpha in [0, 1] (H,W), how it was found: 'alpha', 'border colour' or 'whole image').
+
+    Without valid alpha, Kiln's one estimate for opaque images (:mod:`backend.models.image_mask`).
+    """
     image = check_image(image)
     if image.shape[2] == 4 and alpha_is_valid(image[..., 3]):
         return image[..., 3].astype(np.float32) / 255.0, "alpha"
-    rgb = image[..., :3].astype(np.float32) / 255.0
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    background = np.median(border, axis=0)
-    mask = (np.abs(rgb - background).max(axis=-1) > 0.1).astype(np.float32)
-    if mask.sum() == 0 or mask.mean() > 0.95:
-        return np.ones(image.shape[:2], np.float32), "whole image"
-    return mask, "border colour"
+    mask, how = estimate_mask(image[..., :3])
+    return mask, "whole image" if how.startswith("no mask") else "border colour"
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
