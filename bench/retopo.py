@@ -139,7 +139,7 @@ def main() -> int:
               f"B {b_status}, K {k_status}", flush=True)
     both = [r for r in rows if r["blender"] and r["kiln"]]
     print("\nsummary")
-    for who in ("blender", "kiln"):
+    for who in ("kiln",) if args.kiln_only else ("blender", "kiln"):
         done = [r for r in rows if r[who]]
         fails = len(rows) - len(done)
         worst = max((r[who]["hausdorff"] for r in done), default=float("nan"))
