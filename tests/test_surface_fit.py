@@ -223,3 +223,32 @@ def test_a_cancelled_fit_stops_with_cancelled():
     token.cancel()
     with pytest.raises(Cancelled):
         fit_to_surface(v * 1.1, q, fine_v, triangulated(fine_q), cancel=token)
+
+
+def test_a_vertex_under_an_overhang_lands_on_the_sheet_facing_its_way():
+    # a floor facing up (z=0) and, above half of it, a plate facing down (z=0.02): a horn's
+    # underside lying over the head. A point between them on a quad facing up belongs on the floor.
+    g = np.linspace(-1, 1, 41)
+    xx, yy = np.meshgrid(g, g)
+    floor = np.stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)], axis=1)
+    idx = np.arange(xx.size).reshape(41, 41)
+    cells = np.stack([idx[:-1, :-1], idx[:-1, 1:], idx[1:, 1:], idx[1:, :-1]], axis=-1).reshape(-1, 4)
+    up = np.concatenate([cells[:, [0, 1, 2]], cells[:, [0, 2, 3]]])
+    plate = floor[:, :] * [0.5, 0.5, 0] + [0.5, 0, 0.02]
+    down = up[:, ::-1] + len(floor)
+    target = SurfaceTarget(np.concatenate([floor, plate]), np.concatenate([up, down]))
+    x = np.array([[0.5, 0.1, 0.012], [-0.5, 0.0, 0.01], [-0.6, 0.2, 0.01], [-0.4, -0.3, 0.01]])
+    facing = np.tile([0.0, 0.0, 1.0], (len(x), 1))
+    landed, normals = target.project(x, np.zeros(len(x), bool), facing)
+    np.testing.assert_allclose(landed[:, 2], 0.0, atol=1e-9)  # the floor, not the plate 0.008 above
+    np.testing.assert_allclose(landed[:, :2], x[:, :2], atol=1e-9)
+    assert np.all(normals[:, 2] > 0.99)
+    # facing down, the same point lands on the plate's underside
+    below, _ = target.project(x[:1], np.zeros(1, bool), -facing[:1])
+    np.testing.assert_allclose(below[0], [0.5, 0.1, 0.02], atol=1e-9)
+    # with no surface facing its way nearby, a point keeps its place
+    lone = SurfaceTarget(floor, up)
+    y = np.array([[0.2, 0.3, -0.05], [0.1, 0.1, 0.05], [0.3, 0.1, 0.05], [0.1, 0.4, 0.05]])
+    kept, _ = lone.project(y, np.zeros(4, bool), facing * [[-1], [1], [1], [1]])
+    np.testing.assert_allclose(kept[0], y[0])
+    np.testing.assert_allclose(kept[1:, 2], 0.0, atol=1e-9)

@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 
 from .polymesh import bbox_diagonal, unique_rows
 from .sharp_features import dihedral_angles
-from .surface_distance import SurfaceQuery, sample_surface
+from .surface_distance import SurfaceQuery, closest_points_on_triangles, sample_surface
 
 PULL_SHARE = 0.015  # input points farther than this share of the diagonal pull a vertex onto them
 PULL_ROUNDS = 12
@@ -38,6 +38,7 @@ SAMPLES_PER_QUAD = 10
 COVER_SAMPLES = 20_000  # the projection index holds at least this many points (centroids + samples)
 RELAX_STEP = 0.5
 LOCK_FOLD_DEG = 35.0  # a vertex whose quads meet at more than this is a feature: not relaxed
+FACING_CANDIDATES = 32  # indexed surface points searched for a triangle facing a vertex's way
 HOLE_REACH = 0.25  # a quad whose centre is this many edge lengths past the input's rim covers a hole
 
 
@@ -212,15 +213,47 @@ class SurfaceTarget:
         edges = boundary_curves(triangles)
         self.boundary = Polylines(vertices[edges[:, 0]], vertices[edges[:, 1]]) if len(edges) else None
 
+    def closest_facing(self, points: np.ndarray, facing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each point (N,3) the closest point on a nearby triangle that faces along ``facing``
+        (N,3), and that triangle: among the ``FACING_CANDIDATES`` nearest indexed surface points,
+        then 8x as many for the points none of those served; a point with none keeps its place
+        (and its closest triangle)."""
+        points = np.asarray(points, np.float64).reshape(-1, 3)
+        closest, tri = self.surface.closest_points(points)
+        closest = points.copy()
+        todo = np.arange(len(points))
+        for k in (FACING_CANDIDATES, 8 * FACING_CANDIDATES):
+            if len(todo) == 0:
+                break
+            k = min(k, len(self.surface.owner))
+            _, near = self.surface.tree.query(points[todo], k=k)
+            cand = self.surface.owner[np.asarray(near).reshape(len(todo), k)]
+            corners = self.vertices[self.triangles[cand.reshape(-1)]]
+            rep = np.repeat(points[todo], k, axis=0)
+            spot = closest_points_on_triangles(rep, corners[:, 0], corners[:, 1], corners[:, 2]).reshape(len(todo), k, 3)
+            dist = np.linalg.norm(spot - points[todo, None], axis=2)
+            dist[np.einsum("nkd,nd->nk", self.normals[cand], facing[todo]) <= 0] = np.inf
+            best = dist.argmin(axis=1)
+            rows = np.arange(len(todo))
+            found = np.isfinite(dist[rows, best])
+            closest[todo[found]] = spot[rows, best][found]
+            tri[todo[found]] = cand[rows, best][found]
+            todo = todo[~found]
+        return closest, tri
+
     def project(self, x: np.ndarray, on_boundary: np.ndarray, facing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each row of ``x`` on the surface (``on_boundary`` rows on the boundary curves) and the
         surface normal there. A point whose closest triangle faces against ``facing`` (its quad
-        normal: the other side of a thin sheet) keeps its place."""
+        normal: the other side of a thin sheet, or the underside of a horn lying over the head)
+        goes to the closest triangle nearby that faces its way (:meth:`closest_facing`), else
+        keeps its place."""
         closest, tri = self.surface.closest_points(x)
+        agree = np.einsum("nd,nd->n", self.normals[tri], facing)
+        sign = 1.0 if np.sum(agree < 0) <= len(agree) / 2 else -1.0  # -1: quads wound the other way
+        wrong = np.flatnonzero(sign * agree < 0)
+        if len(wrong):
+            closest[wrong], tri[wrong] = self.closest_facing(x[wrong], sign * facing[wrong])
         normals = self.normals[tri]
-        agree = np.einsum("nd,nd->n", normals, facing)
-        wrong_side = agree < 0 if np.sum(agree < 0) <= len(agree) / 2 else agree > 0  # quads wound the other way
-        closest[wrong_side] = x[wrong_side]
         if self.boundary is not None and on_boundary.any():
             closest[on_boundary] = self.boundary.closest_points(x[on_boundary])
         return closest, normals
