@@ -238,6 +238,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     triangles = mesh.triangulated().astype(np.int64)
     if len(triangles) == 0:
         raise OpError("the mesh has no faces (a point cloud?); parts needs a surface")
+    progress(0.01, "preparing", f"{len(triangles)} triangles")
     learned, declined = None, None
     if isinstance(cached, JobCache) or method == "model" or (method == "auto" and len(triangles) >= 4):
         p = dict(params, _cache=cached.arrays if isinstance(cached, JobCache) else None)
