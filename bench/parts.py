@@ -21,7 +21,8 @@ of the surface whose matched predicted part carries the engine's name ("leg_2" c
 
 ``--genesis-wheel`` (a genesis-world wheel from ``pip download genesis-world --no-deps``; an
 installed ``genesis`` package is used when present) adds the PartNet-Mobility bottle (id 3763)
-it ships: three labelled meshes (body, neck, lid) welded into one object.
+it ships: three labelled meshes (body, neck, lid) as one object; truth = those three parts (its
+meshes are soups of pieces, so connected pieces are not parts there).
 
     nice -n 10 .venv/bin/python bench/parts.py [--seeds 2] [--resolution 64] [--variants mc,quad,decimated]
 
@@ -90,13 +91,16 @@ def variant(mesh: MeshPayload, kind: str) -> MeshPayload:
 class Case:
     """One object as sent (polygons), triangulated for the metric, with truth per triangle."""
 
-    def __init__(self, mesh: MeshPayload, tri_labels: np.ndarray, label_names: list[str]):
+    def __init__(self, mesh: MeshPayload, tri_labels: np.ndarray, label_names: list[str], split: bool = True):
         self.mesh = mesh
         self.positions = mesh.positions.astype(np.float64)
         self.triangles = mesh.triangulated().astype(np.int64)
         tri = self.positions[self.triangles]
         self.areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-        self.truth, self.keep = instances(self.positions, self.triangles, tri_labels, self.areas)
+        if split:
+            self.truth, self.keep = instances(self.positions, self.triangles, tri_labels, self.areas)
+        else:  # the labels are the parts (a mesh that is a soup of pieces)
+            self.truth, self.keep = np.asarray(tri_labels, np.int64), np.ones(len(tri_labels), bool)
         ids, self.truth_kept = np.unique(self.truth[self.keep], return_inverse=True)
         first = {t: tri_labels[self.keep][self.truth[self.keep] == t][0] for t in ids}
         self.truth_names = [label_names[first[t]] for t in ids]
@@ -185,7 +189,7 @@ def genesis_bottle(wheel: str | None) -> Case | None:
     rx = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
     vertices = whole.vertices @ (rz @ rx).T
     mesh = MeshPayload.from_triangles(vertices, whole.faces)
-    return Case(mesh, np.concatenate(labels), list(read))
+    return Case(mesh, np.concatenate(labels), list(read), split=False)  # PartNet meshes are soups
 
 
 def speed(resolution: int) -> int:

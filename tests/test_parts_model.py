@@ -40,8 +40,9 @@ def tiny_model(tmp_path, monkeypatch):
                     {"format": "kiln-parts", "model": config.to_json()})
     reg = registry.ModelRegistry(tmp_path)
     for entry in kiln_parts.model_entries(tmp_path):
-        entry.priority = 100
-        reg.register(entry)
+        if entry.name == "tiny-parts":  # the shipped model is found too; the tiny one must win
+            entry.priority = 100
+            reg.register(entry)
     monkeypatch.setattr(registry, "_registry", reg)
     return reg
 

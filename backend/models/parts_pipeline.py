@@ -54,6 +54,8 @@ def embed_mesh(model: PartsModel, positions: np.ndarray, triangles: np.ndarray, 
     """The cache of one mesh: ``points`` (M,3) f32 (mesh frame), ``face_ids`` (M,) triangle
     indices, ``features`` (M,D) f32, ``probs`` (M,V) f32, ``vocabulary`` (V,) str."""
     points, normals, face_ids = sample_for_model(positions, triangles, PASSES * POINTS_PER_PASS)
+    if check is not None:
+        check()
     lo, hi = points.min(0), points.max(0)
     scaled = (points - (lo + hi) / 2) * (2.0 / max(float((hi - lo).max()), 1e-30))
     features, probs = model.embed(scaled, normals, check)

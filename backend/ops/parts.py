@@ -241,6 +241,7 @@ def find_parts(mesh, num_parts: int, method: str, progress: ProgressFn, cancel: 
     if len(triangles) == 0:
         raise OpError("the mesh has no faces (a point cloud?); parts needs a surface")
     params = dict(params or {}, num_parts=num_parts, method=method)
+    progress(0.01, "preparing", f"{len(triangles)} triangles")
     learned, declined = None, None
     if isinstance(cached, JobCache) or method == "model" or (method == "auto" and len(triangles) >= 4):
         p = dict(params, _cache=cached.arrays if isinstance(cached, JobCache) else None)
