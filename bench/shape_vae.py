@@ -30,13 +30,12 @@ METRICS = ("fscore", "chamfer", "normal_consistency")
 FIRST_EIGHT = ("barrel", "bottle", "chair", "crate", "lamp", "mug", "stool", "table")  # kiln-shape-s's categories
 
 
-def load(name: str):
+def pipeline_of(name: str):
     from backend.models.registry import ModelRegistry
-    from backend.models.shape_reconstruct import Autoencoder
 
     registry = ModelRegistry(None, "cpu")
     registry.discover()
-    return Autoencoder.load(name), registry.get(name)
+    return registry.get(name)
 
 
 def procedural_held_out(data: str, limit: int):
@@ -172,14 +171,16 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--gallery", type=Path, default=None)
     parser.add_argument("--skip-generation", action="store_true")
+    parser.add_argument("--skip-vae", action="store_true", help="only the category check and gallery")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="JSON of an earlier run: models scored there are taken from it (the scores are "
                              "deterministic: same shapes, seeds and resolution)")
     args = parser.parse_args()
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    proc = procedural_held_out(args.data, args.limit)
-    packages = package_held_out({k: int(v) for k, v in (p.split("=") for p in args.packages.split(",") if p)})
+    proc = [] if args.skip_vae else procedural_held_out(args.data, args.limit)
+    packages = [] if args.skip_vae else package_held_out(
+        {k: int(v) for k, v in (p.split("=") for p in args.packages.split(",") if p)})
     print(f"{len(proc)} held-out procedural shapes, {len(packages)} held-out package meshes")
     results = {"command": " ".join(sys.argv), "models": names}
     earlier = json.loads(args.reuse.read_text()) if args.reuse else {}
@@ -189,8 +190,10 @@ def main() -> int:
             results.setdefault("reused", []).append(f"{name} from {args.reuse} ({earlier.get('command', '')})")
             continue
         started = time.perf_counter()
-        auto, pipeline = load(name)
-        variants = [(name, None)] + ([(f"{name}@{t}", int(t)) for t in args.tokens.split(",") if t] if n == 0 else [])
+        from backend.models.shape_reconstruct import Autoencoder
+        auto = Autoencoder.load(name)  # a registered name, a kiln-shape stem or a `train vae` run stem
+        results[name] = {}
+        variants = [] if args.skip_vae else [(name, None)] + ([(f"{name}@{t}", int(t)) for t in args.tokens.split(",") if t] if n == 0 else [])
         for label, tokens in variants:
             rows = vae_scores(auto, proc + packages, args.resolution, tokens)
             results[label] = {"rows": rows,
@@ -201,7 +204,7 @@ def main() -> int:
             print(f"{label}: procedural {results[label]['procedural']}  (first eight categories "
                   f"{results[label]['procedural_first_eight']})  packages {results[label]['packages']}", flush=True)
         if not args.skip_generation:
-            checks = category_check(pipeline, args.data, args.resolution, args.seed)
+            checks = category_check(pipeline_of(name), args.data, args.resolution, args.seed)
             hits = [c == nearest for c, _, nearest, *_ in checks]
             results[name]["category_check"] = [{"category": c, "prompt": p, "nearest": nn, "chamfer": round(d, 4)}
                                                for c, p, nn, d, *_ in checks]
@@ -213,7 +216,7 @@ def main() -> int:
                         "(red: the nearest procedural shape is another category)")
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
     base = names[0]
-    for name in names[1:]:
+    for name in [] if args.skip_vae else names[1:]:
         for part in ("procedural", "procedural_first_eight", "packages"):
             ratio = {k: round(results[name][part][k] / max(results[base][part][k], 1e-9), 3) for k in METRICS}
             results.setdefault("ratios", {})[f"{name}/{base} {part}"] = ratio

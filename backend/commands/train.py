@@ -38,6 +38,7 @@ def register(subparsers) -> None:
     export.add_argument("--flow", required=True, help="flow checkpoint stem (runs/flow/best)")
     export.add_argument("-o", "--out", required=True, help="output stem, e.g. backend/weights/kiln-shape-s")
     export.add_argument("--name", default=None, help="model name (default: the output file name)")
+    export.add_argument("--description", default="", help="one line on what the model is and was trained on")
     export.add_argument("--level", type=float, default=0.0,
                         help="iso-level of the decoded SDF used for extraction (calibrated on held-out shapes)")
     export.set_defaults(func=run_export)
@@ -113,7 +114,7 @@ def run_export(args) -> int:
     from backend.train.flow import export_model
 
     try:
-        weights, config = export_model(args.vae, args.flow, args.out, args.name, level=args.level)
+        weights, config = export_model(args.vae, args.flow, args.out, args.name, args.description, level=args.level)
     except (ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
