@@ -111,7 +111,7 @@ def category_check(pipeline, data: str, resolution: int, seed: int):
     """[(category, prompt, nearest category, chamfer, vertices, faces)] for one model."""
     from scipy.spatial import cKDTree
     from backend.procedural.registry import categories
-    from backend.runtime import CancelToken
+    from backend.runtime import CancelToken, OpError
     from backend.train.data import open_dataset
 
     dataset = open_dataset(data)
@@ -123,8 +123,12 @@ def category_check(pipeline, data: str, resolution: int, seed: int):
     rows = []
     for category, entry in categories().items():
         prompt = entry.descriptions[0]
-        mesh = pipeline.generate(prompt, None, {"seed": seed, "resolution": resolution}, lambda *a: None,
-                                 CancelToken())
+        try:
+            mesh = pipeline.generate(prompt, None, {"seed": seed, "resolution": resolution}, lambda *a: None,
+                                     CancelToken())
+        except OpError:  # an empty decode: a miss, drawn as an empty cell
+            rows.append((category, prompt, "(empty)", float("inf"), np.zeros((3, 3)), np.array([[0, 1, 2]])))
+            continue
         faces = mesh.face_indices.reshape(-1, 3)
         points = normalised_points(mesh.positions.astype(np.float64), faces)
         tree = cKDTree(points)
@@ -146,6 +150,9 @@ def gallery(rows, path: Path, title: str) -> None:
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, (category, prompt, nearest, _, vertices, faces) in zip(np.ravel(axes), rows):
+        if nearest == "(empty)":
+            ax.set_title(f'"{prompt}" (empty)', fontsize=7, color="firebrick")
+            continue
         centred = vertices - (vertices.min(0) + vertices.max(0)) / 2
         image = render_view(centred / max(np.abs(centred).max(), 1e-6) * 0.9, faces, azimuth=35, elevation=20,
                             size=160, samples=60000)
