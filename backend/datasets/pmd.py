@@ -37,7 +37,6 @@ class PMDMesh:
     bone_count: int
 
 
-
 def read_pmd(source) -> PMDMesh:
     """Parse a PMD file (path or bytes)."""
     data = source if isinstance(source, (bytes, bytearray, memoryview)) else open(source, "rb").read()

@@ -41,7 +41,6 @@ class SPMMesh:
     textures: list[str]      # first texture name per material ("" when none)
 
 
-
 class _Reader:
     def __init__(self, data: bytes):
         self.data, self.offset = data, 0
