@@ -154,3 +154,110 @@ def test_real_supertuxkart_meshes_parse():
     for ref in refs:
         mesh = read_spm(ref.location)
         assert len(mesh.faces) > 0 and mesh.faces.max() < len(mesh.positions)
+
+
+def box(lo=-0.5, hi=0.5):
+    import trimesh
+    mesh = trimesh.creation.box(extents=[hi - lo] * 3)
+    return np.asarray(mesh.vertices) + (lo + hi) / 2, np.asarray(mesh.faces)
+
+
+def test_solidify_a_closed_box_has_the_right_sign_and_distance():
+    from backend.datasets.solidify import SolidConfig, solidify
+    vertices, faces = box()
+    solid = solidify(vertices, faces, SolidConfig(resolution=48, dense=40_000))
+    # normalised: the box spans [-0.9, 0.9]; the solid is that box grown by one cell
+    h = solid.cell
+    values = solid.sdf(np.array([[0, 0, 0], [0, 0, 0.5], [0, 0, 0.9 + h], [0, 0, 0.99], [0.6, 0.2, 0.95]]))
+    assert values[0] < -0.5 and values[1] < -0.2
+    assert abs(values[2]) < 0.25 * h
+    assert values[3] > 0 and abs(values[3] - (0.99 - 0.9 - h)) < 0.3 * h
+    assert values[4] > 0
+
+
+def test_solidify_thickens_an_open_sheet_and_seals_a_small_hole():
+    from backend.datasets.solidify import SolidConfig, solidify
+    sheet = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], dtype=float)
+    solid = solidify(np.vstack([sheet, [[0, 0, 0.5]]]), np.array([[0, 1, 2], [0, 2, 3], [0, 1, 4]]),
+                     SolidConfig(resolution=48, dense=40_000))
+    z0 = (0 - solid.center[2]) * solid.scale  # the sheet's height after normalising
+    assert solid.sdf(np.array([[0.1, -0.3, z0]]))[0] < 0, "the sheet itself is inside the thickened solid"
+    assert abs(solid.sdf(np.array([[0.1, 0.5, z0 + 0.2]]))[0] - (0.2 - solid.cell)) < 0.3 * solid.cell
+    vertices, faces = box()
+    keep = np.ones(len(faces), bool)
+    keep[0] = False  # one missing triangle: a hole as big as half a side, so the box is open
+    open_box = solidify(vertices, faces[keep], SolidConfig(resolution=48, dense=40_000))
+    assert open_box.sdf(np.zeros((1, 3)))[0] > 0, "a big hole lets the outside in"
+    tiny_hole = solidify(*_box_with_pinhole(), SolidConfig(resolution=48, dense=60_000))
+    assert tiny_hole.sdf(np.zeros((1, 3)))[0] < -0.5, "a hole narrower than a cell does not leak"
+
+
+def _box_with_pinhole():
+    import trimesh
+    mesh = trimesh.creation.box(extents=[1, 1, 1])
+    mesh = mesh.subdivide().subdivide().subdivide().subdivide()  # legs of 1/16 of a side
+    hole = np.zeros(len(mesh.faces), bool)  # one triangle out: its inscribed circle is narrower than a cell
+    hole[np.argmin(np.linalg.norm(mesh.triangles_center - [0, 0, 0.5], axis=1))] = True
+    return np.asarray(mesh.vertices), np.asarray(mesh.faces)[~hole]
+
+
+def test_init_weights_reads_exported_and_run_checkpoints(tmp_path):
+    import torch
+    from backend.models.checkpoint import save_checkpoint
+    from backend.models.shape_vae import ShapeVAE, VAEConfig
+    from backend.train.loop import init_weights
+    from backend.train.options import VAE_PRESETS
+
+    torch.manual_seed(0)
+    source, target = ShapeVAE(VAEConfig(**VAE_PRESETS["tiny"])), ShapeVAE(VAEConfig(**VAE_PRESETS["tiny"]))
+    for prefix in ("vae", "model"):  # an exported model / a run's best, and a run's last
+        save_checkpoint(tmp_path / prefix, {f"{prefix}.{k}": v for k, v in source.state_dict().items()}
+                        | {"transformer.x": torch.zeros(1)}, {})
+        init_weights(target, tmp_path / prefix, "vae")
+        assert all(torch.equal(v, target.state_dict()[k]) for k, v in source.state_dict().items())
+    with pytest.raises(Exception, match="do not match"):
+        init_weights(ShapeVAE(VAEConfig(**VAE_PRESETS["s"])), tmp_path / "vae", "vae")
+
+
+@pytest.mark.slow
+def test_mesh_dataset_trains_with_procedural_data_from_an_initial_checkpoint(tmp_path):
+    import trimesh
+    from backend.datasets.mesh_dataset import write_mesh_dataset
+    from backend.datasets.solidify import SolidConfig
+    from backend.procedural.dataset import ProceduralDataset, write_dataset
+    from backend.procedural.sample import SampleConfig
+    from backend.train.data import open_dataset
+    from backend.train.options import VAETrainConfig
+    from backend.train.vae import train_vae
+
+    for name, mesh in (("cube.obj", trimesh.creation.box()), ("ring.obj", trimesh.creation.annulus(0.3, 0.5, 0.2)),
+                       ("flat.obj", trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]]))):
+        mesh.export(tmp_path / name)
+    refs = [MeshRef("pymeshlab", n, str(tmp_path / n)) for n in ("cube.obj", "flat.obj", "ring.obj")]
+    small = SolidConfig(resolution=32, dense=20_000, surface=512, near=512, far=256)
+    manifest = write_mesh_dataset(tmp_path / "meshes", refs, small, samples_per_shard=1)
+    assert manifest["count"] == 2 and [s["mesh"] for s in manifest["skipped"]] == ["pymeshlab:flat.obj"]
+    meshes = ProceduralDataset(tmp_path / "meshes")
+    assert meshes[1]["captions"] == ["a ring"] and meshes[1]["attributes"]["licence"].startswith("GPL")
+    write_dataset(tmp_path / "proc", 3, seed=1, categories=["mug"],
+                  config=SampleConfig(surface=512, near=512, far=256, resolution=32, glb=False))
+    joined = open_dataset(f"{tmp_path / 'proc'},{tmp_path / 'meshes'}")
+    assert len(joined) == 5 and joined[0]["category"] == "mug" and joined[4]["category"] == "mesh:pymeshlab"
+
+    fast = VAETrainConfig(steps=4, batch_size=2, num_points=256, num_near=64, num_far=32, num_surface=16,
+                          eval_every=2, log_every=2, warmup=1, held_out=0.3)
+    both = f"{tmp_path / 'proc'},{tmp_path / 'meshes'}"
+    first = tmp_path / "first"
+    train_vae(both, str(first), "tiny", fast)
+    second = tmp_path / "second"
+    train_vae(both, str(second), "tiny", VAETrainConfig(**{**fast.__dict__, "lr": 0.0}), init=str(first / "best"))
+    from backend.models.checkpoint import read_tensors
+    a, b = read_tensors(first / "best.safetensors"), read_tensors(second / "last.safetensors")
+    assert len(a) > 10 and all(torch_equal(a[k], b["model." + k[4:]]) for k in a), "lr 0 after init keeps the weights"
+    with pytest.raises(Exception, match="do not match"):
+        train_vae(both, str(tmp_path / "third"), "s", fast, init=str(first / "last"))
+
+
+def torch_equal(x, y) -> bool:
+    import torch
+    return bool(torch.equal(x, y))

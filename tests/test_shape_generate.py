@@ -69,3 +69,16 @@ def test_cancel_stops_sampling(registry):
 
     with pytest.raises(Cancelled):
         generate.run({}, {**FAST, "prompt": "a table"}, progress, token)
+
+
+@pytest.mark.skipif(not (kiln_shape.WEIGHTS_DIR / "kiln-shape-m.safetensors").is_file(),
+                    reason="kiln-shape-m weights are not in backend/weights")
+def test_kiln_shape_m_generates_by_name(registry):
+    entry = registry.entry("kiln-shape-m")
+    assert entry.priority < registry.entry("kiln-shape-s").priority, "opt-in until it stops losing tables"
+    outputs = generate.run({}, {**FAST, "model": "kiln-shape-m", "prompt": "a wooden barrel", "resolution": 48},
+                           lambda *a: None, CancelToken())
+    mesh = outputs["mesh"]
+    assert mesh.info["model"] == "kiln-shape-m" and mesh.num_faces > 100
+    extent = mesh.positions.max(0) - mesh.positions.min(0)
+    assert extent[2] > 0.5 * extent[:2].max(), "a barrel stands upright (z up, Blender axes)"

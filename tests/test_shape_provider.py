@@ -57,3 +57,17 @@ def test_kiln_checkpoint_with_wrong_shapes_is_refused_by_name(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="vae.decoder"):
         ShapePipeline.from_checkpoint(tmp_path / "m")
+
+
+def test_every_embedded_model_is_registered_and_the_highest_priority_is_the_default():
+    registry = ModelRegistry(None, "cpu")
+    registry.discover()
+    present = {name: p for name, p in kiln_shape.EMBEDDED_MODELS.items()
+               if (kiln_shape.WEIGHTS_DIR / f"{name}.safetensors").is_file()}
+    if not present:
+        pytest.skip("no embedded shape weights in backend/weights")
+    for name, priority in present.items():
+        entry = registry.entry(name)
+        assert entry.priority == priority and entry.conditioning == ("text", "image")
+        assert (kiln_shape.WEIGHTS_DIR / f"{name}.md").is_file() or name == "kiln-shape-s", "a model card"
+    assert registry.default_name("shape") == max(present, key=present.get)

@@ -23,6 +23,16 @@ def register(subparsers) -> None:
     proc.add_argument("--no-glb", action="store_true", help="skip the GLB copy of the artist mesh")
     proc.set_defaults(func=run_procedural)
 
+    meshes = sub.add_parser("meshes", help="write signed-distance samples of installed package meshes "
+                            "(0ad-data, supertuxkart-data, pybullet_data, pymeshlab)")
+    meshes.add_argument("--out", required=True, help="output folder (must not hold a dataset yet)")
+    meshes.add_argument("--split", choices=("train", "held_out"), default="train",
+                        help="which side of the fixed hash split (held_out: for evaluation only)")
+    meshes.add_argument("--per-source", default="0ad=200,supertuxkart=60,pybullet_data=60,pymeshlab=7",
+                        help="meshes per source, e.g. 0ad=200,supertuxkart=60")
+    meshes.add_argument("--resolution", type=int, default=96, help="grid cells per axis of the solidified field")
+    meshes.set_defaults(func=run_meshes)
+
     gallery = sub.add_parser("gallery", help="render one asset per category into a PNG grid")
     gallery.add_argument("--out", required=True, help="PNG path")
     gallery.add_argument("--seed", type=int, default=0)
@@ -52,6 +62,22 @@ def run_procedural(args: argparse.Namespace) -> int:
     rate = manifest["count"] / max(manifest["seconds"], 1e-9)
     print(f"wrote {manifest['count']} samples in {len(manifest['shards'])} shards to {args.out} "
           f"({rate:.2f} samples/s, {args.workers} workers)")
+    return 0
+
+
+def run_meshes(args: argparse.Namespace) -> int:
+    from backend.datasets.mesh_dataset import write_package_dataset
+    from backend.datasets.solidify import SolidConfig
+
+    try:
+        per_source = {k.strip(): int(v) for k, v in (item.split("=") for item in args.per_source.split(",") if item)}
+        manifest = write_package_dataset(args.out, args.split, per_source, SolidConfig(resolution=args.resolution),
+                                         progress=lambda d, t, s: print(f"{d}/{t} meshes, {s:.0f} s", flush=True))
+    except (ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {manifest['count']} samples ({manifest['counts']}) to {args.out}; "
+          f"skipped {len(manifest['skipped'])}")
     return 0
 
 

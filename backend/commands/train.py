@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     from backend.train.options import FLOW_PRESETS, VAE_PRESETS, FlowTrainConfig, VAETrainConfig
 
     vae = targets.add_parser("vae", help="train the VAE (points -> latent tokens -> SDF)")
-    vae.add_argument("--data", required=True, help="procedural dataset folder (manifest.json + shards)")
+    vae.add_argument("--data", required=True, help="dataset folder (manifest.json + shards); several joined by commas")
     vae.add_argument("--preset", choices=sorted(VAE_PRESETS), default="s", help="model size (default: s)")
     vae.add_argument("--limit", type=int, default=None, help="use only the first N samples")
     _common(vae, VAETrainConfig)
@@ -38,6 +38,7 @@ def register(subparsers) -> None:
     export.add_argument("--flow", required=True, help="flow checkpoint stem (runs/flow/best)")
     export.add_argument("-o", "--out", required=True, help="output stem, e.g. backend/weights/kiln-shape-s")
     export.add_argument("--name", default=None, help="model name (default: the output file name)")
+    export.add_argument("--description", default="", help="one line on what the model is and was trained on")
     export.add_argument("--level", type=float, default=0.0,
                         help="iso-level of the decoded SDF used for extraction (calibrated on held-out shapes)")
     export.set_defaults(func=run_export)
@@ -48,6 +49,8 @@ def _common(parser: argparse.ArgumentParser, config_class) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    parser.add_argument("--init", default=None, help="start a new run from this checkpoint's weights (same sizes), "
+                        "e.g. backend/weights/kiln-shape-s")
     for field in fields(config_class):
         kind = type(field.default)
         parser.add_argument("--" + field.name.replace("_", "-"), type=kind, default=field.default,
@@ -82,7 +85,8 @@ def run_vae(args) -> int:
     _threads(args)
     try:
         summary = train_vae(args.data, args.out, args.preset, _config(args, VAETrainConfig), args.device,
-                            resume=not args.no_resume, limit=args.limit, progress=_progress())
+                            resume=not args.no_resume, limit=args.limit, progress=_progress(),
+                            init=args.init)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -97,7 +101,7 @@ def run_flow(args) -> int:
     _threads(args)
     try:
         summary = train_flow(args.data, args.vae, args.out, args.preset, _config(args, FlowTrainConfig),
-                             args.device, resume=not args.no_resume, progress=_progress())
+                             args.device, resume=not args.no_resume, progress=_progress(), init=args.init)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -110,7 +114,7 @@ def run_export(args) -> int:
     from backend.train.flow import export_model
 
     try:
-        weights, config = export_model(args.vae, args.flow, args.out, args.name, level=args.level)
+        weights, config = export_model(args.vae, args.flow, args.out, args.name, args.description, level=args.level)
     except (ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

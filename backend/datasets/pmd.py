@@ -36,10 +36,6 @@ class PMDMesh:
     faces: np.ndarray       # (F,3) int32 triangles
     bone_count: int
 
-    def to_trimesh(self):
-        import trimesh
-        return trimesh.Trimesh(self.positions, self.faces, vertex_normals=self.normals, process=False)
-
 
 def read_pmd(source) -> PMDMesh:
     """Parse a PMD file (path or bytes)."""

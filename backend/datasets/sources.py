@@ -105,10 +105,8 @@ def load_mesh(ref: MeshRef) -> tuple[np.ndarray, np.ndarray]:
     import trimesh
     loaded = trimesh.load(ref.location, force="mesh", process=False, skip_materials=True)
     vertices = np.asarray(loaded.vertices, dtype=np.float64)
-    if ref.source == "pymeshlab" or ref.key.lower().endswith(".stl"):
-        return vertices, np.asarray(loaded.faces, dtype=np.int64)
-    # OBJ files of pybullet_data are y up (as their URDFs rotate them) unless named z_up
-    if "z_up" not in ref.key:
+    # OBJ files (pybullet_data's, pymeshlab's bunny/cow/airplane) are y up unless named z_up
+    if ref.key.lower().endswith(".obj") and "z_up" not in ref.key:
         vertices = vertices @ np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=np.float64).T
     return vertices, np.asarray(loaded.faces, dtype=np.int64)
 

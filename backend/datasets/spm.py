@@ -40,10 +40,6 @@ class SPMMesh:
     face_materials: np.ndarray  # (F,) int32 material index per face
     textures: list[str]      # first texture name per material ("" when none)
 
-    def to_trimesh(self):
-        import trimesh
-        return trimesh.Trimesh(self.positions, self.faces, process=False)
-
 
 class _Reader:
     def __init__(self, data: bytes):

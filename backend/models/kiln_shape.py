@@ -1,7 +1,7 @@
 """Registry provider for learned shape models.
 
-- ``kiln-shape-s``: the embedded default in ``backend/weights/`` (text + image), priority 20,
-  registered only when its weights are there.
+- ``kiln-shape-s`` and ``kiln-shape-m``: embedded in ``backend/weights/`` (text + image), each
+  registered only when its weights are there; the higher priority is the default.
 - Kiln-format checkpoints in the user's models folder (``NAME.json`` with ``"format": "kiln-shape"``
   next to ``NAME.safetensors``, e.g. from ``kiln-backend train``; its card, when there is one, is
   ``NAME.md``).
@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_NAME = "kiln-shape-s"
 EMBEDDED_PRIORITY = 20
+EMBEDDED_MODELS = {EMBEDDED_NAME: EMBEDDED_PRIORITY, "kiln-shape-m": 15}
 
 
 def model_entries(models_dir: Path | None) -> list[ModelEntry]:
-    """Every shape model found: the embedded one, then the user's."""
+    """Every shape model found: the embedded ones, then the user's."""
     entries = []
-    embedded = WEIGHTS_DIR / EMBEDDED_NAME
-    if _is_kiln_checkpoint(embedded):
-        entries.append(_kiln_entry(embedded, EMBEDDED_NAME, EMBEDDED_PRIORITY))
+    for name, priority in EMBEDDED_MODELS.items():
+        if _is_kiln_checkpoint(WEIGHTS_DIR / name):
+            entries.append(_kiln_entry(WEIGHTS_DIR / name, name, priority))
     if models_dir is not None and Path(models_dir).is_dir():
         for path in sorted(Path(models_dir).iterdir()):
             if path.suffix == ".json" and _is_kiln_checkpoint(path.with_suffix("")):

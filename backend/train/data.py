@@ -32,10 +32,33 @@ def split_indices(count: int, held_out: float) -> tuple[list[int], list[int]]:
 
 
 def open_dataset(path):
-    """The procedural dataset at ``path`` (clear error when it is not one)."""
+    """The dataset at ``path`` (clear error when it is not one); several folders joined by commas
+    (e.g. a procedural set and a package-mesh set) read as one, in the order given."""
     from backend.procedural.dataset import ProceduralDataset
 
-    return ProceduralDataset(path)
+    folders = [p for p in str(path).split(",") if p.strip()]
+    if len(folders) == 1:
+        return ProceduralDataset(folders[0])
+    return JoinedDatasets([ProceduralDataset(p.strip()) for p in folders])
+
+
+class JoinedDatasets:
+    """Datasets read one after another: ``ds[i]`` is sample ``i`` of the concatenation (the first
+    dataset keeps its indices, hence its held-out split)."""
+
+    def __init__(self, parts):
+        self.parts = list(parts)
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts])
+        self.manifest = {"parts": [p.manifest for p in self.parts], "count": int(self.starts[-1])}
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"sample {index} out of range [0, {len(self)})")
+        part = int(np.searchsorted(self.starts, index, side="right") - 1)
+        return self.parts[part][int(index - self.starts[part])]
 
 
 @dataclass

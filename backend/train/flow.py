@@ -22,7 +22,7 @@ from backend.models.shape_flow import FlowConfig, ShapeFlowTransformer
 from backend.models.shape_vae import ShapeVAE, VAEConfig
 
 from .data import open_dataset, split_indices
-from .loop import Clock, RunFolder, learning_rate, setup_distributed, wrap_for_training
+from .loop import Clock, RunFolder, init_weights, learning_rate, setup_distributed, wrap_for_training
 from .options import FLOW_PRESETS, IMAGE_GRID, TEXT_TOKENS, FlowTrainConfig
 
 # probabilities of (text only, image only, text + image, nothing) per training sample
@@ -169,8 +169,10 @@ def flow_loss(model, x0: torch.Tensor, cond: dict, rng: np.random.Generator, sig
 
 
 def train_flow(data: str, vae: str, out: str, preset: str = "s", config: FlowTrainConfig = FlowTrainConfig(),
-               device: str | None = None, resume: bool = True, progress=None, cancel=None) -> dict:
-    """Train (or resume) a flow run in ``out`` on the latents of the VAE checkpoint ``vae``."""
+               device: str | None = None, resume: bool = True, progress=None, cancel=None,
+               init: str | None = None) -> dict:
+    """Train (or resume) a flow run in ``out`` on the latents of the VAE checkpoint ``vae``; a new
+    run starts from the ``transformer.*`` weights of checkpoint ``init`` when given."""
     if preset not in FLOW_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; use one of {', '.join(FLOW_PRESETS)}")
     dist = setup_distributed(device)
@@ -200,13 +202,16 @@ def train_flow(data: str, vae: str, out: str, preset: str = "s", config: FlowTra
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.99))
     rng = np.random.default_rng([config.seed, dist.rank])
     step, best = 0, float("inf")
+    if init and not (resume and run.has_state()):
+        init_weights(model, init, "transformer")
+        report(0.0, "init", f"starting from {init}")
     if resume and run.has_state():
         step, saved = run.load_state(model, optimizer, rng)
         best = float(saved.get("best_val", best))
         report(0.0, "resume", f"resuming at step {step}")
     trainable = wrap_for_training(model, dist)
     clock = Clock(config.checkpoint_minutes)
-    meta = {"data": str(data), "vae": str(vae), "vae_config": vae_config["vae"], "train_shapes": len(train_idx),
+    meta = {"data": str(data), "init": init, "vae": str(vae), "vae_config": vae_config["vae"], "train_shapes": len(train_idx),
             "held_out_shapes": len(val_idx), "train_config": config.__dict__,
             "latent_shift": shift.tolist(), "latent_scale": scale.tolist()}
     running = 0.0

@@ -77,6 +77,16 @@ def wrap_for_training(model: nn.Module, dist: Distributed) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
+def init_weights(model: nn.Module, stem: str | Path, prefix: str) -> None:
+    """Start ``model`` from the ``prefix.*`` tensors of a checkpoint: a run's ``best`` (or its
+    ``last``, whose weights are ``model.*``) or an exported model such as
+    ``backend/weights/kiln-shape-s`` (same sizes; any other tensors are ignored)."""
+    tensors = read_tensors(checkpoint_paths(stem)[0])
+    if not any(k.startswith(prefix + ".") for k in tensors):
+        prefix = "model"
+    load_into(model, {k: v for k, v in tensors.items() if k.startswith(prefix + ".")}, prefix)
+
+
 def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
     """Linear warm-up, then cosine decay to 10% of ``peak`` at ``total``."""
     if step < warmup:

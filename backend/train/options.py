@@ -7,6 +7,12 @@ VAE_PRESETS = {
     # the embedded kiln-shape-s VAE: sized to train in under an hour on a shared 2-core CPU
     "s": dict(latent_channels=8, num_attention_heads=4, width_encoder=64, width_decoder=64,
               num_layers_encoder=1, num_layers_decoder=2, embed_frequency=6, num_tokens=64),
+    # kiln-shape-m: the s network read with twice the latent tokens (128 x 8). Tokens are chosen at
+    # encode time, so m starts from kiln-shape-s's weights (`--init`) and fine-tunes: on the shared
+    # CPU a wider network (width 96-128, 16 channels) ran 2-3x slower per step and could not be
+    # trained from scratch in the time there was (docs/training.md, kiln-shape-m).
+    "m": dict(latent_channels=8, num_attention_heads=4, width_encoder=64, width_decoder=64,
+              num_layers_encoder=1, num_layers_decoder=2, embed_frequency=6, num_tokens=128),
     # for tests
     "tiny": dict(latent_channels=4, num_attention_heads=2, width_encoder=16, width_decoder=16,
                  num_layers_encoder=1, num_layers_decoder=1, embed_frequency=4, num_tokens=16),
@@ -16,6 +22,9 @@ VAE_PRESETS = {
 
 FLOW_PRESETS = {
     "s": dict(num_attention_heads=4, width=96, in_channels=8, num_layers=5, cross_attention_dim=384,
+              use_cross_attention_2=True, cross_attention_2_dim=1280),
+    # the s transformer, fine-tuned on kiln-shape-m's 128 latent tokens (no positional embedding: any count)
+    "m": dict(num_attention_heads=4, width=96, in_channels=8, num_layers=5, cross_attention_dim=384,
               use_cross_attention_2=True, cross_attention_2_dim=1280),
     "tiny": dict(num_attention_heads=2, width=16, in_channels=4, num_layers=3, cross_attention_dim=384,
                  use_cross_attention_2=True, cross_attention_2_dim=1280),

@@ -15,7 +15,7 @@ import torch
 from backend.models.shape_vae import ShapeVAE, VAEConfig
 
 from .data import load_shapes, open_dataset, split_indices, vae_batch
-from .loop import Clock, RunFolder, learning_rate, setup_distributed, wrap_for_training
+from .loop import Clock, RunFolder, init_weights, learning_rate, setup_distributed, wrap_for_training
 from .options import VAE_PRESETS, VAETrainConfig
 
 
@@ -46,8 +46,9 @@ def vae_loss(model, batch, config: VAETrainConfig, generator=None, sample: bool 
 
 def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = VAETrainConfig(),
               device: str | None = None, resume: bool = True, limit: int | None = None,
-              progress=None, cancel=None) -> dict:
-    """Train (or resume) a VAE run in ``out``; returns the final summary."""
+              progress=None, cancel=None, init: str | None = None) -> dict:
+    """Train (or resume) a VAE run in ``out``; returns the final summary. A new run starts from the
+    ``vae.*`` weights of checkpoint ``init`` when given (fine-tuning), else from random weights."""
     if preset not in VAE_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; use one of {', '.join(VAE_PRESETS)}")
     dist = setup_distributed(device)
@@ -67,6 +68,9 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
     rng = np.random.default_rng([config.seed, dist.rank])
     generator = torch.Generator().manual_seed(config.seed * 1000 + dist.rank)
     step, best = 0, float("inf")
+    if init and not (resume and run.has_state()):
+        init_weights(model, init, "vae")
+        report(0.0, "init", f"starting from {init}")
     if resume and run.has_state():
         step, saved = run.load_state(model, optimizer, rng, generator)
         best = float(saved.get("best_val", best))
@@ -79,7 +83,7 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
                              config.num_near, config.num_far, config.num_surface)
                    for i in range(0, len(val), config.batch_size)] if val is not None else []
     clock = Clock(config.checkpoint_minutes)
-    meta = {"data": str(data), "train_shapes": len(train_idx), "held_out_shapes": len(val_idx),
+    meta = {"data": str(data), "init": init, "train_shapes": len(train_idx), "held_out_shapes": len(val_idx),
             "train_config": config.__dict__}
     running: dict[str, float] = {}
     while step < config.steps:
