@@ -62,6 +62,13 @@ def test_the_check_finds_a_post_running_up_inside_a_rail():
     assert ("back", "rail") in coincident_faces(builder.finish())
 
 
+@pytest.mark.parametrize("name, seed", [("cabinet", 25), ("desk", 31), ("flower_pot", 37), ("tree", 38)])
+def test_rarer_draws_never_share_a_face(name, seed):
+    """Square legs flush with a cabinet's front, a modesty panel over a desk's legs, blob spheres
+    (bush, crown) whose facets happened to fall on one plane."""
+    assert coincident_faces(generate(name, seed)) == []
+
+
 def test_wide_slats_clear_the_posts_and_each_other():
     chair = generate("chair", 9)  # a narrow chair with five slats drawn 6 cm wide
     assert "a slatted back with five slats" in chair.features
