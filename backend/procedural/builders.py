@@ -6,6 +6,14 @@ import numpy as np
 from .sdf import Shape, box, rod, slab
 
 
+# How far a piece that meets another is inset from (or sunk past) the other's faces: pieces that
+# share a plane, facing the same way, over each other z-fight and render black in Cycles.
+TUCK = 0.004
+# Blob k of an overlapping cluster of spheres turns k * BLOB_TURN radians about z (no multiple of a
+# sphere's segment angle), so no two blobs' facets can lie on one plane; a sphere's SDF is unchanged.
+BLOB_TURN = 0.37
+
+
 def leg(x: float, y: float, top: float, thickness: float, round_: bool, splay: float = 0.0) -> Shape:
     """One leg from the floor up to ``top`` under (x, y); ``splay`` moves the foot outward (m).
     Splayed legs are always turned (round): a tilted square leg would need a mitred foot."""

@@ -1,6 +1,6 @@
 """Armchairs: upholstered box or wooden-frame lounge chairs; cushion, arms, legs or a plinth."""
 from ..asset import AssetBuilder
-from ..builders import four_legs
+from ..builders import TUCK, four_legs
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import box, slab
@@ -22,7 +22,9 @@ def build(d: Draw) -> AssetBuilder:
     if style == "upholstered":
         base_top = seat_h - cushion_t
         legs_h = d.uniform(0.06, 0.15) if d.chance(0.7) else 0.0
-        b.part("body", fabric, slab(-hw, hw, -hd, hd, max(legs_h, 0.0), base_top, radius=0.03), primary=True)
+        # the body sits TUCK inside the arms' and back's outer faces (no shared planes)
+        b.part("body", fabric, slab(-hw + TUCK, hw - TUCK, -hd + TUCK, hd - TUCK, max(legs_h, 0.0) + TUCK, base_top,
+                                    radius=0.03), primary=True)
         b.part("arm", fabric, slab(-hw, -hw + arm_w, -hd, hd, legs_h, seat_h + d.uniform(0.12, 0.25), radius=0.04),
                slab(hw - arm_w, hw, -hd, hd, legs_h, seat_h + 0.18, radius=0.04), primary=True)
         b.part("back", fabric, slab(-hw + arm_w, hw - arm_w, hd - d.uniform(0.14, 0.22), hd, legs_h,
@@ -36,8 +38,9 @@ def build(d: Draw) -> AssetBuilder:
         wood = "wood"
         leg_t = d.uniform(0.04, 0.06)
         base_top = seat_h - cushion_t
-        b.part("frame", wood, *four_legs(hw, hd, leg_t / 2, base_top, leg_t, False),
-               slab(-hw, hw, -hd, hd, base_top - 0.05, base_top), primary=False)
+        # legs stop inside the seat frame, whose sides sit just inside the legs' faces
+        b.part("frame", wood, *four_legs(hw, hd, leg_t / 2, base_top - TUCK, leg_t, False),
+               slab(-hw + TUCK, hw - TUCK, -hd + TUCK, hd - TUCK, base_top - 0.05, base_top), primary=False)
         arm_h = seat_h + d.uniform(0.15, 0.25)
         b.part("arm", wood, *[slab(x - leg_t / 2, x + leg_t / 2, -hd, hd, arm_h - 0.04, arm_h) for x in (-hw + leg_t / 2, hw - leg_t / 2)],
                *[slab(x - leg_t / 2, x + leg_t / 2, -hd + 0.02, -hd + 0.02 + leg_t, base_top, arm_h - 0.04)

@@ -1,6 +1,6 @@
 """Beds: single/double/king frames with mattress, pillows, headboard (panel or slatted), footboard."""
 from ..asset import AssetBuilder
-from ..builders import count_word, four_legs, slats
+from ..builders import TUCK, count_word, four_legs, slats
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import slab
@@ -30,18 +30,19 @@ def build(d: Draw) -> AssetBuilder:
     style = d.choice("headboard", ["panel", "slatted", "upholstered"])
     y = hl + 0.02
     if style == "panel":
-        b.part("headboard", fam, slab(-hw - 0.02, hw + 0.02, hl - 0.02, hl + 0.04, 0, head_h, radius=0.01), primary=True)
+        b.part("headboard", fam, slab(-hw - 0.02, hw + 0.02, hl - 0.02, hl + 0.04, TUCK, head_h, radius=0.01), primary=True)
     elif style == "slatted":
         n = d.integer(4, 9)
-        b.part("headboard", fam, slab(-hw - 0.04, -hw + 0.02, y - 0.03, y + 0.03, 0, head_h),
-               slab(hw - 0.02, hw + 0.04, y - 0.03, y + 0.03, 0, head_h),
-               slab(-hw, hw, y - 0.03, y + 0.03, head_h - 0.08, head_h),
+        # posts clear the floor by TUCK (the legs stand inside them); the top rail runs between them
+        b.part("headboard", fam, slab(-hw - 0.04, -hw + 0.02, y - 0.03, y + 0.03, TUCK, head_h),
+               slab(hw - 0.02, hw + 0.04, y - 0.03, y + 0.03, TUCK, head_h),
+               slab(-hw + 0.02, hw - 0.02, y - 0.03, y + 0.03, head_h - 0.08, head_h),
                *slats(n, -hw, hw, y, top - 0.1, head_h - 0.08, 0.05, 0.03), primary=True)
     else:
         b.part("headboard", "fabric", slab(-hw - 0.03, hw + 0.03, hl - 0.02, hl + 0.1, 0.1, head_h, radius=0.05))
     b.feature(f"a {style} headboard")
     if d.chance(0.5):
-        b.part("footboard", fam, slab(-hw - 0.02, hw + 0.02, -hl - 0.04, -hl + 0.02, 0, top - 0.05), primary=True)
+        b.part("footboard", fam, slab(-hw - 0.02, hw + 0.02, -hl - 0.04, -hl + 0.02, TUCK, top - 0.05), primary=True)
         b.feature("a footboard")
     if pillows == 2:
         b.feature(f"{count_word(pillows)} pillows")

@@ -1,6 +1,6 @@
 """Benches: park benches with slatted seat and back, plain plank benches, or stone slabs."""
 from ..asset import AssetBuilder
-from ..builders import count_word
+from ..builders import TUCK, count_word
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import box, slab
@@ -37,7 +37,7 @@ def build(d: Draw) -> AssetBuilder:
     for x in (-hl * 0.85, hl * 0.85):
         legs.append(slab(x - 0.03, x + 0.03, -depth / 2, -depth / 2 + 0.06, 0, seat_h - t))
         legs.append(slab(x - 0.03, x + 0.03, depth / 2 - 0.06, depth / 2, 0, seat_h - t))
-        legs.append(slab(x - 0.03, x + 0.03, -depth / 2, depth / 2, seat_h - t - 0.06, seat_h - t))
+        legs.append(slab(x - 0.03, x + 0.03, -depth / 2 + 0.06, depth / 2 - 0.06, seat_h - t - 0.06, seat_h - t))
     b.part("leg", frame, *legs, primary=frame == fam)
     if style == "park":
         back_h = d.height(0.3, 0.45)
@@ -50,7 +50,7 @@ def build(d: Draw) -> AssetBuilder:
                                for x in (-hl * 0.85, hl * 0.85)])
         b.feature("a slatted backrest")
         if d.chance(0.5):
-            b.part("arm", frame, *[slab(x - 0.03, x + 0.03, -depth / 2, depth / 2 + 0.05, seat_h + 0.18, seat_h + 0.21)
+            b.part("arm", frame, *[slab(x - 0.03, x + 0.03, -depth / 2, depth / 2 + 0.05 - TUCK, seat_h + 0.18, seat_h + 0.21)
                                    for x in (-hl * 0.85, hl * 0.85)],
                    *[slab(x - 0.02, x + 0.02, -depth / 2 + 0.02, -depth / 2 + 0.06, seat_h, seat_h + 0.18)
                      for x in (-hl * 0.85, hl * 0.85)])

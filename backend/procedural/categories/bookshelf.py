@@ -20,11 +20,13 @@ def build(d: Draw) -> AssetBuilder:
     b.part("side", fam, slab(-hw, -hw + t, -hd, hd, 0, h), slab(hw - t, hw, -hd, hd, 0, h), primary=True)
     shelves = max(2, min(6, int(round(h / d.uniform(0.3, 0.4)))))
     zs = np.linspace(plinth, h - t, shelves + 1)
-    b.part("shelf", fam, *[slab(-hw + t, hw - t, -hd, hd, z, z + t) for z in zs], primary=True)
+    back = d.chance(0.7)
+    shelf_back = hd - t if back else hd  # shelves stop at the back panel (no shared faces)
+    b.part("shelf", fam, *[slab(-hw + t, hw - t, -hd, shelf_back, z, z + t) for z in zs], primary=True)
     b.feature(f"{count_word(shelves)} shelves")
     if plinth:
         b.part("side", fam, slab(-hw + t, hw - t, -hd, -hd + t, 0, plinth))
-    if d.chance(0.7):
+    if back:
         b.part("back", fam, slab(-hw + t, hw - t, hd - t, hd, plinth, h - t), primary=True)
         b.feature("a back panel")
     if d.choice("books", ["with books", "empty"], weights=[3, 2]) == "with books":

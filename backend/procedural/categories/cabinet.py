@@ -1,6 +1,6 @@
 """Cabinets and sideboards: a carcass with doors and/or drawers, handles, legs or a plinth."""
 from ..asset import AssetBuilder
-from ..builders import count_word, four_legs
+from ..builders import TUCK, count_word, four_legs
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import box, slab, sphere
@@ -16,7 +16,7 @@ def build(d: Draw) -> AssetBuilder:
     legs = d.uniform(0.08, 0.2) if d.choice("base", ["legs", "plinth"]) == "legs" else 0.0
     b.part("body", fam, slab(-hw, hw, -hd + 0.02, hd, max(legs, 0.0), h, radius=0.004), primary=True)
     if legs:
-        b.part("leg", d.choice("leg material", [fam, "metal"]), *four_legs(hw, hd, 0.04, legs + 0.01, 0.04, d.chance(0.5)))
+        b.part("leg", d.choice("leg material", [fam, "metal"]), *four_legs(hw, hd, 0.04 + TUCK, legs + 0.01, 0.04, d.chance(0.5)))
         b.feature("legs")
     fronts, handles = [], []
     layout = d.choice("front", ["doors", "drawers", "doors and drawers"])

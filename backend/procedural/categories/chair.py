@@ -45,7 +45,9 @@ def build(d: Draw) -> AssetBuilder:
     style = d.choice("back", ["slatted", "ladder", "spindle", "solid"])
     if style == "slatted":
         n = d.integer(2, 5)
-        b.part("back", fam, *slats(n, -post_x, post_x, y, seat_h, top - rail_h, d.uniform(0.03, 0.06), leg_t * 0.6))
+        gap = 2 * post_x / (n + 1)  # slats clear the posts and each other (no shared faces)
+        width = min(d.uniform(0.03, 0.06), 0.8 * gap, 1.6 * (gap - leg_t / 2))
+        b.part("back", fam, *slats(n, -post_x, post_x, y, seat_h, top - rail_h, width, leg_t * 0.6))
         b.feature(f"a slatted back with {count_word(n)} slats")
     elif style == "ladder":
         n = d.integer(2, 4)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..asset import AssetBuilder
+from ..builders import TUCK
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import Box, Difference, box, slab
@@ -15,7 +16,7 @@ def build(d: Draw) -> AssetBuilder:
     h = d.height(0.3, 0.6) * (w / 0.6)
     t = 0.02 * (w / 0.6)
     hw, hd = w / 2, depth / 2
-    b.part("bottom", fam, slab(-hw, hw, -hd, hd, 0, t), primary=True)
+    b.part("bottom", fam, slab(-hw, hw, -hd, hd, TUCK, t), primary=True)  # the posts stand it TUCK off the floor
     style = d.choice("sides", ["slatted", "solid"])
     planks = []
     if style == "slatted":
@@ -36,7 +37,8 @@ def build(d: Draw) -> AssetBuilder:
         b.feature("solid plank sides")
     b.part("side", fam, *planks, primary=True)
     post = t * 1.6
-    b.part("post", fam, *[slab(x - post / 2, x + post / 2, y - post / 2, y + post / 2, 0, h)
+    # the posts rise TUCK above the planks (into the lid when there is one): no shared top faces
+    b.part("post", fam, *[slab(x - post / 2, x + post / 2, y - post / 2, y + post / 2, 0, h + TUCK)
                           for x in (-hw, hw) for y in (-hd, hd)], primary=True)
     b.feature("corner posts")
     if d.chance(0.4):

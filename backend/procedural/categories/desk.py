@@ -23,7 +23,7 @@ def build(d: Draw) -> AssetBuilder:
                primary=True)
         b.feature("four legs")
         if d.chance(0.5):
-            b.part("panel", fam, slab(-hw + 0.06, hw - 0.06, hd - 0.04, hd - 0.02, h * 0.35, h - t), primary=True)
+            b.part("panel", fam, slab(-hw + 0.065, hw - 0.065, hd - 0.04, hd - 0.02, h * 0.35, h - t), primary=True)
             b.feature("a modesty panel")
     else:
         ped_w = d.uniform(0.35, 0.45)

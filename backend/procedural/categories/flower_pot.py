@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..asset import AssetBuilder
+from ..builders import BLOB_TURN
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import SmoothUnion, cylinder, frustum, revolve_wall, rod, sphere
@@ -30,8 +31,8 @@ def build(d: Draw) -> AssetBuilder:
         b.feature("a saucer")
     plant = d.choice("plant", ["none", "bush", "cactus", "sapling"], weights=[1, 2, 1, 1])
     if plant == "bush":
-        blobs = [sphere(r * d.uniform(0.45, 0.7), 10, 5).at(d.uniform(-r, r) * 0.4, d.uniform(-r, r) * 0.4,
-                                                             soil_z + r * d.uniform(0.3, 0.7)) for _ in range(d.integer(2, 4))]
+        blobs = [sphere(r * d.uniform(0.45, 0.7), 10, 5).rotated("z", k * BLOB_TURN).at(d.uniform(-r, r) * 0.4, d.uniform(-r, r) * 0.4,
+                                                             soil_z + r * d.uniform(0.3, 0.7)) for k in range(d.integer(2, 4))]
         b.part("plant", "foliage", SmoothUnion(*blobs, k=r * 0.2))
         b.feature("a leafy plant")
     elif plant == "cactus":

@@ -3,7 +3,7 @@ and second floor."""
 import numpy as np
 
 from ..asset import AssetBuilder
-from ..builders import count_word
+from ..builders import TUCK, count_word
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import Extrusion, Placed, box, slab
@@ -36,7 +36,7 @@ def build(d: Draw) -> AssetBuilder:
         b.part("chimney", "brick", slab(cx - 0.3, cx + 0.3, hd * 0.2, hd * 0.2 + 0.6, h, h + roof_h * 0.9 + 0.6))
         b.feature("a chimney")
     door_x = d.uniform(-hw * 0.4, hw * 0.4)
-    b.part("door", "wood", slab(door_x - 0.5, door_x + 0.5, -hd - 0.08, -hd + 0.02, 0, 2.1))
+    b.part("door", "wood", slab(door_x - 0.5, door_x + 0.5, -hd - 0.08, -hd + 0.02, TUCK, 2.1))  # not on the walls' floor plane
     windows, frames = [], []
     per_floor = max(2, int(w / d.uniform(2.0, 3.0)))
     for f in range(floors):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..asset import AssetBuilder
-from ..builders import count_word, four_legs
+from ..builders import TUCK, count_word, four_legs
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import Lathe, slab
@@ -23,7 +23,9 @@ def build(d: Draw) -> AssetBuilder:
     legs = d.uniform(0.08, 0.16) if d.chance(0.7) else 0.0
     cushion_t = d.uniform(0.1, 0.16)
     base_top = seat_h - cushion_t
-    b.part("base", fam, slab(-hw, hw, -hd, hd, legs, base_top, radius=0.03), primary=True)
+    # the base sits TUCK inside the arms' and back's outer faces (no shared planes)
+    b.part("base", fam, slab(-hw + TUCK, hw - TUCK, -hd + TUCK, hd - TUCK, legs + TUCK, base_top, radius=0.03),
+           primary=True)
     b.part("back", fam, slab(-hw + arm_w, hw - arm_w, hd - d.uniform(0.15, 0.25), hd, legs, seat_h + back_h, radius=0.05),
            primary=True)
     arm_top = seat_h + d.uniform(0.1, 0.22)
@@ -33,7 +35,8 @@ def build(d: Draw) -> AssetBuilder:
         x0, x1 = sorted((s * hw, s * (hw - arm_w)))
         if arms == "rolled":
             sides.append(slab(x0, x1, -hd, hd, legs, arm_top - arm_w / 2, radius=0.03))
-            roll = Lathe([(0, 0), (arm_w * 0.55, 0), (arm_w * 0.55, depth), (0, depth)], 12)
+            # the roll's ends stand TUCK proud of the arm's front and back faces
+            roll = Lathe([(0, -TUCK), (arm_w * 0.55, -TUCK), (arm_w * 0.55, depth + TUCK), (0, depth + TUCK)], 12)
             sides.append(roll.rotated("x", -np.pi / 2).at((x0 + x1) / 2, -hd, arm_top - arm_w / 2))
         else:
             sides.append(slab(x0, x1, -hd, hd, legs, arm_top, radius=0.04))

@@ -1,6 +1,6 @@
 """Tables: square/rectangular/round tops on four legs, a pedestal or trestles; optional apron."""
 from ..asset import AssetBuilder
-from ..builders import four_legs
+from ..builders import TUCK, four_legs
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import Lathe, box, cylinder, slab
@@ -34,8 +34,12 @@ def build(d: Draw) -> AssetBuilder:
         if shape != "round" and d.chance(0.6):
             a = d.uniform(0.06, 0.1)
             x, y = hw - inset, hd - inset
-            b.part("apron", fam, slab(-x, x, -y, -y + 0.02, under - a, under), slab(-x, x, y - 0.02, y, under - a, under),
-                   slab(-x, -x + 0.02, -y, y, under - a, under), slab(x - 0.02, x, -y, y, under - a, under), primary=True)
+            # the apron runs TUCK up into the top (the legs' tops stay below its top face); the side
+            # boards fit between the front and back boards (no shared faces at the corners)
+            z0, z1 = under - a, under + TUCK
+            b.part("apron", fam, slab(-x, x, -y, -y + 0.02, z0, z1), slab(-x, x, y - 0.02, y, z0, z1),
+                   slab(-x, -x + 0.02, -y + 0.02, y - 0.02, z0, z1), slab(x - 0.02, x, -y + 0.02, y - 0.02, z0, z1),
+                   primary=True)
             b.feature("an apron under the top")
     elif base == "pedestal":
         r = d.uniform(0.05, 0.09)

@@ -20,7 +20,7 @@ def build(d: Draw) -> AssetBuilder:
         hw = r * 0.9
         walls = [slab(-hw, hw, -hw, -hw + 0.01, 0, h), slab(-hw, hw, hw - 0.01, hw, 0, h),
                  slab(-hw, -hw + 0.01, -hw + 0.01, hw - 0.01, 0, h), slab(hw - 0.01, hw, -hw + 0.01, hw - 0.01, 0, h),
-                 slab(-hw, hw, -hw, hw, 0, 0.01)]
+                 slab(-hw + 0.01, hw - 0.01, -hw + 0.01, hw - 0.01, 0, 0.01)]  # floor between the walls
         b.part("body", fam, *walls, primary=True)
     lid = d.choice("lid", ["none", "flat", "dome"], weights=[2, 2, 1])
     if lid != "none":

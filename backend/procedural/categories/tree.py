@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..asset import AssetBuilder
-from ..builders import count_word
+from ..builders import BLOB_TURN, count_word
 from ..draw import Draw
 from ..registry import Category
 from ..sdf import Box, SmoothUnion, frustum, rod, sphere
@@ -23,10 +23,10 @@ def build(d: Draw) -> AssetBuilder:
                                             k=trunk_r * 0.5))
         crown_r = h * d.uniform(0.22, 0.32) * d.size(0.85, 1.15)
         blobs = []
-        for _ in range(d.integer(3, 6)):
+        for k in range(d.integer(3, 6)):
             a = d.uniform(0, 2 * np.pi)
             off = crown_r * d.uniform(0.2, 0.6)
-            blobs.append(sphere(crown_r * d.uniform(0.55, 0.8), 12, 6).at(np.cos(a) * off, np.sin(a) * off,
+            blobs.append(sphere(crown_r * d.uniform(0.55, 0.8), 12, 6).rotated("z", k * BLOB_TURN).at(np.cos(a) * off, np.sin(a) * off,
                                                                            trunk_h + crown_r * d.uniform(0.6, 1.2)))
         b.part("crown", fam, SmoothUnion(*blobs, k=crown_r * 0.3), primary=True)
         b.feature(f"a round crown of {count_word(len(blobs))} clumps")
