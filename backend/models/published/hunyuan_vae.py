@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from backend.models.shape_vae import FrequencyEmbedding
+
 EPS = 1e-6
 
 
@@ -63,21 +65,6 @@ class HunyuanVAEConfig:
         if missing:
             raise ValueError(f"vae.params needs {missing[0]!r}")
         return cls(**params)
-
-
-class FourierEmbedder(nn.Module):
-    """``[x, sin(x f), cos(x f)]`` with f = 2^i (times pi if asked), per input axis; no parameters."""
-
-    def __init__(self, num_freqs: int, include_pi: bool, input_dim: int = 3):
-        super().__init__()
-        self.num_freqs = num_freqs
-        self.scale = torch.pi if include_pi else 1.0
-        self.out_dim = input_dim * (2 * num_freqs + 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        freqs = 2.0 ** torch.arange(self.num_freqs, dtype=torch.float32, device=x.device) * self.scale
-        embed = (x[..., None] * freqs.to(x.dtype)).flatten(-2)
-        return torch.cat([x, embed.sin(), embed.cos()], dim=-1)
 
 
 class MLP(nn.Module):
@@ -177,7 +164,7 @@ class Transformer(nn.Module):
 class GeoDecoder(nn.Module):
     """Query points cross-attend to the decoded latents; one occupancy logit per query."""
 
-    def __init__(self, config: HunyuanVAEConfig, embedder: FourierEmbedder):
+    def __init__(self, config: HunyuanVAEConfig, embedder: FrequencyEmbedding):
         super().__init__()
         ratio = config.geo_decoder_downsample_ratio
         width, heads = config.width // ratio, config.heads // ratio
@@ -209,7 +196,7 @@ class HunyuanShapeVAE(nn.Module):
         if config.label_type != "binary":
             raise ValueError(f"label_type {config.label_type!r} is not supported (Hunyuan3D-2.1 uses 'binary')")
         self.config = config
-        self.fourier_embedder = FourierEmbedder(config.num_freqs, config.include_pi)
+        self.fourier_embedder = FrequencyEmbedding(config.num_freqs, include_pi=config.include_pi)
         self.post_kl = nn.Linear(config.embed_dim, config.width)
         self.transformer = Transformer(config.width, config.num_decoder_layers, config.heads, config.qkv_bias,
                                        config.qk_norm)
