@@ -123,6 +123,16 @@ def test_captions_from_names():
     assert caption(MeshRef("pybullet_data", "random_urdfs/739/739.obj", "z")) == "a random object"
 
 
+def test_physics_proxies_are_helpers_not_meshes(tmp_path: Path):
+    """SuperTuxKart's collision proxies (``*_physic.spm``, ``*_Physics2.spm``) are not art."""
+    folder = tmp_path / "stk" / "library" / "tree"
+    folder.mkdir(parents=True)
+    for name in ("tree.spm", "tree_physic.spm", "tree_physics.spm", "fence_Physics2.spm"):
+        (folder / name).write_bytes(b"")
+    refs = discover(("supertuxkart",), stk_root=tmp_path / "stk")
+    assert [Path(r.key).name for r in refs] == ["tree.spm"]
+
+
 def test_discover_reads_a_zipped_mod_and_skips_helpers(tmp_path: Path):
     mod = tmp_path / "0ad" / "mods" / "public"
     mod.mkdir(parents=True)

@@ -39,7 +39,7 @@ LICENCES = {
 # Paths that are evaluation sets and must never reach training: Debian's libcgal-demo, Minetest mods.
 _HELD_OUT_PATTERNS = re.compile(r"libcgal-demo|cgal[-_]?demo|/cgal/|minetest|homedecor", re.IGNORECASE)
 # Simplified collision hulls and helper meshes are not shapes of the object.
-_HELPER_PATTERNS = re.compile(r"vhacd|_coll\b|_coll\.|collision|/temp/|/test/|marker_|plane(100|_transparent)?\.obj$",
+_HELPER_PATTERNS = re.compile(r"vhacd|_coll\b|_coll\.|collision|_physics?\d*\.spm$|/temp/|/test/|marker_|plane(100|_transparent)?\.obj$",
                               re.IGNORECASE)
 
 
