@@ -7,6 +7,8 @@ publishers' meshes are Y-up (glTF) and leave here Z-up (Blender).
 """
 from __future__ import annotations
 
+import threading
+
 import time
 
 import numpy as np
@@ -28,6 +30,15 @@ class PublishedShapeModel:
         self.name = name
         self.device = device
         self.dtype = dtype
+        self._encoder = None
+        self._lock = threading.Lock()
+
+    def image_encoder(self):
+        """The family's image encoder, built by its ``_load_encoder`` at the first call (thread-safe)."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load_encoder()
+            return self._encoder
 
     # ---------------------------------------------------------------- the contract
     @torch.no_grad()

@@ -24,7 +24,6 @@ rights for) the European Union, the United Kingdom and South Korea.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import torch
@@ -143,8 +142,6 @@ class Hunyuan3DModel(PublishedShapeModel):
         self.dit = dit
         self.vae = vae
         self.shift = float(((config.get("scheduler") or {}).get("params") or {}).get("shift", 1.0))
-        self._encoder = None
-        self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -227,13 +224,6 @@ class Hunyuan3DModel(PublishedShapeModel):
         return self.dit(x, t, cond.to(self.device, self.dtype))
 
     # ---------------------------------------------------------------- image conditioning
-    def image_encoder(self):
-        """(Dinov2Model, settings) built from the checkpoint's conditioner tensors at the first call."""
-        with self._lock:
-            if self._encoder is None:
-                self._encoder = self._load_encoder()
-            return self._encoder
-
     def _load_encoder(self):
         from transformers import Dinov2Config, Dinov2Model
 

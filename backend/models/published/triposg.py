@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 
 import torch
@@ -96,8 +95,6 @@ class TripoSGModel(PublishedShapeModel):
         self.scheduler = scheduler
         # what backend.models.shape_reconstruct reads: frame and iso-level of this VAE
         self.config = {"format": "triposg", "up_axis": "y", "sampler": {"level": 0.0, "bounds": 1.005}}
-        self._encoder = None
-        self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -175,13 +172,6 @@ class TripoSGModel(PublishedShapeModel):
         return self.transformer(x, t, first.to(self.device, self.dtype), context_2=second)
 
     # ---------------------------------------------------------------- image conditioning
-    def image_encoder(self):
-        """(Dinov2Model, BitImageProcessor), loaded from the folder at the first call."""
-        with self._lock:
-            if self._encoder is None:
-                self._encoder = self._load_encoder()
-            return self._encoder
-
     def _load_encoder(self):
         import transformers
         from transformers import BitImageProcessor, Dinov2Model
