@@ -76,17 +76,19 @@ class ShapePipeline:
 
         sampling = []
 
-        def sample(seed: int, index: int):
+        def sample(seeds: list[int], first: int) -> list:
             begin = time.perf_counter()
             latents = sample_latents(self.transformer, cond, uncond, num_tokens=self.num_tokens,
-                                     steps=int(params["steps"]), guidance=float(params["guidance"]), seed=seed,
+                                     steps=int(params["steps"]), guidance=float(params["guidance"]), seed=seeds,
                                      shift=float(sampler.get("shift", 1.0)), cancel=cancel,
-                                     progress=lambda f, s, m="": progress(0.05 + 0.55 * (index + f) / count, s,
-                                                                          f"candidate {index + 1}: {m}"))
+                                     progress=lambda f, s, m="": progress(
+                                         0.05 + 0.55 * (first + f * len(seeds)) / count, s,
+                                         f"candidate {first + 1}" + (f"-{first + len(seeds)}" if len(seeds) > 1 else "")
+                                         + f" of up to {count}: {m}"))
             latents = self.denormalise(latents)
             sampling.append(time.perf_counter() - begin)
-            memo = self.field(latents, bounds, resolution)
-            return (latents, memo), memo
+            shapes = [latents[i:i + 1] for i in range(len(seeds))]
+            return [((one, memo), memo) for one, memo in ((one, self.field(one, bounds, resolution)) for one in shapes)]
 
         kept, tried = most_connected(sample, int(params["seed"]), count, bounds, level, cancel)
         latents, memo = kept.shape
