@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from backend.geometry.extract import GridMemo
-from backend.models.shape_candidates import (CONNECTED_SHARE, candidate_seed, coarse_share, most_connected,
-                                             selection_report)
+from backend.models.shape_candidates import (CONNECTED_SHARE, Candidate, candidate_seed, coarse_share, most_connected,
+                                             pieces_warning, selection_report)
 
 
 def sphere(centre, radius):
@@ -65,3 +65,11 @@ def test_when_none_is_connected_the_most_connected_is_kept_and_said():
     assert "most connected" in selection_report(kept, tried)["reason"]
     with pytest.raises(ValueError):
         most_connected(make_sampler([two_spheres], []), 0, 0, 1.0, 0.0)
+
+
+def test_a_shape_still_in_pieces_is_said_plainly():
+    tried = [Candidate(0, 0, None, 0.4), Candidate(1, 9, None, 0.6)]
+    assert pieces_warning("m", {"largest_piece_share": 0.97, "pieces": 2, "dropped": 1}, tried) is None
+    said = pieces_warning("kiln-shape-s", {"largest_piece_share": 0.62, "pieces": 5, "dropped": 2}, tried)
+    assert said == ("kiln-shape-s made this shape in 3 separate pieces (the largest holds 62% of the surface; "
+                    "2 candidates tried); try another seed.")

@@ -82,3 +82,14 @@ def selection_report(kept: Candidate, tried: list[Candidate]) -> dict:
         why = f"none held {CONNECTED_SHARE:.0%} in one piece at {COARSE_RESOLUTION}^3; kept the most connected"
     return {"kept": kept.index, "seed": kept.seed, "reason": why,
             "tried": [{"seed": c.seed, "coarse_share": round(c.share, 4)} for c in tried]}
+
+
+def pieces_warning(model: str, extraction: dict, tried: list[Candidate]) -> str | None:
+    """What the user is told when the kept shape is still in pieces after the clean-up (None when
+    its largest piece holds ``CONNECTED_SHARE`` of the surface)."""
+    share = extraction["largest_piece_share"]
+    if share >= CONNECTED_SHARE:
+        return None
+    pieces = extraction["pieces"] - extraction["dropped"]
+    return (f"{model} made this shape in {pieces} separate pieces (the largest holds {share:.0%} of the surface; "
+            f"{len(tried)} candidate{'s' if len(tried) != 1 else ''} tried); try another seed.")

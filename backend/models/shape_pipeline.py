@@ -19,7 +19,7 @@ from backend.geometry.extract import GridMemo
 
 from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
 from .conditioning import Conditioner
-from .shape_candidates import CONNECTED_SHARE, most_connected, selection_report
+from .shape_candidates import most_connected, pieces_warning, selection_report
 from .shape_flow import FlowConfig, ShapeFlowTransformer, sample_latents
 from .shape_vae import ShapeVAE, VAEConfig
 
@@ -105,10 +105,9 @@ class ShapePipeline:
         info = {"model": self.config.get("name", "shape"), "seed": int(params["seed"]),
                 "timings": {k: round(v, 3) for k, v in timings.items()}, "extraction": extraction,
                 "candidates": selection_report(kept, tried)}
-        if extraction["largest_piece_share"] < CONNECTED_SHARE:
-            info["warning"] = (f"the model made this shape in {extraction['pieces'] - extraction['dropped']} "
-                               f"separate pieces (the largest holds {extraction['largest_piece_share']:.0%} of the "
-                               f"surface; {len(tried)} candidate(s) tried); try another seed")
+        warning = pieces_warning(info["model"], extraction, tried)
+        if warning:
+            info["warning"] = warning
         return MeshPayload.from_triangles(vertices, faces, info=info)
 
     def denormalise(self, latents: torch.Tensor) -> torch.Tensor:
