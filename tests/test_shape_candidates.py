@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from backend.geometry.extract import GridMemo
+from backend.runtime import CancelToken, Cancelled
 from backend.models.shape_candidates import (CONNECTED_SHARE, Candidate, candidate_seed, coarse_share, most_connected,
                                              pieces_warning, selection_report)
 
@@ -73,3 +74,13 @@ def test_a_shape_still_in_pieces_is_said_plainly():
     said = pieces_warning("kiln-shape-s", {"largest_piece_share": 0.62, "pieces": 5, "dropped": 2}, tried)
     assert said == ("kiln-shape-s made this shape in 3 separate pieces (the largest holds 62% of the surface; "
                     "2 candidates tried); try another seed.")
+
+
+def test_cancel_stops_the_candidates():
+    token = CancelToken()
+
+    def sample(seeds, first):
+        token.cancel()                                  # cancelled while the first candidate was sampled
+        return [((first, seeds[0]), GridMemo(two_spheres, 1.0, 128))]
+    with pytest.raises(Cancelled):
+        most_connected(sample, 0, 4, 1.0, 0.0, token)

@@ -38,14 +38,14 @@ def candidate_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def coarse_share(field, bounds: float, level: float) -> float:
+def coarse_share(field, bounds: float, level: float, cancel=None) -> float:
     """The largest piece's area share of ``field``'s ``level`` set on the coarse grid, after the
     floater clean-up the result gets too (0.0 when there is no surface at this grid: a shape too
     thin or too small for it counts as the worst)."""
     from backend.geometry.extract import extract_mesh
     from backend.geometry.floaters import drop_floaters
 
-    vertices, faces = extract_mesh(field, bounds, COARSE_RESOLUTION, level=level, batch_size=65536)
+    vertices, faces = extract_mesh(field, bounds, COARSE_RESOLUTION, level=level, batch_size=65536, cancel=cancel)
     return drop_floaters(vertices, faces)[2]["largest_piece_share"] if len(faces) else 0.0
 
 
@@ -68,7 +68,7 @@ def most_connected(sample: Callable[[list[int], int], list[tuple[object, Callabl
         for index, noise_seed, (shape, field) in zip(batch, seeds, sample(seeds, batch[0])):
             if cancel is not None:
                 cancel.check()
-            tried.append(Candidate(index, noise_seed, shape, coarse_share(field, bounds, level)))
+            tried.append(Candidate(index, noise_seed, shape, coarse_share(field, bounds, level, cancel)))
             if tried[-1].share >= CONNECTED_SHARE:
                 return tried[-1], tried
     return max(tried, key=lambda c: (c.share, -c.index)), tried
