@@ -1,6 +1,7 @@
 """What stopping the extraction at the face budget costs in accuracy, on learned-model samples.
 
-    nice -n 10 .venv/bin/python bench/extract_budget.py [--model NAME] [--budget 20000]
+    nice -n 10 .venv/bin/python bench/extract_budget.py [--model NAME] [--budget 20000] [--guidance 4]
+                                                        [--prompts "a wooden door" ...]
 
 Each prompt's sample (seed 0) is extracted four ways: with the refinement stopped at the first
 level whose surface has 3/4 of the ``budget``'s triangles (what the generate op does), the whole
@@ -26,6 +27,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="learned shape model (default: the registry's best)")
     parser.add_argument("--budget", type=int, default=20000)
+    parser.add_argument("--guidance", type=float, default=4.0, help="the generate op's default is 5")
+    parser.add_argument("--prompts", nargs="+", default=PROMPTS)
     args = parser.parse_args()
     import torch
     import trimesh
@@ -38,10 +41,11 @@ def main() -> int:
     name = args.model or next(e.name for e in registry.entries("shape") if e.name != "procedural")
     pipeline = registry.get(name)
     print(f"{name}; decimated to {args.budget} faces; distance to the undecimated 256^3 surface / diagonal")
-    for prompt in PROMPTS:
+    for prompt in args.prompts:
         cond, uncond = pipeline.conditioner.encode(prompt, None)
         latents = pipeline.denormalise(sample_latents(pipeline.transformer, cond, uncond,
-                                                      num_tokens=pipeline.num_tokens, steps=25, guidance=4.0, seed=0))
+                                                      num_tokens=pipeline.num_tokens, steps=25, guidance=args.guidance,
+                                                      seed=0))
         with torch.no_grad():
             tokens = pipeline.vae.decode_tokens(latents)
 
