@@ -1,14 +1,15 @@
 """Keep the most connected of a few sampled shapes, judged by a cheap coarse decode.
 
 A learned shape model sometimes answers a prompt with separate lumps for one noise seed and with
-one object for another (kiln-shape-s, "a sofa": 28% of the surface in the largest piece for
-seed 0, 97% for the next candidate). The generator therefore samples candidate 0 from the user's
-seed and, only when that one is in pieces, the others (candidate k from ``candidate_seed(seed,
-k)``, so a seed still gives the same result) in one batch. Each is extracted on a coarse grid (``COARSE_RESOLUTION``^3,
-coarse-to-fine: a few ten thousand decoder queries, kept in the candidate's grid memo, which the
-final extraction re-uses) and the first whose largest connected piece holds at least
-``CONNECTED_SHARE`` of its surface area once floating specks are dropped is taken; when none does, the one with the largest share
-is. What was tried and why one was kept goes into the result's info.
+one object for another (kiln-shape-s, "a sofa": 29% of the surface in the largest piece for
+seed 0, 100% for the next candidate). The generator therefore samples candidate 0 from the
+user's seed and, only when that one is in pieces, the others (candidate k from
+``candidate_seed(seed, k)``, so a seed still gives the same result) in one batch. Each is
+extracted on a coarse grid (``COARSE_RESOLUTION``^3, coarse-to-fine: a few ten thousand decoder
+queries, kept in the candidate's grid memo, which the final extraction re-uses); the first whose
+largest connected piece holds at least ``CONNECTED_SHARE`` of its surface area once floating
+specks are dropped is taken, and when none does, the one with the largest share. What was tried
+and why one was kept goes into the result's info.
 """
 from __future__ import annotations
 

@@ -61,7 +61,10 @@ class ShapePipeline:
         return int(self.config.get("num_tokens", self.vae.config.num_tokens))
 
     def generate(self, prompt: str | None, image: np.ndarray | None, params: dict, progress, cancel) -> MeshPayload:
-        """Sample a shape for ``prompt`` and/or ``image`` and return it as a mesh (Blender axes, Z up)."""
+        """Sample a shape for ``prompt`` and/or ``image`` and return it as a mesh (Blender axes, Z up).
+
+        Up to ``params["candidates"]`` noise seeds are tried and the first shape in one piece kept
+        (``shape_candidates.py``); ``info`` says which and warns when the result is still in pieces."""
         params = {**DEFAULTS, **{k: v for k, v in (params or {}).items() if v is not None}}
         timings = {}
         start = time.perf_counter()
@@ -88,7 +91,8 @@ class ShapePipeline:
             latents = self.denormalise(latents)
             sampling.append(time.perf_counter() - begin)
             shapes = [latents[i:i + 1] for i in range(len(seeds))]
-            return [((one, memo), memo) for one, memo in ((one, self.field(one, bounds, resolution)) for one in shapes)]
+            memos = [self.field(one, bounds, resolution) for one in shapes]
+            return [((one, memo), memo) for one, memo in zip(shapes, memos)]
 
         kept, tried = most_connected(sample, int(params["seed"]), count, bounds, level, cancel)
         latents, memo = kept.shape
