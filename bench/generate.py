@@ -4,7 +4,7 @@
 
 1. One prompt per procedural category through the learned model (the registry's best, or
    ``--model``), warm (model and MiniLM loaded first): seconds per stage (encode, sample,
-   extract, simplify), wall and CPU seconds of the whole op (one thread: on a busy shared machine
+   select: the candidates' coarse decodes, extract, simplify), wall and CPU seconds of the whole op (one thread: on a busy shared machine
    the CPU seconds are what an idle core would take), the grid the face budget stopped at,
    decoder queries, and the share of the
    surface area in the largest connected piece, before and after the floater clean-up. Baseline in
