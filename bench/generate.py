@@ -4,7 +4,7 @@
 
 1. One prompt per procedural category through the learned model (the registry's best, or
    ``--model``), warm (model and MiniLM loaded first): seconds per stage (encode, sample,
-   extract, simplify), wall and CPU seconds of the whole op (one thread: on a busy shared machine
+   select: the candidates' coarse decodes, extract, simplify), wall and CPU seconds of the whole op (one thread: on a busy shared machine
    the CPU seconds are what an idle core would take), the grid the face budget stopped at,
    decoder queries, and the share of the
    surface area in the largest connected piece, before and after the floater clean-up. Baseline in
@@ -124,7 +124,7 @@ def main() -> int:
     print(f"learned model: {learned}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     run_op({"prompt": "a wooden chair", "model": learned})           # warm: weights and MiniLM loaded
     run_op({"prompt": "a wooden chair"})                              # warm: the procedural matcher
-    stages = ("encode", "sample", "extract", "simplify")
+    stages = ("encode", "sample", "select", "extract", "simplify")
     print(f"\n{'category':11s} {'prompt':20s} " + " ".join(f"{s:>8s}" for s in stages)
           + f" {'total':>6s} {'wall':>6s} {'cpu':>6s} {'grid':>5s} {'queries':>8s} {'raw share':>9s} "
           + f"{'share':>6s} {'tris':>6s}")

@@ -125,3 +125,18 @@ def test_phrase_table_cache_round_trips(tmp_path, monkeypatch):
     np.save(files[0], np.zeros_like(first) + 0.5)  # proves the second call reads the file
     assert np.all(cached_embeddings(texts, "cpu") == 0.5)
     assert cached_embeddings(texts[:2], "cpu").shape == (2, 384)  # other texts, other key
+
+
+def test_a_teapot_is_not_taken_for_a_mug(matcher):
+    """MiniLM puts a teapot next to the mug's phrases; the counter-examples keep it out (issue 10)."""
+    assert matcher.match("a teapot").category == "mug"
+    for prompt in ("a teapot", "a porcelain teapot with a spout"):
+        match = matcher.match(prompt)
+        assert not match.matched and match.counter_example[0] == "a teapot", (prompt, match.confidence)
+    assert matcher.match("a blue ceramic coffee mug").matched
+
+
+def test_a_counter_example_can_be_left_out_of_the_bank(matcher):
+    _, embedding = matcher.similarities("a teapot")
+    assert matcher.counter_example(embedding) == ("a teapot", pytest.approx(1.0, abs=1e-4))
+    assert matcher.counter_example(embedding, leave_out="a teapot")[0] != "a teapot"

@@ -257,6 +257,19 @@ def test_sampler_is_deterministic_by_seed_and_reports_progress():
     assert {s for _, s in seen} == {"sample"}
 
 
+
+def test_a_batch_of_seeds_gives_each_seed_its_own_shape():
+    """Several seeds in one batch: each row is what its seed gives alone (candidate sampling)."""
+    torch.manual_seed(2)
+    flow = ShapeFlowTransformer(TINY_FLOW).eval()
+    cond, uncond = _conditions()
+    batch = sample_latents(flow, cond, uncond, num_tokens=6, steps=4, guidance=3.0, seed=[7, 8, 9])
+    assert batch.shape == (3, 6, TINY_FLOW.in_channels)
+    for row, seed in enumerate((7, 8, 9)):
+        alone = sample_latents(flow, cond, uncond, num_tokens=6, steps=4, guidance=3.0, seed=seed)
+        assert torch.allclose(batch[row:row + 1], alone, atol=1e-5)
+    assert not torch.allclose(batch[0], batch[1])
+
 def test_guidance_changes_the_result_and_one_skips_the_unconditional_pass():
     torch.manual_seed(3)
     flow = ShapeFlowTransformer(TINY_FLOW).eval()

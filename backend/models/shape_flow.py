@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, asdict
+from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -114,22 +116,26 @@ def flow_sigmas(steps: int, shift: float = 1.0) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_latents(model: ShapeFlowTransformer, condition: dict, uncondition: dict, *, num_tokens: int,
-                   steps: int = 25, guidance: float = 5.0, seed: int = 0, shift: float = 1.0,
+                   steps: int = 25, guidance: float = 5.0, seed: int | Sequence[int] = 0, shift: float = 1.0,
                    progress=None, cancel=None) -> torch.Tensor:
-    """Euler-integrate the flow from seeded noise to latents (1,K,C) with classifier-free guidance.
+    """Euler-integrate the flow from seeded noise to latents (B,K,C) with classifier-free guidance.
 
-    ``condition``/``uncondition`` hold the keyword tensors of :meth:`ShapeFlowTransformer.forward`
-    (``context``, ``context_mask``, ...), batch 1. ``guidance`` <= 1 skips the unconditional pass.
+    ``seed``: one seed (B = 1) or a list, one shape per seed sampled in one batch (the noise of a
+    seed is the same either way). ``condition``/``uncondition`` hold the keyword tensors of
+    :meth:`ShapeFlowTransformer.forward` (``context``, ``context_mask``, ...), batch 1, shared by
+    the batch. ``guidance`` <= 1 skips the unconditional pass.
     ``progress(fraction, stage, message)`` is called and ``cancel.check()`` run at every step.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     parameter = next(model.parameters())
     device, dtype = parameter.device, parameter.dtype
-    generator = torch.Generator(device="cpu").manual_seed(int(seed))
-    latents = torch.randn((1, num_tokens, model.config.in_channels), generator=generator)
+    seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+    latents = torch.cat([torch.randn((1, num_tokens, model.config.in_channels),
+                                     generator=torch.Generator(device="cpu").manual_seed(s)) for s in seeds])
     latents = latents.to(device, dtype)
     guided = guidance > 1.0
+    condition, uncondition = _repeat(condition, len(seeds)), _repeat(uncondition, len(seeds))
     inputs = _stack_conditions(condition, uncondition) if guided else condition
     inputs = {k: v.to(device) if v is not None else None for k, v in inputs.items()}
     sigmas = flow_sigmas(steps, shift)
@@ -146,6 +152,13 @@ def sample_latents(model: ShapeFlowTransformer, condition: dict, uncondition: di
         if progress is not None:
             progress((i + 1) / steps, "sample", f"step {i + 1}/{steps}")
     return latents
+
+
+def _repeat(condition: dict, count: int) -> dict:
+    """A batch-1 condition repeated ``count`` times along the batch."""
+    if count == 1:
+        return condition
+    return {k: None if v is None else torch.cat([v] * count) for k, v in condition.items()}
 
 
 def _stack_conditions(condition: dict, uncondition: dict) -> dict:

@@ -15,13 +15,17 @@ import torch
 from backend.runtime import OpError
 from shared.payload import MeshPayload
 
+from backend.geometry.extract import GridMemo
+
 from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
 from .conditioning import Conditioner
+from .shape_candidates import most_connected, pieces_warning, selection_report
 from .shape_flow import FlowConfig, ShapeFlowTransformer, sample_latents
 from .shape_vae import ShapeVAE, VAEConfig
 
 KILN_FORMAT = "kiln-shape"
-DEFAULTS = {"steps": 25, "guidance": 4.0, "seed": 0, "resolution": 128, "face_budget": 20000}
+STOP_SHARE = 0.75      # of the face budget: extraction stops refining at a level with that many triangles
+DEFAULTS = {"steps": 25, "guidance": 4.0, "seed": 0, "resolution": 128, "face_budget": 20000, "candidates": 4}
 
 
 class ShapePipeline:
@@ -57,7 +61,10 @@ class ShapePipeline:
         return int(self.config.get("num_tokens", self.vae.config.num_tokens))
 
     def generate(self, prompt: str | None, image: np.ndarray | None, params: dict, progress, cancel) -> MeshPayload:
-        """Sample a shape for ``prompt`` and/or ``image`` and return it as a mesh (Blender axes, Z up)."""
+        """Sample a shape for ``prompt`` and/or ``image`` and return it as a mesh (Blender axes, Z up).
+
+        Up to ``params["candidates"]`` noise seeds are tried and the first shape in one piece kept
+        (``shape_candidates.py``); ``info`` says which and warns when the result is still in pieces."""
         params = {**DEFAULTS, **{k: v for k, v in (params or {}).items() if v is not None}}
         timings = {}
         start = time.perf_counter()
@@ -67,22 +74,44 @@ class ShapePipeline:
 
         start = time.perf_counter()
         sampler = self.config.get("sampler", {})
-        latents = sample_latents(self.transformer, cond, uncond, num_tokens=self.num_tokens,
-                                 steps=int(params["steps"]), guidance=float(params["guidance"]),
-                                 seed=int(params["seed"]), shift=float(sampler.get("shift", 1.0)),
-                                 progress=lambda f, s, m="": progress(0.05 + 0.55 * f, s, m), cancel=cancel)
-        latents = self.denormalise(latents)
-        timings["sample"] = time.perf_counter() - start
+        bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0))
+        resolution, count = int(params["resolution"]), int(params["candidates"])
+
+        sampling = []
+
+        def sample(seeds: list[int], first: int) -> list:
+            begin = time.perf_counter()
+            latents = sample_latents(self.transformer, cond, uncond, num_tokens=self.num_tokens,
+                                     steps=int(params["steps"]), guidance=float(params["guidance"]), seed=seeds,
+                                     shift=float(sampler.get("shift", 1.0)), cancel=cancel,
+                                     progress=lambda f, s, m="": progress(
+                                         0.05 + 0.55 * (first + f * len(seeds)) / count, s,
+                                         f"candidate {first + 1}" + (f"-{first + len(seeds)}" if len(seeds) > 1 else "")
+                                         + f" of up to {count}: {m}"))
+            latents = self.denormalise(latents)
+            sampling.append(time.perf_counter() - begin)
+            shapes = [latents[i:i + 1] for i in range(len(seeds))]
+            memos = [self.field(one, bounds, resolution) for one in shapes]
+            return [((one, memo), memo) for one, memo in zip(shapes, memos)]
+
+        kept, tried = most_connected(sample, int(params["seed"]), count, bounds, level, cancel)
+        latents, memo = kept.shape
+        timings["sample"] = sum(sampling)
+        timings["select"] = time.perf_counter() - start - sum(sampling)   # the coarse decodes
 
         extraction = {}
         vertices, faces, more = self.latents_to_mesh(
-            latents, int(params["resolution"]), int(params["face_budget"]) if params["face_budget"] else None,
-            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel, report=extraction)
+            latents, resolution, int(params["face_budget"]) if params["face_budget"] else None,
+            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel, report=extraction, field=memo)
         timings.update(more)
         vertices = self.to_blender_axes(vertices)
         progress(1.0, "done", f"{len(faces)} triangles")
         info = {"model": self.config.get("name", "shape"), "seed": int(params["seed"]),
-                "timings": {k: round(v, 3) for k, v in timings.items()}, "extraction": extraction}
+                "timings": {k: round(v, 3) for k, v in timings.items()}, "extraction": extraction,
+                "candidates": selection_report(kept, tried)}
+        warning = pieces_warning(info["model"], extraction, tried)
+        if warning:
+            info["warning"] = warning
         return MeshPayload.from_triangles(vertices, faces, info=info)
 
     def denormalise(self, latents: torch.Tensor) -> torch.Tensor:
@@ -94,41 +123,51 @@ class ShapePipeline:
         return latents * scale + shift
 
     @torch.no_grad()
+    def field(self, latents: torch.Tensor, bounds: float, resolution: int) -> GridMemo:
+        """The signed distance field of latents (1,K,C), remembering its values on the extraction grid."""
+        tokens = self.vae.decode_tokens(latents.to(self.device))
+
+        def sdf(points: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                query = torch.from_numpy(points).to(self.device, tokens.dtype)[None]
+                return self.vae.query(tokens, query)[0].float().cpu().numpy()
+        return GridMemo(sdf, bounds, resolution)
+
+    @torch.no_grad()
     def latents_to_mesh(self, latents: torch.Tensor, resolution: int, face_budget: int | None,
-                        progress=None, cancel=None, report: dict | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+                        progress=None, cancel=None, report: dict | None = None,
+                        field: GridMemo | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
         """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings.
 
         Extraction refines up to ``resolution`` but stops at the first level whose surface has
-        ``face_budget`` triangles (decimation then has 1-4x the budget to choose from). Loose
-        pieces the field nearly joined to the body (``valley_bridges``: a broken leg) are joined
-        by struts one cell thick and the surface extracted again at the same grid; then floating
-        islands and specks are dropped (``clean_mesh``). ``report`` receives the grid reached, the
-        decoder queries, the bridges, what the clean-up dropped and the largest piece's area share
-        as extracted (``largest_piece_share_before``) and in the result."""
-        from backend.geometry.extract import GridMemo, extract_mesh, simplify_to_budget
+        ``STOP_SHARE`` of the ``face_budget`` triangles: the next level would have ~4x as many, 3-4x
+        the budget, nearly all decimated away again (a door: 17.5k triangles at 128^3 or 380k
+        decoder queries more for 70k at 256^3); 3/4 to 1x the budget is kept as extracted.
+        Loose pieces the field nearly joined to the body (``valley_bridges``: a broken leg) are
+        joined by struts one cell thick and the surface extracted again at the same grid; then
+        floating islands and specks are dropped (``clean_mesh``). ``field``: the latents'
+        :meth:`field` when the caller has it already (its remembered values are re-used).
+        ``report`` receives the grid reached, the decoder queries, the bridges, what the clean-up
+        dropped and the largest piece's area share as extracted (``largest_piece_share_before``)
+        and in the result."""
+        from backend.geometry.extract import extract_mesh, simplify_to_budget
         from backend.geometry.floaters import largest_piece_share, valley_bridges, with_struts
 
         timings = {}
         start = time.perf_counter()
-        tokens = self.vae.decode_tokens(latents.to(self.device))
-
-        def sdf(points: np.ndarray) -> np.ndarray:
-            query = torch.from_numpy(points).to(self.device, tokens.dtype)[None]
-            return self.vae.query(tokens, query)[0].float().cpu().numpy()
-
         sampler = self.config.get("sampler", {})
         extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
         report = {} if report is None else report
         bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0))
-        memo = GridMemo(sdf, bounds, resolution)   # a second pass with struts re-uses these values
+        memo = field if field is not None else self.field(latents, bounds, resolution)   # struts re-use it
         vertices, faces = extract_mesh(memo, bounds, resolution, level=level, batch_size=65536,
-                                       stop_faces=face_budget or None, stats=report,
+                                       stop_faces=STOP_SHARE * face_budget if face_budget else None, stats=report,
                                        progress=extract_progress, cancel=cancel)
         if len(faces) == 0:
             raise OpError("the model produced an empty shape; try another seed or a higher guidance")
         extracted_share = largest_piece_share(vertices, faces)
         cell = 2.0 * bounds / report["resolution"]
-        bridges = valley_bridges(vertices, faces, lambda p: sdf(p) - level, cell)
+        bridges = valley_bridges(vertices, faces, lambda p: memo(p) - level, cell)
         report["bridges"] = len(bridges)
         if bridges:
             if progress:
@@ -137,7 +176,7 @@ class ShapePipeline:
                                            level=level, batch_size=65536, stats=report, cancel=cancel,
                                            progress=(lambda f, s, m="": progress(0.9 + 0.04 * f, s, m)) if progress
                                            else None)
-        report["queries"] = memo.queries   # decoder queries of both passes
+        report["queries"] = memo.queries   # decoder queries of the field: coarse check and both passes
         vertices, faces = clean_mesh(vertices, faces, report)
         report["largest_piece_share_before"] = round(extracted_share, 5)
         timings["extract"] = time.perf_counter() - start

@@ -94,7 +94,11 @@ def run(inputs: dict, params: dict, progress, cancel) -> dict[str, MeshPayload]:
     except ValueError as exc:
         raise OpError(f"{name}: {exc}") from None
     mesh.validate("mesh")
-    mesh.info = {"model": name, **mesh.info, **report(route, prompt)}
+    routed = report(route, prompt)
+    warnings = [w for w in (routed.get("warning"), mesh.info.get("warning")) if w]   # the route's, the model's
+    mesh.info = {"model": name, **mesh.info, **routed}
+    if warnings:
+        mesh.info["warning"] = " ".join(warnings)
     if mask_method:
         mesh.info["image_mask"] = mask_method
     return {"mesh": mesh}

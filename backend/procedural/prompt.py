@@ -6,9 +6,11 @@ head clause (the text before the first comma or full stop: long prompts name the
 A prompt far from everything still gets the nearest category, with a low confidence.
 
 ``confidence`` is calibrated, not a softmax share: the probability that the prompt asks for that
-category, a logistic function of the best similarity and its lead over the runner-up, fitted on
-labelled in- and out-of-category prompts (``bench/routing.py`` refits and checks it on a held-out
-list; ``matched`` is ``confidence >= 0.5``). Attributes
+category, a logistic function of the best similarity, its lead over the runner-up and its lead
+over the nearest counter-example (a prompt for an object the engine has no category for,
+``not_categories.py``: "a teapot" is close to the mug's phrases, closer still to "a teapot"),
+fitted on labelled in- and out-of-category prompts (``bench/routing.py`` refits and checks it on
+held-out lists; ``matched`` is ``confidence >= 0.5``). Attributes
 (material, colour, size, height, the category's style options) are decided by contrast: the prompt
 is compared with "a <noun>" and with "a <attribute> <noun>" / "a <noun> <option phrase>"; an
 attribute is taken when it moves the prompt's embedding closer by more than a margin.
@@ -27,12 +29,14 @@ from backend.models.text_encoder import EMBED_DIM, model_path, sentence_embeddin
 
 from .draw import HEIGHT_WORDS, SIZE_WORDS, Hints
 from .materials import COLORS, FAMILIES
+from .not_categories import NOT_CATEGORIES
 from .registry import categories
 
 PROMPT_MATERIALS = ("wood", "metal", "gold", "fabric", "leather", "glass", "stone", "plastic", "ceramic", "brick")
 MARGIN = 0.04        # how much closer an attribute phrase must be than the bare noun
-# confidence = sigmoid(SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead); from bench/routing.py
-SIM_WEIGHT, SIM_CENTRE, LEAD_WEIGHT = 30.0, 0.770, 10.0
+# confidence = sigmoid(SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead
+#                      + COUNTER_WEIGHT * (similarity - counter-example similarity)); from bench/routing.py --fit
+SIM_WEIGHT, SIM_CENTRE, LEAD_WEIGHT, COUNTER_WEIGHT = 16.5, 0.943, 4.8, 10.5
 HEAD_CLAUSE = re.compile(r"[,.;:!?\n]")
 
 
@@ -45,6 +49,7 @@ class Match:
     similarity: float                # cosine similarity to its nearest phrase
     hints: Hints
     alternatives: list[tuple[str, float]] = field(default_factory=list)   # next best (name, similarity)
+    counter_example: tuple[str, float] = ("", -1.0)   # nearest not-a-category prompt, its similarity
 
     @property
     def matched(self) -> bool:
@@ -109,7 +114,9 @@ class PromptMatcher:
         layouts = {name: self._attribute_phrases(name) for name in self.names}
         phrases = [t for name in self.names for t in layouts[name][1]]
         owner += [i for i, name in enumerate(self.names) for _ in layouts[name][1]]
-        table = cached_embeddings(texts + phrases, device)
+        table = cached_embeddings(texts + phrases + NOT_CATEGORIES, device)
+        self._counter = table[len(table) - len(NOT_CATEGORIES):]
+        table = table[:len(table) - len(NOT_CATEGORIES)]
         self._phrases, self._owner = table, np.array(owner)
         sentence_embeddings([self.names[0]], device=device)  # load MiniLM now, not on the first prompt
         self._groups: dict[str, list] = {}
@@ -160,6 +167,15 @@ class PromptMatcher:
         np.maximum.at(per_category, self._owner, (self._phrases @ emb.T).max(axis=1))
         return per_category, emb[0]
 
+    def counter_example(self, embedding: np.ndarray, leave_out: str | None = None) -> tuple[str, float]:
+        """The nearest not-a-category prompt to a prompt's embedding and its cosine similarity
+        (``leave_out``: skip that one, when calibrating on the list itself)."""
+        sims = self._counter @ embedding
+        if leave_out in NOT_CATEGORIES:
+            sims = np.where(np.array(NOT_CATEGORIES) == leave_out, -1.0, sims)
+        k = int(np.argmax(sims))
+        return NOT_CATEGORIES[k], float(sims[k])
+
     def match(self, prompt: str) -> Match:
         """Match a non-empty prompt to a category and attribute hints."""
         per_category, e = self.similarities(prompt)
@@ -184,11 +200,15 @@ class PromptMatcher:
             else:
                 hints.options[group.split(":", 1)[1]] = value
         similarity = float(per_category[order[0]])
-        return Match(best, calibrated_confidence(similarity, similarity - float(per_category[order[1]])), similarity,
-                     hints, [(self.names[i], float(per_category[i])) for i in order[1:4]])
+        counter = self.counter_example(e)
+        confidence = calibrated_confidence(similarity, similarity - float(per_category[order[1]]),
+                                           similarity - counter[1])
+        return Match(best, confidence, similarity, hints, [(self.names[i], float(per_category[i])) for i in order[1:4]],
+                     counter)
 
 
-def calibrated_confidence(similarity: float, lead: float) -> float:
-    """The probability that a prompt asks for its nearest category (see the module docstring)."""
-    z = SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead
+def calibrated_confidence(similarity: float, lead: float, counter_lead: float) -> float:
+    """The probability that a prompt asks for its nearest category (see the module docstring):
+    ``lead`` over the runner-up category, ``counter_lead`` over the nearest counter-example."""
+    z = SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead + COUNTER_WEIGHT * counter_lead
     return float(1.0 / (1.0 + np.exp(-z)))
