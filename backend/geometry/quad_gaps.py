@@ -41,6 +41,9 @@ RIM_SPACING = 1e-3  # input rim points this far apart (share of the diagonal), a
 RIM_POINTS = 20_000
 REFINE_ROUNDS = 3
 MARK_SHARE = 0.8  # a round refines every miss beyond this share of the limit it must meet
+# a refined mesh is kept only when it cuts the worst miss by this share at least: the faces and
+# singular vertices the templates add buy little otherwise (face_scan's overlapping range pieces)
+MIN_GAIN = 0.1
 
 
 @dataclass
@@ -66,6 +69,17 @@ def _along(a: np.ndarray, b: np.ndarray, spacing: float, cap: int) -> tuple[np.n
     return a[owner] + t[:, None] * (b[owner] - a[owner]), owner
 
 
+def _distance_above(points: np.ndarray, target: SurfaceTarget, low: float) -> np.ndarray:
+    """Each point's distance to the target surface, exact where it is over ``low``; elsewhere an
+    upper bound at most ``low`` (the distance to the nearest point the surface index holds)."""
+    bound, _ = target.surface.tree.query(points)
+    out = np.array(bound, np.float64)
+    far = out > low
+    if far.any():
+        out[far] = target.surface.distance(points[far])
+    return out
+
+
 def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, floor: float) -> Gaps:
     """Measure ``quads`` against ``target`` both ways (see the module docstring); ``spots`` lists
     the places farther than ``floor`` (a share of the diagonal)."""
@@ -79,18 +93,18 @@ def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, fl
     # piece -> input: stencil points on every triangle, and every vertex
     on_piece = np.concatenate([np.einsum("sc,tcd->tsd", STENCIL, x[tris]).reshape(-1, 3), x[used]])
     owner = np.concatenate([np.repeat(np.arange(len(tris)) // 2, len(STENCIL)), vertex_quad[used]])
-    d_out = target.surface.distance(on_piece) / diag
+    d_out = _distance_above(on_piece, target, 0.5 * floor * diag) / diag
     again = np.unique(owner[:len(tris) * len(STENCIL)][d_out[:len(tris) * len(STENCIL)] > 0.5 * floor])
     if len(again):
         again = np.concatenate([2 * again, 2 * again + 1])
         finer = np.einsum("sc,tcd->tsd", FINE_STENCIL, x[tris[again]]).reshape(-1, 3)
         on_piece = np.concatenate([on_piece, finer])
         owner = np.concatenate([owner, np.repeat(again // 2, len(FINE_STENCIL))])
-        d_out = np.concatenate([d_out, target.surface.distance(finer) / diag])
-    # input -> piece: samples and every vertex; only points not within the floor of a vertex are measured
+        d_out = np.concatenate([d_out, _distance_above(finer, target, 0.5 * floor * diag) / diag])
+    # input -> piece: samples and every vertex; only points not within half the floor of a piece point are measured
     pv, pt = target.vertices, target.triangles
     on_input = np.concatenate([sample_surface(pv, pt, INPUT_SAMPLES, seed=11)[0], pv[np.unique(pt)]])
-    near, _ = cKDTree(x[used]).query(on_input, distance_upper_bound=0.5 * floor * diag)
+    near, _ = cKDTree(on_piece).query(on_input, distance_upper_bound=0.5 * floor * diag)
     unsure = on_input[np.isinf(near)]
     d_in, in_owner = np.zeros(0), np.zeros(0, np.int64)
     if len(unsure):
@@ -123,11 +137,12 @@ def close_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, l
     diagonal), split the edges at every place beyond ``MARK_SHARE`` of it, worst first, as many
     as fit in ``max_faces``, and ``settle`` (vertices, quads) -> (vertices, quads) the result
     (fit it onto the surface); at most ``REFINE_ROUNDS`` rounds. Returns the closest mesh of all
-    rounds (the given one when none came closer: a miss the fit cannot close, such as a rim point
-    several vertices project to, is not worth the faces) and its measurement."""
+    rounds, or the given one when none cut its worst miss by ``MIN_GAIN`` (a miss the fit cannot
+    close, such as a rim point several vertices project to, is not worth the faces), and its
+    measurement."""
     x, quads = np.asarray(vertices, np.float64), np.asarray(quads, np.int64).reshape(-1, 4)
     gaps = find_gaps(x, quads, target, MARK_SHARE * limit)
-    best = (x, quads, gaps)
+    best, start = (x, quads, gaps), gaps
     for _ in range(REFINE_ROUNDS):
         if max(gaps.surface, gaps.rim) <= limit or len(gaps.spots) == 0:
             break
@@ -138,7 +153,7 @@ def close_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, l
             break
         x, quads = settle(*refine(x, quads, marked))
         gaps = find_gaps(x, quads, target, MARK_SHARE * limit)
-        if _worst(gaps) < _worst(best[2]):
+        if _worst(gaps) < min(_worst(best[2]), (1 - MIN_GAIN) * _worst(start)):
             best = (x, quads, gaps)
     return best
 
