@@ -138,7 +138,7 @@ class Piece:
     triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
     method: str = ""
     polished: bool = False  # singularities reduced and fitted onto the part (see ``polish``)
-    error: float | None = None  # shape error measured by ``polish`` (``quad_gaps.find_gaps``), when polished
+    error: tuple[float, float] | None = None  # (surface, rim) distances ``polish`` measured (see ``shape_error``)
 
     @property
     def faces(self) -> int:
@@ -196,15 +196,16 @@ def lost_share(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
     return float(to_piece.distance(on_part).max() / max(bbox_diagonal(part.vertices), 1e-30))
 
 
-def shape_error(piece: Piece, part: TriMesh, target: SurfaceTarget | None = None) -> float:
-    """Largest distance between the part's surface and the piece's, both ways, and between their
-    rims (open parts), relative to the part's bbox diagonal: ``quad_gaps.find_gaps`` (points on
-    every quad's triangles, every vertex both sides, input samples as many as the bench's), or
-    what ``polish`` measured so. ``target``: the part's index, when built."""
+def shape_error(piece: Piece, part: TriMesh, target: SurfaceTarget | None = None) -> tuple[float, float]:
+    """(surface, rim): the largest distance between the part's surface and the piece's, both
+    ways, and between their rims (open parts), relative to the part's bbox diagonal
+    (``quad_gaps.find_gaps``: points on every quad's triangles, every vertex both sides, input
+    samples as many as the bench's), or what ``polish`` measured so. ``target``: the part's
+    index, when built."""
     if piece.error is not None:
         return piece.error
     gaps = find_gaps(piece.vertices, piece.quads, target or SurfaceTarget(part.vertices, part.triangles), SHAPE_LIMIT)
-    return max(gaps.surface, gaps.rim)
+    return gaps.surface, gaps.rim
 
 
 def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True,
@@ -223,9 +224,12 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool,
     euler_gap = abs(_quad_euler(piece.quads) - wanted)
     if keep_topology and euler_gap:
         problems.append("topology changed")
-    error = shape_error(piece, part, target) if shape else 0.0
-    if error > SHAPE_LIMIT:
-        problems.append(f"shape error {error:.1%}")
+    surface, rim = shape_error(piece, part, target) if shape else (0.0, 0.0)
+    if surface > SHAPE_LIMIT:
+        problems.append(f"shape error {surface:.1%}")
+    if rim > SHAPE_LIMIT:
+        problems.append(f"rim moved {rim:.1%}")
+    error = max(surface, rim)
     return Verdict(problems, (min(euler_gap, 1) if keep_topology else 0, int(count_off), error))
 
 
@@ -261,7 +265,7 @@ def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
 
     most = int((1 + COUNT_TOLERANCE) * budget + 2) - len(piece.triangles)
     vertices, quads, gaps = close_gaps(fit(vertices, quads), quads, target, SHAPE_LIMIT, most, settle, opts.cancel)
-    return replace(piece, vertices=vertices, quads=quads, polished=True, error=max(gaps.surface, gaps.rim))
+    return replace(piece, vertices=vertices, quads=quads, polished=True, error=(gaps.surface, gaps.rim))
 
 
 def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | None = None,
