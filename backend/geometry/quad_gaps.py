@@ -5,7 +5,9 @@ quad can hide a miss: points on every triangle of every quad (centre and edge th
 a horn's tip to the head spans air in its middle, with all four corners on the surface), the
 vertices, and input surface samples plus every input vertex; and, on open parts, both rims
 against each other (points along every rim edge of the quad mesh, and along the input's rim).
-Each miss names the quad (or rim edge) whose vertices would have to multiply to close it.
+Each miss names the edges to split to close it: its quad's four, or its rim edge. (A piece
+without any rim on an open part measures no rim miss: it lost every hole, which the topology
+check of ``quad_remesh`` reports.)
 
 :func:`close_gaps` refines the quads at the worst misses (``quad_refine``: all quads, no
 T-junctions), fits again, measures again, for a few rounds, never past a face limit.
@@ -22,7 +24,6 @@ from .polymesh import bbox_diagonal
 from .quad_refine import quad_edges, refine, refined_face_count
 from .surface_distance import SurfaceQuery, sample_surface
 from .surface_fit import Polylines, SurfaceTarget
-
 
 
 def _lattice(n: int) -> np.ndarray:
@@ -84,7 +85,8 @@ def _distance_above(points: np.ndarray, target: SurfaceTarget, low: float) -> np
 
 def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, floor: float) -> Gaps:
     """Measure ``quads`` against ``target`` both ways (see the module docstring); ``spots`` lists
-    the places farther than ``floor`` (a share of the diagonal)."""
+    the places farther than ``floor`` (a share of the diagonal), and the points within half of it
+    are measured only as far as to say so."""
     x = np.asarray(vertices, np.float64)
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
     diag = max(bbox_diagonal(target.vertices), 1e-30)
@@ -146,7 +148,7 @@ def close_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, l
     gaps = find_gaps(x, quads, target, MARK_SHARE * limit)
     best, start = (x, quads, gaps), gaps
     for _ in range(REFINE_ROUNDS):
-        if max(gaps.surface, gaps.rim) <= limit or len(gaps.spots) == 0:
+        if _worst(gaps) <= limit or len(gaps.spots) == 0:
             break
         if cancel is not None:
             cancel.check()
