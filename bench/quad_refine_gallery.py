@@ -53,7 +53,8 @@ def main() -> int:
     fixed = repair.clean(*repair.triangulate(mesh.positions, mesh.face_sizes, mesh.face_indices), [])
     reference = MeshPayload.from_triangles(fixed.vertices, fixed.triangles)
     rim = fixed.vertices[boundary_curves(fixed.triangles)]
-    results = {"refinement off": remesh(mesh, args.faces, 0), "as shipped": remesh(mesh, args.faces, quad_gaps.REFINE_ROUNDS)}
+    results = {"refinement off": remesh(mesh, args.faces, 0),
+               "as shipped": remesh(mesh, args.faces, quad_gaps.REFINE_ROUNDS)}
     before = next(iter(results.values()))
     ends = before.positions[boundary_curves(before.triangulated())]
     along = (ends[:, :1] + np.linspace(0, 1, 9)[None, :, None] * (ends[:, 1:] - ends[:, :1])).reshape(-1, 3)

@@ -100,6 +100,7 @@ def refine(vertices: np.ndarray, quads: np.ndarray, marked: np.ndarray) -> tuple
             grid[1:3, 1:3] = count + np.arange(4).reshape(2, 2)
             points.append(np.stack([_bilinear(corners, i / 3, j / 3) for i in (1, 2) for j in (1, 2)]))
             count += 4
-            out += [[grid[i, j], grid[i + 1, j], grid[i + 1, j + 1], grid[i, j + 1]] for i in range(3) for j in range(3)]
+            out += [[grid[i, j], grid[i + 1, j], grid[i + 1, j + 1], grid[i, j + 1]]
+                    for i in range(3) for j in range(3)]
     kept = quads[~m.any(axis=1)]
     return np.concatenate(points), np.concatenate([kept, np.array(out, np.int64).reshape(-1, 4)])

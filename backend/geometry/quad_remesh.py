@@ -263,7 +263,7 @@ def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
         x, q = reduce_singularities(x, q, max_face_change=0.0, cancel=opts.cancel)
         return fit(x, q), q
 
-    most = int((1 + COUNT_TOLERANCE) * budget + 2) - len(piece.triangles)
+    most = int((1 + COUNT_TOLERANCE) * budget) - len(piece.triangles)  # the refinement never leaves the tolerance
     vertices, quads, gaps = close_gaps(fit(vertices, quads), quads, target, SHAPE_LIMIT, most, settle, opts.cancel)
     return replace(piece, vertices=vertices, quads=quads, polished=True, error=(gaps.surface, gaps.rim))
 
