@@ -141,3 +141,19 @@ def test_a_piece_that_lost_a_limb_is_not_fitted_and_a_close_one_is():
     close = [_cube_piece(0.8, 0.0)]  # a box inside the sphere: the fit moves it onto the surface
     quad_remesh.choose(close, sphere, 6, options)
     assert close[0].polished
+
+
+def test_polish_refines_quads_that_span_air_and_records_the_error_it_measured():
+    from test_quad_refine import bump, grid, triangles_of
+
+    sv, sq = grid(80, height=bump)
+    sheet = repair.TriMesh(sv, triangles_of(sq))
+    x, quads = grid(5, height=bump)  # the bump's peak inside a quad: the coarse grid cuts it off
+    piece = quad_remesh.Piece(x, quads)
+    budget = 45  # up to 49 faces: room for the templates at the peak (+20 faces for one quad)
+    polished = quad_remesh.polish(piece, sheet, budget, quad_remesh.Options())
+    assert len(quads) < len(polished.quads) <= 1.1 * budget
+    assert polished.error == quad_remesh.shape_error(quad_remesh.Piece(polished.vertices, polished.quads), sheet)
+    unrefined = quad_remesh.polish(piece, sheet, len(quads), quad_remesh.Options())  # no room for any template
+    assert len(unrefined.quads) == len(quads)
+    assert max(polished.error) < max(unrefined.error)

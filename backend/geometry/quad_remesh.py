@@ -47,6 +47,7 @@ from .killable import ChildFailure, call_in_child
 from .lowpoly import lowpoly
 from .polymesh import bbox_diagonal, boundary_edge_count, compact, euler_characteristic, unique_rows
 from .quad_cleanup import reduce_singularities
+from .quad_gaps import close_gaps, find_gaps
 from .quad_pairing import split_into_quads
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
@@ -137,6 +138,7 @@ class Piece:
     triangles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
     method: str = ""
     polished: bool = False  # singularities reduced and fitted onto the part (see ``polish``)
+    error: tuple[float, float] | None = None  # (surface, rim) distances ``polish`` measured (see ``shape_error``)
 
     @property
     def faces(self) -> int:
@@ -194,22 +196,24 @@ def lost_share(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
     return float(to_piece.distance(on_part).max() / max(bbox_diagonal(part.vertices), 1e-30))
 
 
-def shape_error(piece: Piece, part: TriMesh, samples: int = 4000, part_surface: SurfaceQuery | None = None) -> float:
-    """Largest distance between the part's surface and the piece's, both ways (sampled: ``samples``
-    points and a share of the vertices on each), relative to the part's bbox diagonal."""
-    tris = _piece_triangles(piece)
-    part_surface = part_surface or SurfaceQuery(part.vertices, part.triangles, samples=0, k=6)
-    on_piece = np.concatenate([sample_surface(piece.vertices, tris, samples)[0], piece.vertices[np.unique(tris)]])
-    extra = part_surface.distance(on_piece).max() / max(bbox_diagonal(part.vertices), 1e-30)
-    return max(lost_share(piece, part, samples), float(extra))
+def shape_error(piece: Piece, part: TriMesh, target: SurfaceTarget | None = None) -> tuple[float, float]:
+    """(surface, rim): the largest distance between the part's surface and the piece's, both
+    ways, and between their rims (open parts), relative to the part's bbox diagonal
+    (``quad_gaps.find_gaps``: points on every quad's triangles, every vertex both sides, input
+    samples as many as the bench's), or what ``polish`` measured so. ``target``: the part's
+    index, when built."""
+    if piece.error is not None:
+        return piece.error
+    gaps = find_gaps(piece.vertices, piece.quads, target or SurfaceTarget(part.vertices, part.triangles), SHAPE_LIMIT)
+    return gaps.surface, gaps.rim
 
 
 def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True,
-           part_surface: SurfaceQuery | None = None, part_euler: int | None = None) -> Verdict:
+           target: SurfaceTarget | None = None, part_euler: int | None = None) -> Verdict:
     """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept)
-    and within ``SHAPE_LIMIT`` of its surface; otherwise say what is wrong. ``shape=False``
-    skips the (costlier) distance check; ``part_surface`` and ``part_euler``, when given, save
-    computing them again."""
+    and within ``SHAPE_LIMIT`` of its surface and rims (:func:`shape_error`); otherwise say what
+    is wrong. ``shape=False`` skips the (costlier) distance check; ``target`` and ``part_euler``,
+    when given, save computing them again."""
     if piece is None:
         return Verdict(["failed"], (9, 9, 9.0))
     problems = []
@@ -220,16 +224,19 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool,
     euler_gap = abs(_quad_euler(piece.quads) - wanted)
     if keep_topology and euler_gap:
         problems.append("topology changed")
-    error = shape_error(piece, part, part_surface=part_surface) if shape else 0.0
-    if error > SHAPE_LIMIT:
-        problems.append(f"shape error {error:.1%}")
+    surface, rim = shape_error(piece, part, target) if shape else (0.0, 0.0)
+    if surface > SHAPE_LIMIT:
+        problems.append(f"shape error {surface:.1%}")
+    if rim > SHAPE_LIMIT:
+        problems.append(f"rim moved {rim:.1%}")
+    error = max(surface, rim)
     return Verdict(problems, (min(euler_gap, 1) if keep_topology else 0, int(count_off), error))
 
 
 def _verdict(piece: Piece | None, part: TriMesh, budget: int, opts: Options, shape: bool = True) -> Verdict:
     """:func:`assess` with the part's cached surface index and Euler characteristic."""
-    surface = opts.target(part).surface if shape else None
-    return assess(piece, part, budget, opts.keep_topology, shape, part_surface=surface, part_euler=opts.euler(part))
+    target = opts.target(part) if shape else None
+    return assess(piece, part, budget, opts.keep_topology, shape, target=target, part_euler=opts.euler(part))
 
 
 def collapse_room(faces: int, least: float) -> float:
@@ -240,12 +247,25 @@ def collapse_room(faces: int, least: float) -> float:
 
 def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
     """``piece`` with fewer singular vertices (``quad_cleanup``; collapses only while the count stays
-    within ``COUNT_TOLERANCE`` of ``budget``), fitted onto the part's surface."""
+    within ``COUNT_TOLERANCE`` of ``budget``), fitted onto the part's surface, then refined where
+    it still misses the surface or the rims by more than ``SHAPE_LIMIT`` (``quad_gaps``: local
+    all-quad templates, while the count stays within the tolerance), and its shape error recorded."""
     room = collapse_room(len(piece.quads), (1 - COUNT_TOLERANCE) * budget)
     vertices, quads = reduce_singularities(piece.vertices, piece.quads, max_face_change=room, cancel=opts.cancel)
-    vertices = fit_to_surface(vertices, quads, part.vertices, part.triangles, sharp_angle=opts.sharp_angle,
-                              target=opts.target(part), cancel=opts.cancel)
-    return replace(piece, vertices=vertices, quads=quads, polished=True)
+    target = opts.target(part)
+
+    def fit(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return fit_to_surface(x, q, part.vertices, part.triangles, sharp_angle=opts.sharp_angle, target=target,
+                              cancel=opts.cancel)
+
+    def settle(x: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A refined piece: the singular vertices its templates made reduced (no collapse), fitted."""
+        x, q = reduce_singularities(x, q, max_face_change=0.0, cancel=opts.cancel)
+        return fit(x, q), q
+
+    most = int((1 + COUNT_TOLERANCE) * budget) - len(piece.triangles)  # the refinement never leaves the tolerance
+    vertices, quads, gaps = close_gaps(fit(vertices, quads), quads, target, SHAPE_LIMIT, most, settle, opts.cancel)
+    return replace(piece, vertices=vertices, quads=quads, polished=True, error=(gaps.surface, gaps.rim))
 
 
 def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | None = None,

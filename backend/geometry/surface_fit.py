@@ -61,9 +61,13 @@ class Polylines:
 
     def closest_points(self, points: np.ndarray) -> np.ndarray:
         """The closest point on any segment to each point (N,3)."""
+        return self.closest(points)[0]
+
+    def closest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The closest point on any segment to each point (N,3), and that segment's index."""
         points = np.asarray(points, np.float64).reshape(-1, 3)
         if len(points) == 0:
-            return points.copy()
+            return points.copy(), np.zeros(0, np.int64)
         _, near = self.tree.query(points, k=self.k)
         seg = self.owner[np.asarray(near).reshape(len(points), self.k)]
         a, b = self.a[seg], self.b[seg]  # (N,k,3)
@@ -71,7 +75,8 @@ class Polylines:
         t = np.einsum("nkd,nkd->nk", points[:, None] - a, ab) / np.maximum(np.einsum("nkd,nkd->nk", ab, ab), 1e-300)
         closest = a + ab * np.clip(t, 0, 1)[..., None]
         best = np.linalg.norm(closest - points[:, None], axis=2).argmin(axis=1)
-        return closest[np.arange(len(points)), best]
+        rows = np.arange(len(points))
+        return closest[rows, best], seg[rows, best]
 
 
 def boundary_curves(triangles: np.ndarray) -> np.ndarray:
