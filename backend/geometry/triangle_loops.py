@@ -1,0 +1,123 @@
+"""Leftover triangles of a quad-dominant mesh turned into quads two at a time by a cut between them.
+
+A triangle's edge leads straight across a strip of quads (in at one edge, out at the opposite
+one). When the strip ends at another leftover triangle, cutting every edge crossed at its midpoint
+splits each quad of the strip in two and gives each end triangle a fourth corner: both become
+quads, for one extra face per quad crossed. Strips are taken shortest first, each triangle and
+quad in one strip at most. The end midpoints are pulled a little along the cut into the strip,
+so the end quads do not keep a straight corner where the triangle's edge was; the caller then
+moves the new vertices onto the input surface.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MAX_STRIP = 6  # quads crossed at most (one extra face each)
+PULL = 0.3  # an end midpoint moves this share of the way toward the next midpoint of its cut
+
+
+def _edge_faces(faces: list[tuple[int, ...]]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Undirected edge -> [(face, local edge index)]; local edge k runs from corner k to k+1."""
+    found: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for f, face in enumerate(faces):
+        n = len(face)
+        for k in range(n):
+            a, b = face[k], face[(k + 1) % n]
+            found.setdefault((min(a, b), max(a, b)), []).append((f, k))
+    return found
+
+
+def _across(faces, edge_faces, f: int, k: int) -> tuple[int, int] | None:
+    """The other face on face ``f``'s edge ``k`` and that edge's index there (None at a border)."""
+    face = faces[f]
+    a, b = face[k], face[(k + 1) % len(face)]
+    sides = edge_faces[(min(a, b), max(a, b))]
+    if len(sides) != 2:
+        return None
+    return sides[1] if sides[0][0] == f else sides[0]
+
+
+def _strips(faces, edge_faces, triangle_count: int):
+    """Every strip from a triangle edge straight across quads to another triangle:
+    (quads crossed, first triangle, its edge, last triangle, its edge, [(quad, entry edge)])."""
+    found = []
+    for t in range(triangle_count):
+        for k in range(3):
+            f, e, path, seen = t, k, [], set()
+            while len(path) <= MAX_STRIP:
+                nxt = _across(faces, edge_faces, f, e)
+                if nxt is None:
+                    break
+                g, ge = nxt
+                if g < triangle_count:
+                    if path and g != t:
+                        found.append((len(path), t, k, g, ge, path))
+                    break
+                if g in seen:
+                    break
+                seen.add(g)
+                path.append((g, ge))
+                f, e = g, (ge + 2) % 4
+    found.sort(key=lambda s: s[0])
+    return found
+
+
+def _chosen(strips, triangle_count: int):
+    """Shortest strips first, each triangle and quad in at most one."""
+    used: set[int] = set()
+    taken = []
+    for strip in strips:
+        _, t, _, u, _, path = strip
+        crossed = {q for q, _ in path}
+        if t in used or u in used or used & crossed:
+            continue
+        used |= crossed | {t, u}
+        taken.append(strip)
+    return taken
+
+
+def join_triangles(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(vertices, triangles, quads, first new vertex): leftover triangles joined in pairs by cuts
+    across the quad strips between them. New vertices are appended after the old ones."""
+    v = np.asarray(vertices, np.float64)
+    tris = np.asarray(triangles, np.int64).reshape(-1, 3)
+    quads = np.asarray(quads, np.int64).reshape(-1, 4)
+    faces = [tuple(f) for f in tris.tolist()] + [tuple(f) for f in quads.tolist()]
+    edge_faces = _edge_faces(faces)
+    taken = _chosen(_strips(faces, edge_faces, len(tris)), len(tris))
+    if not taken:
+        return v, tris, quads, len(v)
+    mid: dict[tuple[int, int], int] = {}
+    positions: list[np.ndarray] = []
+
+    def midpoint(f: int, k: int) -> int:
+        face = faces[f]
+        a, b = face[k], face[(k + 1) % len(face)]
+        key = (min(a, b), max(a, b))
+        if key not in mid:
+            mid[key] = len(v) + len(positions)
+            positions.append(0.5 * (v[a] + v[b]))
+        return mid[key]
+
+    replaced: dict[int, list[tuple[int, ...]]] = {}
+    pulls = []
+    for _, t, k, u, uk, path in taken:
+        cut = [midpoint(t, k)] + [midpoint(q, (e + 2) % 4) for q, e in path]
+        for f, e, m in ((t, k, cut[0]), (u, uk, cut[-1])):
+            a, b, c = faces[f][e], faces[f][(e + 1) % 3], faces[f][(e + 2) % 3]
+            replaced[f] = [(a, m, b, c)]
+        for (q, e), m_in, m_out in zip(path, cut[:-1], cut[1:]):
+            p = [faces[q][(e + i) % 4] for i in range(4)]
+            replaced[q] = [(p[0], m_in, m_out, p[3]), (m_in, p[1], p[2], m_out)]
+        pulls += [(cut[0], cut[1]), (cut[-1], cut[-2])]
+    new = np.array(positions)
+    first = len(v)
+    start = new.copy()
+    for end, inner in pulls:
+        new[end - first] += PULL * (start[inner - first] - start[end - first])
+    out_tris = [f for i, f in enumerate(faces[:len(tris)]) if i not in replaced]
+    out_quads = [f for i, f in enumerate(faces) if i >= len(tris) and i not in replaced]
+    out_quads += [q for i in sorted(replaced) for q in replaced[i]]
+    return (np.concatenate([v, new]), np.array(out_tris, np.int64).reshape(-1, 3),
+            np.array(out_quads, np.int64).reshape(-1, 4), first)
