@@ -3,8 +3,9 @@
 A triangle's edge leads straight across a strip of quads (in at one edge, out at the opposite
 one). When the strip ends at another leftover triangle, cutting every edge crossed at its midpoint
 splits each quad of the strip in two and gives each end triangle a fourth corner: both become
-quads, for one extra face per quad crossed. Strips are taken shortest first, each triangle and
-quad in one strip at most. The end midpoints are pulled a little along the cut into the strip,
+quads, for one extra face per quad crossed. A strip may also end at an open border (the cut
+ends on it, one triangle joined). Strips are taken cheapest first (quads crossed per triangle
+joined), each triangle and quad in one strip at most. The end midpoints are pulled a little along the cut into the strip,
 so the end quads do not keep a straight corner where the triangle's edge was; the caller then
 moves the new vertices onto the input surface.
 """
@@ -28,18 +29,22 @@ def _edge_faces(faces: list[tuple[int, ...]]) -> dict[tuple[int, int], list[tupl
 
 
 def _across(faces, edge_faces, f: int, k: int) -> tuple[int, int] | None:
-    """The other face on face ``f``'s edge ``k`` and that edge's index there (None at a border)."""
+    """The other face on face ``f``'s edge ``k`` and that edge's index there: (-1, -1) at an open
+    border, None at a non-manifold edge."""
     face = faces[f]
     a, b = face[k], face[(k + 1) % len(face)]
     sides = edge_faces[(min(a, b), max(a, b))]
+    if len(sides) == 1:
+        return -1, -1
     if len(sides) != 2:
         return None
     return sides[1] if sides[0][0] == f else sides[0]
 
 
 def _strips(faces, edge_faces, triangle_count: int):
-    """Every strip from a triangle edge straight across quads to another triangle:
-    (quads crossed, first triangle, its edge, last triangle, its edge, [(quad, entry edge)])."""
+    """Every strip from a triangle edge straight across quads to another triangle or to an open
+    border: (quads crossed per triangle joined, first triangle, its edge, last triangle (-1 at a
+    border), its edge, [(quad, entry edge)]), cheapest first."""
     found = []
     for t in range(triangle_count):
         for k in range(3):
@@ -51,7 +56,7 @@ def _strips(faces, edge_faces, triangle_count: int):
                 g, ge = nxt
                 if g < triangle_count:
                     if path and g != t:
-                        found.append((len(path), t, k, g, ge, path))
+                        found.append((len(path) / (1 + (g >= 0)), t, k, g, ge, path))
                     break
                 if g in seen:
                     break
@@ -71,7 +76,7 @@ def _chosen(strips, triangle_count: int):
         crossed = {q for q, _ in path}
         if t in used or u in used or used & crossed:
             continue
-        used |= crossed | {t, u}
+        used |= crossed | {t, u} - {-1}
         taken.append(strip)
     return taken
 
@@ -104,13 +109,14 @@ def join_triangles(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarra
     pulls = []
     for _, t, k, u, uk, path in taken:
         cut = [midpoint(t, k)] + [midpoint(q, (e + 2) % 4) for q, e in path]
-        for f, e, m in ((t, k, cut[0]), (u, uk, cut[-1])):
+        ends = [(t, k, cut[0], cut[1])] + ([(u, uk, cut[-1], cut[-2])] if u >= 0 else [])
+        for f, e, m, inner in ends:
             a, b, c = faces[f][e], faces[f][(e + 1) % 3], faces[f][(e + 2) % 3]
             replaced[f] = [(a, m, b, c)]
+            pulls.append((m, inner))
         for (q, e), m_in, m_out in zip(path, cut[:-1], cut[1:]):
             p = [faces[q][(e + i) % 4] for i in range(4)]
             replaced[q] = [(p[0], m_in, m_out, p[3]), (m_in, p[1], p[2], m_out)]
-        pulls += [(cut[0], cut[1]), (cut[-1], cut[-2])]
     new = np.array(positions)
     first = len(v)
     start = new.copy()
