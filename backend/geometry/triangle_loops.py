@@ -6,15 +6,20 @@ splits each quad of the strip in two and gives each end triangle a fourth corner
 quads, for one extra face per quad crossed. A strip may also end at an open border (the cut
 ends on it, one triangle joined). Strips are taken cheapest first (quads crossed per triangle
 joined), each triangle and quad in one strip at most. The end midpoints are pulled a little along the cut into the strip,
-so the end quads do not keep a straight corner where the triangle's edge was; the caller then
-moves the new vertices onto the input surface.
+so the end quads do not keep a straight corner where the triangle's edge was (the pull that
+gives the squarest end quad of ``PULLS``); a strip whose end quad stays non-convex or keeps a
+corner over ``MAX_CORNER`` at every pull (a cap: a triangle with a corner near 180 degrees) is
+not cut. The caller then moves the new vertices onto the input surface.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .quad_pairing import corner_angles
+
 MAX_STRIP = 6  # quads crossed at most (one extra face each)
-PULL = 0.3  # an end midpoint moves this share of the way toward the next midpoint of its cut
+PULLS = np.array([0.3, 0.45, 0.15, 0.0])  # how far an end midpoint may move toward the next one of its cut
+MAX_CORNER = 170.0  # an end quad must be convex with no corner above this (as quad_pairing's pairs)
 
 
 def _edge_faces(faces: list[tuple[int, ...]]) -> dict[tuple[int, int], list[tuple[int, int]]]:
@@ -67,12 +72,47 @@ def _strips(faces, edge_faces, triangle_count: int):
     return found
 
 
+def _mid(v: np.ndarray, face: tuple[int, ...], k: int) -> np.ndarray:
+    return 0.5 * (v[face[k]] + v[face[(k + 1) % len(face)]])
+
+
+def _end_pull(v: np.ndarray, triangle: tuple[int, ...], k: int, toward: np.ndarray) -> float | None:
+    """The pull (of ``PULLS``) toward ``toward`` for the midpoint of ``triangle``'s edge ``k`` that
+    gives the quad (a, m, b, c) the smallest largest corner while convex; None when none is
+    convex with every corner under ``MAX_CORNER``."""
+    a, b, c = triangle[k], triangle[(k + 1) % 3], triangle[(k + 2) % 3]
+    m = _mid(v, triangle, k)
+    spots = m + PULLS[:, None] * (toward - m)
+    points = np.concatenate([v[[a, b, c]], spots])
+    quads = np.stack([np.zeros(len(PULLS), int), 3 + np.arange(len(PULLS)), np.ones(len(PULLS), int),
+                      np.full(len(PULLS), 2)], axis=1)
+    angles, convex = corner_angles(points, quads)
+    worst = np.where(convex, angles.max(axis=1), np.inf)
+    best = int(np.argmin(worst))
+    return float(PULLS[best]) if worst[best] <= MAX_CORNER else None
+
+
+def _shaped(v: np.ndarray, faces, strips):
+    """The strips whose end quads can be made clean, each with the pull of each end."""
+    kept = []
+    for strip in strips:
+        _, t, k, u, uk, path = strip
+        first_next = _mid(v, faces[path[0][0]], (path[0][1] + 2) % 4)
+        last_prev = _mid(v, faces[path[-1][0]], path[-1][1])
+        pulls = [_end_pull(v, faces[t], k, first_next)]
+        if u >= 0:
+            pulls.append(_end_pull(v, faces[u], uk, last_prev))
+        if None not in pulls:
+            kept.append((*strip, pulls))
+    return kept
+
+
 def _chosen(strips, triangle_count: int):
     """Shortest strips first, each triangle and quad in at most one."""
     used: set[int] = set()
     taken = []
     for strip in strips:
-        _, t, _, u, _, path = strip
+        _, t, _, u, _, path, _ = strip
         crossed = {q for q, _ in path}
         if t in used or u in used or used & crossed:
             continue
@@ -90,7 +130,7 @@ def join_triangles(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarra
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
     faces = [tuple(f) for f in tris.tolist()] + [tuple(f) for f in quads.tolist()]
     edge_faces = _edge_faces(faces)
-    taken = _chosen(_strips(faces, edge_faces, len(tris)), len(tris))
+    taken = _chosen(_shaped(v, faces, _strips(faces, edge_faces, len(tris))), len(tris))
     if not taken:
         return v, tris, quads, len(v)
     mid: dict[tuple[int, int], int] = {}
@@ -107,21 +147,21 @@ def join_triangles(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarra
 
     replaced: dict[int, list[tuple[int, ...]]] = {}
     pulls = []
-    for _, t, k, u, uk, path in taken:
+    for _, t, k, u, uk, path, end_pulls in taken:
         cut = [midpoint(t, k)] + [midpoint(q, (e + 2) % 4) for q, e in path]
         ends = [(t, k, cut[0], cut[1])] + ([(u, uk, cut[-1], cut[-2])] if u >= 0 else [])
-        for f, e, m, inner in ends:
+        for (f, e, m, inner), pull in zip(ends, end_pulls):
             a, b, c = faces[f][e], faces[f][(e + 1) % 3], faces[f][(e + 2) % 3]
             replaced[f] = [(a, m, b, c)]
-            pulls.append((m, inner))
+            pulls.append((m, inner, pull))
         for (q, e), m_in, m_out in zip(path, cut[:-1], cut[1:]):
             p = [faces[q][(e + i) % 4] for i in range(4)]
             replaced[q] = [(p[0], m_in, m_out, p[3]), (m_in, p[1], p[2], m_out)]
     new = np.array(positions)
     first = len(v)
     start = new.copy()
-    for end, inner in pulls:
-        new[end - first] += PULL * (start[inner - first] - start[end - first])
+    for end, inner, pull in pulls:
+        new[end - first] += pull * (start[inner - first] - start[end - first])
     out_tris = [f for i, f in enumerate(faces[:len(tris)]) if i not in replaced]
     out_quads = [f for i, f in enumerate(faces) if i >= len(tris) and i not in replaced]
     out_quads += [q for i in sorted(replaced) for q in replaced[i]]
