@@ -118,3 +118,18 @@ def test_joining_keeps_a_closed_mesh_closed():
     assert after.euler == before.euler == 2 and after.boundary_edges == 0 and after.nonmanifold_edges == 0
     assert len(nt) < len(rest) / 2 and after.quad_ratio > before.quad_ratio + 0.1
     assert len(nv) - first == after.faces - before.faces + (len(rest) - len(nt)) // 2  # a cut: one vertex more than quads crossed
+
+
+def test_an_open_rim_may_move_when_keeping_it_would_fan_the_rest():
+    """A sphere cut open below its equator: 256 rim edges at 70 faces. Decimating with the rim
+    kept leaves a fan of rim triangles far from the surface; the free-border candidate wins."""
+    import trimesh
+
+    sphere = trimesh.creation.uv_sphere(radius=1.0, count=[64, 64])
+    cap = sphere.submesh([np.flatnonzero(sphere.triangles_center[:, 2] > -0.3)], append=True)
+    mesh = MeshPayload.from_triangles(np.asarray(cap.vertices), np.asarray(cap.faces))
+    out = lowpoly_op(mesh, 70)
+    stats = topology_stats(out)
+    assert out.num_faces <= 70 and stats.quad_ratio >= 0.8 and stats.boundary_edges > 0
+    assert surface_distance(out, mesh, samples=5000).hausdorff < 0.05
+    assert any("free borders kept" in line for line in out.info["report"])
