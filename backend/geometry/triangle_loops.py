@@ -107,8 +107,8 @@ def _shaped(v: np.ndarray, faces, strips):
     return kept
 
 
-def _chosen(strips, triangle_count: int):
-    """Shortest strips first, each triangle and quad in at most one."""
+def _chosen(strips):
+    """Cheapest strips first, each triangle and quad in at most one."""
     used: set[int] = set()
     taken = []
     for strip in strips:
@@ -130,7 +130,7 @@ def join_triangles(vertices: np.ndarray, triangles: np.ndarray, quads: np.ndarra
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
     faces = [tuple(f) for f in tris.tolist()] + [tuple(f) for f in quads.tolist()]
     edge_faces = _edge_faces(faces)
-    taken = _chosen(_shaped(v, faces, _strips(faces, edge_faces, len(tris))), len(tris))
+    taken = _chosen(_shaped(v, faces, _strips(faces, edge_faces, len(tris))))
     if not taken:
         return v, tris, quads, len(v)
     mid: dict[tuple[int, int], int] = {}
