@@ -147,12 +147,15 @@ def main() -> int:
     ap.add_argument("--max-faces", type=int, default=400)
     ap.add_argument("--json")
     ap.add_argument("--render", help="write a gallery PNG of the first rows here")
+    ap.add_argument("--methods", default=",".join(METHODS), help="a subset of " + ",".join(METHODS))
     args = ap.parse_args()
-    import bpy  # noqa: F401 - fail early when bpy is missing
+    methods = [m for m in METHODS if m in args.methods.split(",")]
+    if "blender" in methods:
+        import bpy  # noqa: F401 - fail early when bpy is missing
 
     rows, gallery = [], []
     head = (f"{'mesh':22s} {'art F':>5s} {'budget':>6s} | " + " | ".join(
-        f"{m[:7]:>7s} F/B  quad  cham%  haus%    s" for m in METHODS) + " | artist path")
+        f"{m[:7]:>7s} F/B  quad  cham%  haus%    s" for m in methods) + " | path")
     print(head + "\n" + "-" * len(head), flush=True)
     for name, p, s, i in held_out(args.count, args.games, args.max_faces):
         src = MeshPayload(p.astype(np.float32), s.astype(np.int32), i.astype(np.int32))
@@ -161,7 +164,7 @@ def main() -> int:
         reference = dense(p, s, i)
         row = {"mesh": name, "artist_faces": art_faces, "budget": budget, "dense_faces": reference.num_faces}
         results = {}
-        for method in METHODS:
+        for method in methods:
             out, sec, path = blender(reference, budget) if method == "blender" else kiln(reference, budget, method)
             row[method] = {**measure(out, reference, budget), "seconds": sec, "path": path}
             results[method] = out
@@ -169,10 +172,10 @@ def main() -> int:
         gallery.append((name, src, reference, results))
         cells = " | ".join(f"{row[m]['faces']:7d} {row[m]['budget_ratio']:4.2f} {row[m]['quad_ratio']:5.2f} "
                            f"{100 * row[m]['chamfer']:5.2f} {100 * row[m]['hausdorff']:6.2f} {row[m]['seconds']:5.1f}"
-                           for m in METHODS)
-        print(f"{name[-22:]:22s} {art_faces:5d} {budget:6d} | {cells} | {row['artist']['path']}", flush=True)
+                           for m in methods)
+        print(f"{name[-22:]:22s} {art_faces:5d} {budget:6d} | {cells} | {row[methods[0]]['path']}", flush=True)
     print("\nmeans over", len(rows), "meshes")
-    for m in METHODS:
+    for m in methods:
         def mean(key):
             return float(np.mean([r[m][key] for r in rows]))
         over = sum(r[m]["budget_ratio"] > 1 for r in rows)
@@ -182,18 +185,19 @@ def main() -> int:
               f"chamfer {100 * mean('chamfer'):.2f}% hausdorff {100 * mean('hausdorff'):.2f}% "
               f"time {mean('seconds'):.2f} s; valence 3/4/5/6+ "
               + "/".join(f"{val[k] / total:.2f}" for k in val))
-    used = sum(r["artist"]["path"] == "artist" for r in rows)
-    print(f"  artist path: the model's own mesh on {used}/{len(rows)}, lowpoly fallback on {len(rows) - used}")
+    if "artist" in methods:
+        used = sum(r["artist"]["path"] == "artist" for r in rows)
+        print(f"  artist path: the model's own mesh on {used}/{len(rows)}, lowpoly fallback on {len(rows) - used}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     if args.render:
-        render(gallery[:6], Path(args.render))
+        render(gallery[:6], Path(args.render), methods)
     return 0
 
 
-def render(items, path: Path) -> None:
-    """A grid: per row the artist mesh, the dense input, the model's own unchecked mesh, then each
-    method's result (polygon edges dark)."""
+def render(items, path: Path, methods: list[str]) -> None:
+    """A grid: per row the artist mesh, the dense input, the model's own unchecked mesh (when
+    ``artist`` is among ``methods``), then each method's result (polygon edges dark)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -203,14 +207,17 @@ def render(items, path: Path) -> None:
     from backend.procedural.gallery import rasterize
 
     registry = get_registry()
-    model = registry.get(registry.default_name(CAPABILITY))
-    fig, axes = plt.subplots(len(items), 6, figsize=(12, 2.1 * len(items)), squeeze=False)
+    model = registry.get(registry.default_name(CAPABILITY)) if "artist" in methods else None
+    columns = 2 + (model is not None) + len(methods)
+    fig, axes = plt.subplots(len(items), columns, figsize=(2 * columns, 2.1 * len(items)), squeeze=False)
     for row, (name, src, reference, results) in zip(axes, items):
-        raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces, temperature=0.8)
-        raw_mesh = MeshPayload(raw.positions.astype(np.float32), np.array([len(f) for f in raw.faces], np.int32),
-                               np.array([v for f in raw.faces for v in f], np.int32))
-        shown = [(f"{name[-28:]}", src), ("dense input", reference), ("model, unchecked (sampled)", raw_mesh)] + [
-            (f"{m}: {results[m].info.get('path', m) if results[m].info else m}", results[m]) for m in METHODS]
+        shown = [(f"{name[-28:]}", src), ("dense input", reference)]
+        if model is not None:
+            raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces, temperature=0.8)
+            shown.append(("model, unchecked (sampled)", MeshPayload(
+                raw.positions.astype(np.float32), np.array([len(f) for f in raw.faces], np.int32),
+                np.array([v for f in raw.faces for v in f], np.int32))))
+        shown += [(f"{m}: {results[m].info.get('path', m) if results[m].info else m}", results[m]) for m in methods]
         for ax, (title, mesh) in zip(row, shown):
             if mesh.num_faces:
                 ax.imshow(rasterize(mesh, size=200), interpolation="lanczos")

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import mesh_corpus  # noqa: E402
+from blender_mesh import payload_from_bpy_mesh  # noqa: E402
 from backend.geometry.metrics import retopo_report  # noqa: E402
 from backend.ops import retopo  # noqa: E402
 from backend.procedural.meshing import watertight_mesh  # noqa: E402
@@ -52,15 +53,10 @@ def _blender_once(mesh: MeshPayload, ratio: float) -> MeshPayload:
     bpy.ops.mesh.tris_convert_to_quads()
     bpy.ops.object.mode_set(mode="OBJECT")
     out = obj.data
-    pos = np.empty(len(out.vertices) * 3, np.float32)
-    out.vertices.foreach_get("co", pos)
-    sizes = np.empty(len(out.polygons), np.int32)
-    out.polygons.foreach_get("loop_total", sizes)
-    idx = np.empty(len(out.loops), np.int32)
-    out.loops.foreach_get("vertex_index", idx)
+    result = payload_from_bpy_mesh(out)
     bpy.data.objects.remove(obj)
     bpy.data.meshes.remove(out)
-    return MeshPayload(pos.reshape(-1, 3), sizes, idx)
+    return result
 
 
 def blender_lowpoly(mesh: MeshPayload, target: int) -> tuple[MeshPayload, float]:

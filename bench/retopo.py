@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import mesh_corpus  # noqa: E402
+from blender_mesh import payload_from_bpy_mesh  # noqa: E402
 from backend.geometry import repair  # noqa: E402
 from backend.geometry.metrics import boundary_deviation, retopo_report, topology_stats  # noqa: E402
 from backend.geometry.polymesh import boundary_edge_count, euler_characteristic  # noqa: E402
@@ -60,14 +61,7 @@ def blender_quadriflow(mesh: MeshPayload, faces: int) -> tuple[MeshPayload | Non
     seconds = time.perf_counter() - started
     result = None
     if status == {"FINISHED"}:
-        out = obj.data
-        pos = np.empty(len(out.vertices) * 3, np.float32)
-        out.vertices.foreach_get("co", pos)
-        sizes = np.empty(len(out.polygons), np.int32)
-        out.polygons.foreach_get("loop_total", sizes)
-        idx = np.empty(len(out.loops), np.int32)
-        out.loops.foreach_get("vertex_index", idx)
-        result = MeshPayload(pos.reshape(-1, 3), sizes, idx)
+        result = payload_from_bpy_mesh(obj.data)
     bpy.data.objects.remove(obj)
     return result, seconds, "ok" if result is not None else ",".join(sorted(status))
 

@@ -44,11 +44,13 @@ def _meshlab_qem(vertices: np.ndarray, triangles: np.ndarray, target: int, keep_
 
 
 def qem_decimate(vertices: np.ndarray, triangles: np.ndarray, target: int, preserve_sharp: bool = False,
-                 notes: list[str] | None = None, planar: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 notes: list[str] | None = None, planar: bool = True, keep_borders: bool = True,
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Reduce to ``target`` triangles with QEM in this process (no-op at or below it).
 
     Quadrics keep creases by construction; ``preserve_sharp`` also forbids collapses that flip a
-    face's normal. Open borders are kept unless that leaves more than 110% of the target.
+    face's normal. Open borders are kept (unless ``keep_borders`` is False) while that leaves at most
+    110% of the target.
     ``planar`` adds MeshLab's planar quadrics (steadier triangles on flat areas); without them,
     hard-surface shapes at a few hundred faces keep 2-10x closer to the input (bench/lowpoly.py).
     """
@@ -57,8 +59,8 @@ def qem_decimate(vertices: np.ndarray, triangles: np.ndarray, target: int, prese
     notes = notes if notes is not None else []
     if len(t) <= target:
         return v, t
-    dv, dt = _meshlab_qem(v, t, target, True, preserve_sharp, planar)
-    if len(dt) > 1.1 * target:
+    dv, dt = _meshlab_qem(v, t, target, keep_borders, preserve_sharp, planar)
+    if keep_borders and len(dt) > 1.1 * target:
         notes.append(f"open borders ({boundary_edge_count(dt)} edges) kept {len(dt)} faces; let them move to reach the target")
         dv, dt = _meshlab_qem(dv, dt, target, False, preserve_sharp, planar)
     return dv, dt

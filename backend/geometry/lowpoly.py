@@ -1,7 +1,11 @@
 """The compact game-asset look: QEM decimation, then triangles paired into quads by a matching
-over the whole mesh (``quad_pairing``). The face budget is a hard ceiling: the triangle count
-is searched (secant steps on one decimated copy) for the most faces that stay at or under the
-target; when decimation alone cannot get there (many loose pieces, a tiny budget), the smallest
+over the whole mesh (``quad_pairing``), then, in a second candidate, the triangles the matching
+left joined in pairs by a cut across the quad strip between them (``lowpoly_finish``). The face
+budget is a hard ceiling: per candidate the triangle count is searched (secant steps on one
+decimated copy) for the most faces that stay at or under the target. Candidates come with and
+without MeshLab's planar quadrics; the closest one with ``QUAD_GOAL`` quads wins unless it strays
+``ERROR_CAP`` times farther from the input than the closest of all (see ``_choose``). When
+decimation alone cannot get under the target (many loose pieces, a tiny budget), the smallest
 pieces are dropped, and a piece that alone exceeds the budget becomes its convex hull. Every
 step that changed the input beyond decimation is noted. Runs in one killable child process."""
 from __future__ import annotations
@@ -12,7 +16,8 @@ from backend.runtime import CancelToken, ProgressFn, no_progress
 
 from .decimate import qem_decimate, subdivide_to
 from .killable import call_in_child
-from .polymesh import compact
+from .lowpoly_finish import as_paired, joined
+from .polymesh import boundary_edge_count, compact
 from .quad_pairing import pair_triangles
 from .repair import component_labels, triangle_areas
 from .surface_distance import SurfaceQuery, sample_surface
@@ -23,25 +28,43 @@ BASE_FACTOR = 2.4  # one decimated copy at this many triangles per target face f
 PASSES = 8
 CLOSE_ENOUGH = 0.97  # stop once the faces reach this share of the target
 ERROR_SLACK = 1.15  # the decimation with more quads wins while its mean distance is within this factor
+QUAD_GOAL = 0.8  # a result with this share of quads wins while its mean distance is within ERROR_CAP
+ERROR_CAP = 2.5  # the cuts cost faces the decimation then lacks: 1.2-2.4x the mean distance measured
+STRAY = 0.01  # share of the diagonal a decimated vertex may lie off the input
 
 
-def _decimate_and_pair(v, t, goal, preserve_sharp, crease, notes, planar):
-    dv, dt = qem_decimate(v, t, goal, True, notes, planar=planar)
+def _decimate_and_pair(v, t, goal, crease, notes, base, surface):
+    planar, keep_borders = base
+    dv, dt = qem_decimate(v, t, goal, True, notes, planar=planar, keep_borders=keep_borders)
+    dv = _snap_strays(dv, surface)
     quads, rest = pair_triangles(dv, dt, crease=crease)
     return dv, dt, quads, rest
 
 
-def _search(v, t, target, preserve_sharp, crease, notes, planar):
-    """The decimate-and-pair result with the most faces <= ``target`` (None when none was)."""
+def _snap_strays(vertices, surface):
+    """Vertices the collapse placed farther than ``STRAY`` of the diagonal from the input moved
+    onto it (a leaf card's free border let one tip vertex of a 0 A.D. cedar fly 17% away)."""
+    closest, _ = surface.closest_points(vertices)
+    far = np.linalg.norm(closest - vertices, axis=1) > STRAY * np.linalg.norm(np.ptp(surface.vertices, axis=0))
+    if far.any():
+        vertices = vertices.copy()
+        vertices[far] = closest[far]
+    return vertices
+
+
+def _search(v, t, target, crease, base, finish, surface):
+    """The decimate-pair-``finish`` result with the most faces <= ``target`` (None when none was):
+    (faces, vertices, triangles, quads, notes)."""
     best, lo, hi = None, 0, None
     goal = int(FIRST_TRIANGLE_FACTOR * target)
     for _ in range(PASSES):
         pass_notes: list[str] = []
-        dv, dt, quads, rest = _decimate_and_pair(v, t, goal, preserve_sharp, crease, pass_notes, planar)
-        faces = len(quads) + len(rest)
+        dv, dt, quads, rest = _decimate_and_pair(v, t, goal, crease, pass_notes, base, surface)
+        fv, ft, fq = finish(dv, rest, quads, surface)
+        faces = len(ft) + len(fq)
         if faces <= target:
             if best is None or faces > best[0]:
-                best = (faces, dv, dt, quads, rest, pass_notes)
+                best = (faces, fv, ft, fq, pass_notes)
             if faces >= CLOSE_ENOUGH * target or len(dt) < goal:
                 break  # close enough, or the whole input already fits
             lo = max(lo, goal)
@@ -55,29 +78,15 @@ def _search(v, t, target, preserve_sharp, crease, notes, planar):
             goal = min(goal, hi - 1)
         if goal <= lo:
             break
-    if best is not None:
-        notes.extend(best[5])
     return best
 
 
-def _closest(results, v, t, notes):
-    """Of the candidate results, the one with the most quads among those whose two-sided mean
-    distance to the input (``v``, ``t``) is within ``ERROR_SLACK`` of the closest one's. Planar
-    quadrics keep CAD creases (the bracket: 0.1% vs 4.7% Hausdorff) but cost 3-10x the distance
-    on marching-cubes hard-surface shapes at a few hundred faces."""
-    points, _ = sample_surface(v, t, 4000, 0)
-    to_input = SurfaceQuery(v, t, samples=20_000)
-    errors = []
-    for _, dv, dt, _, _, _ in results:
-        there = SurfaceQuery(dv, dt, samples=20_000).distance(points).mean()
-        back = to_input.distance(sample_surface(dv, dt, 2000, 1)[0]).mean()
-        errors.append(0.5 * (there + back))
-    limit = ERROR_SLACK * min(errors) + 1e-12
-    ratio = [len(r[3]) / max(len(r[3]) + len(r[4]), 1) for r in results]
-    pick = max((i for i in range(len(results)) if errors[i] <= limit), key=lambda i: ratio[i])
-    notes.append(f"lowpoly: decimation {'with' if pick else 'without'} planar quadrics kept "
-                 f"(mean distance {errors[pick]:.3g} vs {errors[1 - pick]:.3g}, quad ratio {ratio[pick]:.2f})")
-    return results[pick]
+def _mean_distance(points, to_input, v, t) -> float:
+    """Two-sided mean distance between the input (``points`` on it, ``to_input`` its query) and
+    the triangle mesh (``v``, ``t``)."""
+    there = SurfaceQuery(v, t, samples=20_000).distance(points).mean()
+    back = to_input.distance(sample_surface(v, t, 2000, 1)[0]).mean()
+    return 0.5 * (there + back)
 
 
 def _components(tris: np.ndarray, quads: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,31 +125,61 @@ def _hull(v, t, target, notes):
     return hv, ht
 
 
+def _fan(tris: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    return np.concatenate([tris.reshape(-1, 3), quads[:, :3], quads[:, [0, 2, 3]]])
+
+
+FINISHES = {"pair": as_paired, "join": joined}
+
+
+def _finished(kind, bases, target, crease, surface, notes):
+    """Per decimated base: the ``kind`` result (``FINISHES``) with the most faces <= ``target``, as
+    (kind, vertices, triangles, quads). A pairing that cannot get under the target is kept anyway
+    (pieces are dropped later); the other kinds are then left out."""
+    finish = FINISHES[kind]
+    found = []
+    for base, base_v, base_t in bases:
+        best = _search(base_v, base_t, target, crease, base, finish, surface)
+        if best is None and kind == "pair":  # triangles alone at the target: pairing can only lower the count
+            dv, _, quads, rest = _decimate_and_pair(base_v, base_t, target, crease, [], base, surface)
+            best = (0, dv, rest, quads, [])
+        if best is not None:
+            notes.extend(best[4])
+            planar, keep_borders = base
+            found.append((f"{kind}{'/planar' * planar}{'/free borders' * (not keep_borders)}", *best[1:4]))
+    return found
+
+
+def _candidates(vertices, triangles, target, crease, notes):
+    """Every low-poly result tried for ``target``: [(kind, vertices, triangles, quads, mean distance)]."""
+    v0, t0 = np.asarray(vertices, np.float64), np.asarray(triangles, np.int64)
+    v, t = v0, t0
+    if len(t) < FIRST_TRIANGLE_FACTOR * target:
+        v, t = subdivide_to(v, t, int(FIRST_TRIANGLE_FACTOR * target) + 1)
+    v, t = qem_decimate(v, t, PRE_FACTOR * target, True, planar=False)  # shared by every base below
+    # MeshLab with and without planar quadrics: planar quadrics keep CAD creases (the bracket:
+    # 0.1% vs 4.7% Hausdorff) but cost 3-10x the distance on marching-cubes hard-surface shapes;
+    # open borders kept, and (on open inputs) free to move: a 0 A.D. amphora's 96-edge rim at 102
+    # faces kept every rim vertex and fanned the rest (24% Hausdorff)
+    borders = (True, False) if boundary_edge_count(t) else (True,)
+    bases = [((planar, keep), *qem_decimate(v, t, int(BASE_FACTOR * target), True, planar=planar, keep_borders=keep))
+             for keep in borders for planar in (False, True)]
+    surface = SurfaceQuery(v0, t0, samples=20_000, thorough=False)
+    points, _ = sample_surface(v0, t0, 4000, 0)
+    found = [f for kind in FINISHES for f in _finished(kind, bases, target, crease, surface, notes)]
+    return [(kind, rv, rt, rq, _mean_distance(points, surface, rv, _fan(rt, rq))) for kind, rv, rt, rq in found]
+
+
 def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, preserve_sharp: bool = False,
                  sharp_angle: float = 30.0, notes: list[str] | None = None, keep_pieces: bool = False,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decimate and pair to at most ``target`` faces in this process: (vertices, triangles, quads).
+    """Decimate, pair and cut to at most ``target`` faces in this process: (vertices, triangles, quads).
     ``keep_pieces`` keeps every piece even when they cannot fit (the count is then only aimed at)."""
     notes = notes if notes is not None else []
-    v, t = np.asarray(vertices, np.float64), np.asarray(triangles, np.int64)
     target = max(int(target), 1)
-    if len(t) < FIRST_TRIANGLE_FACTOR * target:
-        v, t = subdivide_to(v, t, int(FIRST_TRIANGLE_FACTOR * target) + 1)
-    v, t = qem_decimate(v, t, PRE_FACTOR * target, True, planar=False)  # shared by both below
     crease = sharp_angle if preserve_sharp else None
-    results = []
-    for planar in (False, True):  # MeshLab with and without planar quadrics: see _closest
-        base_v, base_t = qem_decimate(v, t, int(BASE_FACTOR * target), True, planar=planar)
-        best = _search(base_v, base_t, target, preserve_sharp, crease, notes, planar)
-        if best is None:  # triangles alone at the target: pairing can only lower the count
-            pass_notes: list[str] = []
-            best = (0, *_decimate_and_pair(base_v, base_t, target, preserve_sharp, crease, pass_notes, planar),
-                    pass_notes)
-            notes.extend(pass_notes)
-        results.append(best)
-    best = _closest(results, v, t, notes)
-    _, v, t, quads, rest = best[:5]
-    notes.append(f"lowpoly: decimated to {len(t)} triangles, {len(quads)} quads by matching the whole mesh")
+    found = _candidates(vertices, triangles, target, crease, notes)
+    _, v, rest, quads, _ = _choose(found, notes)
     if len(quads) + len(rest) > target and not keep_pieces:
         rest, quads = _fit_pieces(v, rest, quads, target, notes)
     if len(quads) + len(rest) == 0:
@@ -150,6 +189,24 @@ def lowpoly_mesh(vertices: np.ndarray, triangles: np.ndarray, target: int, prese
     used_v, inverse = compact(v, both)
     split = 3 * len(rest)
     return used_v, inverse[:split].reshape(-1, 3), inverse[split:].reshape(-1, 4)
+
+
+def _choose(found, notes):
+    """The closest candidate with at least ``QUAD_GOAL`` quads while its mean distance to the input
+    is within ``ERROR_CAP`` of the closest one's; else the one with the most quads within
+    ``ERROR_SLACK`` of the closest."""
+    closest = min(f[4] for f in found)
+    ratio = [len(f[3]) / max(len(f[2]) + len(f[3]), 1) for f in found]
+    goal = [i for i, f in enumerate(found) if ratio[i] >= QUAD_GOAL and f[4] <= ERROR_CAP * closest + 1e-12]
+    if goal:
+        pick = min(goal, key=lambda i: found[i][4])
+    else:
+        pick = max((i for i, f in enumerate(found) if f[4] <= ERROR_SLACK * closest + 1e-12), key=lambda i: ratio[i])
+    kind, v, rest, quads, error = found[pick]
+    notes.append(f"lowpoly: {kind} kept ({len(quads)} quads, {len(rest)} triangles from a matching over the whole "
+                 f"mesh; mean distance {error:.3g}; tried " + ", ".join(f"{f[0]} {f[4]:.3g} at {r:.2f} quads"
+                                                                      for f, r in zip(found, ratio)) + ")")
+    return found[pick]
 
 
 def lowpoly_child(vertices: np.ndarray, triangles: np.ndarray, target_faces: int, preserve_sharp: bool,

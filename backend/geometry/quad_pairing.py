@@ -32,7 +32,8 @@ def _quad_corners(triangles, edges, pairs):
     return np.stack([after_c, d, before_c, c], axis=1)
 
 
-def _corner_angles(vertices, quads):
+def corner_angles(vertices: np.ndarray, quads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corner angles (degrees, (N,4)) of each quad, and whether it is convex."""
     p = vertices[quads]  # (N,4,3)
     prev = np.roll(p, 1, axis=1) - p
     nxt = np.roll(p, -1, axis=1) - p
@@ -66,7 +67,7 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray, max_fold: float 
         return np.zeros((0, 4), np.int64), triangles
     edges, pairs, fold = dihedral_angles(vertices, triangles)
     quads = _quad_corners(triangles, edges, pairs)
-    angles, convex = _corner_angles(vertices, quads)
+    angles, convex = corner_angles(vertices, quads)
     bent = warp(vertices, quads)
     ok = convex & np.all((angles >= min_corner) & (angles <= max_corner), axis=1)
     ok &= (fold <= max_fold) | (bent <= max_warp)
