@@ -31,8 +31,12 @@ FIRST_EIGHT = ("barrel", "bottle", "chair", "crate", "lamp", "mug", "stool", "ta
 
 
 def pipeline_of(name: str):
+    """A registered model by name, or a kiln-shape checkpoint stem (a candidate not yet shipped)."""
     from backend.models.registry import ModelRegistry
+    from backend.models.shape_pipeline import ShapePipeline
 
+    if Path(name + ".json").is_file() and Path(name + ".safetensors").is_file():
+        return ShapePipeline.from_checkpoint(name)
     registry = ModelRegistry(None, "cpu")
     registry.discover()
     return registry.get(name)
