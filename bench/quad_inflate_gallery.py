@@ -23,7 +23,7 @@ from backend.geometry.metrics import surface_distance  # noqa: E402
 from backend.geometry.polymesh import bbox_diagonal  # noqa: E402
 from backend.geometry.surface_distance import SurfaceQuery  # noqa: E402
 from backend.procedural.gallery import rasterize  # noqa: E402
-from quad_refine_gallery import load_repaired, remesh_with  # noqa: E402
+from quad_refine_gallery import load_repaired, remesh_with, save  # noqa: E402
 from shared.payload import MeshPayload  # noqa: E402
 
 
@@ -64,9 +64,7 @@ def main() -> int:
         haus = surface_distance(result, reference, samples=30_000).hausdorff
         panel.set_title(f"{label}: {result.num_faces} quads, Hausdorff {100 * haus:.2f}%", fontsize=10)
         print(f"{args.mesh} {label}: {result.num_faces} faces, Hausdorff {100 * haus:.2f}% of the diagonal")
-    fig.suptitle(f"{args.mesh} at {args.faces} quads: close-up where the remesh missed most", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(args.out)
+    save(fig, f"{args.mesh} at {args.faces} quads: close-up where the remesh missed most", args.out)
     return 0
 
 

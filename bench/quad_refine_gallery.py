@@ -45,6 +45,13 @@ def load_repaired(name: str) -> tuple[MeshPayload, repair.TriMesh, MeshPayload]:
     return mesh, fixed, MeshPayload.from_triangles(fixed.vertices, fixed.triangles)
 
 
+def save(fig, title: str, out: str) -> None:
+    """Write ``fig`` with ``title`` over its panels to ``out``."""
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mesh", default="bunny10k")
@@ -86,9 +93,7 @@ def main() -> int:
         moved = boundary_deviation(result, reference)
         panel.set_title(f"{label}: {result.num_faces} quads, rim moved {100 * moved:.2f}%", fontsize=10)
         print(f"{args.mesh} {label}: {result.num_faces} faces, boundary deviation {100 * moved:.2f}% of the diagonal")
-    fig.suptitle(f"{args.mesh} at {args.faces} quads: rim close-up (input rim red)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(args.out)
+    save(fig, f"{args.mesh} at {args.faces} quads: rim close-up (input rim red)", args.out)
     return 0
 
 
