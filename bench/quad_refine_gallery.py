@@ -28,13 +28,28 @@ from backend.runtime import CancelToken, no_progress  # noqa: E402
 from shared.payload import MeshPayload  # noqa: E402
 
 
-def remesh(mesh: MeshPayload, faces: int, rounds: int) -> MeshPayload:
-    kept = quad_gaps.REFINE_ROUNDS
-    quad_gaps.REFINE_ROUNDS = rounds
+def remesh_with(mesh: MeshPayload, faces: int, module, name: str, value) -> MeshPayload:
+    """The retopo op's quad result with ``module.name`` set to ``value`` for the run."""
+    kept = getattr(module, name)
+    setattr(module, name, value)
     try:
         return retopo.run({"mesh": mesh}, {"target_faces": faces, "mode": "quad"}, no_progress, CancelToken())["mesh"]
     finally:
-        quad_gaps.REFINE_ROUNDS = kept
+        setattr(module, name, kept)
+
+
+def load_repaired(name: str) -> tuple[MeshPayload, repair.TriMesh, MeshPayload]:
+    """Corpus mesh ``name``, as the op repairs it, and that repaired mesh as a payload."""
+    mesh = mesh_corpus.load(name)
+    fixed = repair.clean(*repair.triangulate(mesh.positions, mesh.face_sizes, mesh.face_indices), [])
+    return mesh, fixed, MeshPayload.from_triangles(fixed.vertices, fixed.triangles)
+
+
+def save(fig, title: str, out: str) -> None:
+    """Write ``fig`` with ``title`` over its panels to ``out``."""
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out)
 
 
 def main() -> int:
@@ -49,12 +64,10 @@ def main() -> int:
     from matplotlib.collections import LineCollection, PolyCollection
     from scipy.spatial import cKDTree
 
-    mesh = mesh_corpus.load(args.mesh)
-    fixed = repair.clean(*repair.triangulate(mesh.positions, mesh.face_sizes, mesh.face_indices), [])
-    reference = MeshPayload.from_triangles(fixed.vertices, fixed.triangles)
+    mesh, fixed, reference = load_repaired(args.mesh)
     rim = fixed.vertices[boundary_curves(fixed.triangles)]
-    results = {"refinement off": remesh(mesh, args.faces, 0),
-               "as shipped": remesh(mesh, args.faces, quad_gaps.REFINE_ROUNDS)}
+    results = {"refinement off": remesh_with(mesh, args.faces, quad_gaps, "REFINE_ROUNDS", 0),
+               "as shipped": remesh_with(mesh, args.faces, quad_gaps, "REFINE_ROUNDS", quad_gaps.REFINE_ROUNDS)}
     before = next(iter(results.values()))
     ends = before.positions[boundary_curves(before.triangulated())]
     along = (ends[:, :1] + np.linspace(0, 1, 9)[None, :, None] * (ends[:, 1:] - ends[:, :1])).reshape(-1, 3)
@@ -80,9 +93,7 @@ def main() -> int:
         moved = boundary_deviation(result, reference)
         panel.set_title(f"{label}: {result.num_faces} quads, rim moved {100 * moved:.2f}%", fontsize=10)
         print(f"{args.mesh} {label}: {result.num_faces} faces, boundary deviation {100 * moved:.2f}% of the diagonal")
-    fig.suptitle(f"{args.mesh} at {args.faces} quads: rim close-up (input rim red)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(args.out)
+    save(fig, f"{args.mesh} at {args.faces} quads: rim close-up (input rim red)", args.out)
     return 0
 
 

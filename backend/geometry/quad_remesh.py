@@ -26,7 +26,8 @@ For every connected component with a face budget (its share of the target by are
    is not fitted) and, when ``keep_topology``, has the component's Euler characteristic
    (same genus and holes); among accepted results the one with the fewest singular vertices wins;
 4. none accepted: QuadriFlow again with a rescaled target (up to twice) when only the count
-   missed; the best result is kept when only its shape missed (or the component is open); a
+   missed; on a closed part that missed only the shape, QuadriFlow on the part offset outward
+   (``quad_inflate``: thin parts such as horns get more quads), fitted back; the best result is kept when only its shape missed (or the component is open); a
    closed component is rebuilt by an SDF (voxel) remesh + Instant Meshes; then the best result
    within the count whatever else it missed (the report says what); with none, the low-poly path (decimate +
    pair, then every face cut into quads), which always succeeds.
@@ -48,6 +49,7 @@ from .lowpoly import lowpoly
 from .polymesh import bbox_diagonal, boundary_edge_count, compact, euler_characteristic, unique_rows
 from .quad_cleanup import reduce_singularities
 from .quad_gaps import close_gaps, find_gaps
+from .quad_inflate import INFLATE_SHARES, inflated
 from .quad_pairing import split_into_quads
 from .repair import TriMesh
 from .surface_distance import SurfaceQuery, sample_surface
@@ -351,7 +353,9 @@ def remesh_quads(parts: list[TriMesh], budgets: list[int], preserve_sharp: bool 
                                opts, best, why)[0]
         todo = [i for i in todo if result[i] is None]
     if todo and quadriflow:
-        _count_retries(parts, budgets, direct_inputs, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.55))
+        _count_retries(parts, budgets, direct_inputs, todo, best, why, result, opts, sub_progress(progress, 0.4, 0.5))
+        todo = [i for i in todo if result[i] is None]
+        _inflated_tries(parts, budgets, todo, best, why, result, opts, sub_progress(progress, 0.5, 0.55))
         todo = [i for i in todo if result[i] is None]
     if todo:
         report.append(f"{len(todo)} component(s) had no accepted remesh ({'; '.join(sorted(set(why[i] for i in todo)))})")
@@ -604,6 +608,30 @@ def _count_retries(parts, budgets, inputs, indices, best, why, result, opts: Opt
         again = _attempt(parts, asked, retry, "quadriflow", opts, progress, inputs=inputs)
         for i in retry:
             result[i] = _judge(i, {"quadriflow retry": again[i]}, parts[i], budgets[i], opts, best, why)[0]
+
+
+def _inflated_tries(parts, budgets, indices, best, why, result, opts: Options, progress) -> None:
+    """QuadriFlow on each closed part in ``indices`` whose best piece missed only the shape, offset
+    outward first (``quad_inflate``: thin parts get more of the quads) by each share in
+    ``INFLATE_SHARES`` until a piece, fitted back onto the part, is accepted; fills ``result``."""
+    retry = [i for i in indices if i in best and not boundary_edge_count(parts[i].triangles)
+             and _best(best, i)[0].rank[:2] == (0, 0)]
+    for n, share in enumerate(INFLATE_SHARES):
+        retry = [i for i in retry if result[i] is None]
+        if not retry:
+            return
+        swollen = [TriMesh(*quad_engines.field_input(inflated(parts[i].vertices, parts[i].triangles, share),
+                                                     parts[i].triangles, DIRECT_TRIANGLES_PER_QUAD * budgets[i]))
+                   for i in retry]
+        try:
+            got = _run_engine(swollen, [budgets[i] for i in retry], "quadriflow", opts,
+                              sub_progress(progress, n / len(INFLATE_SHARES), (n + 1) / len(INFLATE_SHARES)))
+        except ChildFailure:
+            continue
+        for i, piece in zip(retry, got):
+            label = f"quadriflow inflated {share:.1%}"
+            result[i] = _judge(i, {label: replace(piece, method=label) if piece else None}, parts[i], budgets[i],
+                               opts, best, why)[0]
 
 
 def _attempt(parts, budgets, indices, engine, opts: Options, progress, seed: int = 0,
