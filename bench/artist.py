@@ -206,10 +206,12 @@ def render(items, path: Path) -> None:
     model = registry.get(registry.default_name(CAPABILITY))
     fig, axes = plt.subplots(len(items), 6, figsize=(12, 2.1 * len(items)), squeeze=False)
     for row, (name, src, reference, results) in zip(axes, items):
-        raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces, temperature=0.8)
+        raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces,
+                            temperature=retopo.ARTIST_TEMPERATURE, top_p=retopo.ARTIST_TOP_P, constrained=True,
+                            coverage=retopo.ARTIST_COVERAGE, ask=retopo.ARTIST_ASK)
         raw_mesh = MeshPayload(raw.positions.astype(np.float32), np.array([len(f) for f in raw.faces], np.int32),
                                np.array([v for f in raw.faces for v in f], np.int32))
-        shown = [(f"{name[-28:]}", src), ("dense input", reference), ("model, unchecked (sampled)", raw_mesh)] + [
+        shown = [(f"{name[-28:]}", src), ("dense input", reference), ("model, unchecked (try 1)", raw_mesh)] + [
             (f"{m}: {results[m].info.get('path', m) if results[m].info else m}", results[m]) for m in METHODS]
         for ax, (title, mesh) in zip(row, shown):
             if mesh.num_faces:

@@ -71,9 +71,10 @@ class ArtistRetopo:
 
     def rebuild(self, vertices: np.ndarray, triangles: np.ndarray, budget: int, seed: int = 0,
                 temperature: float = 0.0, top_p: float = 0.0, constrained: bool = False, coverage: float = 0.0,
-                progress=None, cancel=None) -> ArtistResult:
+                ask: float = 0.85, progress=None, cancel=None) -> ArtistResult:
         """Generate a mesh for the surface (vertices, triangles) with at most ``budget`` faces
-        (and at most the model's own limit). The model is asked for ~85% of the budget.
+        (and at most the model's own limit). The model's face-count token asks for ``ask`` of the
+        budget.
 
         ``constrained``: decode under ``MeshConstraints`` (vertices and faces on the input, no
         repeated, degenerate or non-manifold faces, closed when the input is, ``coverage`` of the
@@ -90,7 +91,7 @@ class ArtistRetopo:
             surface = condition_points(vertices, triangles, frame, SURFACE_SAMPLES, rng)[:, :3]
             constraints = MeshConstraints(self.cfg.spec, surface, boundary_edge_count(triangles) == 0,
                                           coverage=coverage)
-        want = max(4, int(0.85 * min(budget, self.cfg.max_faces)))
+        want = max(4, int(ask * min(budget, self.cfg.max_faces)))
         device = next(self.model.parameters()).device
         tensor = torch.from_numpy(points.astype(np.float32))[None].to(device)
         reader, tokens = self.model.generate(tensor, want, max_faces=min(budget, self.cfg.max_faces),

@@ -44,6 +44,7 @@ ARTIST_TRIES = 3  # sampled tries (seeds 0, 1, ...); the valid one closest to th
 ARTIST_TEMPERATURE = 0.8
 ARTIST_TOP_P = 0.95
 ARTIST_COVERAGE = 0.9  # share of the input near a written face before the model may end the mesh
+ARTIST_ASK = 0.5  # face count asked of the model, share of the budget: fewer, larger faces cover more of the input
 ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
 
@@ -174,7 +175,7 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
     for attempt in range(ARTIST_TRIES):
         step = sub_progress(progress, attempt * span, (attempt + 1) * span)
         result = model.rebuild(mesh.vertices, mesh.triangles, target, seed=attempt, temperature=ARTIST_TEMPERATURE,
-                               top_p=ARTIST_TOP_P, constrained=True, coverage=ARTIST_COVERAGE,
+                               top_p=ARTIST_TOP_P, constrained=True, coverage=ARTIST_COVERAGE, ask=ARTIST_ASK,
                                progress=lambda done, limit: step(done / limit, "artist", f"{done} tokens"),
                                cancel=cancel)
         cancel.check()
