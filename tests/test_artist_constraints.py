@@ -99,7 +99,7 @@ def test_top_p_keeps_the_most_likely_token_alone_when_tiny():
     assert greedy == nucleus
 
 
-def test_post_pass_snaps_and_drops_conflicting_faces():
+def test_post_pass_snaps_welds_and_drops_conflicting_faces():
     v, quads = cube(2)
     tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
     moved = v * 1.03
@@ -107,6 +107,12 @@ def test_post_pass_snaps_and_drops_conflicting_faces():
     assert np.abs(np.abs(snapped).max(1) - 0.5).max() < 1e-9  # every vertex back on a cube face
     assert np.allclose(mesh_validity.snap_to_surface(v * 2, v, tris, 0.1), v * 2)  # too far: left alone
     faces = [tuple(q) for q in quads]
+    first = faces[-1][0]
+    split = np.concatenate([v, v[first:first + 1] + 1e-4])  # a corner doubled; the last face uses the double
+    apart = faces[:-1] + [(len(v), *faces[-1][1:])]
+    assert mesh_validity.problems(split, apart, 24, True, 1e-9)  # open where the double sits
+    welded, refaced = mesh_validity.weld_close(split, apart, 1e-3)
+    assert len(welded) == len(v) and mesh_validity.problems(welded, refaced, 24, True, 1e-9) == []
     kept, dropped = mesh_validity.drop_conflicting(faces + [faces[0], faces[1][::-1], (faces[2][0], faces[2][1], 99)])
     assert dropped == 3 and kept == faces
 

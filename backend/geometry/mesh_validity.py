@@ -1,6 +1,7 @@
 """Checks a generated polygon mesh must pass before it is handed out, and the cleanup allowed first.
 
-``snap_to_surface`` moves vertices onto the input; ``cleanup`` drops what is plainly a
+``snap_to_surface`` moves vertices onto the input, ``weld_close`` merges the ones that meet there;
+``cleanup`` drops what is plainly a
 generator's slip (faces that repeat a vertex or have no area, a face repeating another's
 vertices) and unused vertices; ``drop_conflicting`` drops faces that would flip the winding or
 make an edge non-manifold; ``problems`` lists what is still wrong:
@@ -54,6 +55,16 @@ def snap_to_surface(positions: np.ndarray, ref_vertices: np.ndarray, ref_triangl
     closest, _ = query.closest_points(positions)
     near = np.linalg.norm(closest - positions, axis=1) <= limit
     return np.where(near[:, None], closest, positions)
+
+
+def weld_close(positions: np.ndarray, faces: list[tuple[int, ...]], tolerance: float
+               ) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Vertices closer than about ``tolerance`` merged (grid rounding), faces re-indexed (a face
+    may come out degenerate: ``cleanup`` drops it)."""
+    from .repair import weld
+
+    merged, remap, _ = weld(np.asarray(positions, np.float64), np.arange(len(positions)), tolerance)
+    return merged, [tuple(int(remap[v]) for v in f) for f in faces]
 
 
 def drop_conflicting(faces: list[tuple[int, ...]]) -> tuple[list[tuple[int, ...]], int]:

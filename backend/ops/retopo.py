@@ -44,6 +44,7 @@ ARTIST_TRIES = 3  # sampled tries (seeds 0, 1, ...); the valid one closest to th
 ARTIST_TEMPERATURE = 0.8
 ARTIST_TOP_P = 0.95
 ARTIST_COVERAGE = 0.9  # share of the input near a written face before the model may end the mesh
+ARTIST_WELD = 0.5 / 64  # weld distance after snapping, share of the longest side (half a model grid cell)
 ARTIST_ASK = 0.5  # face count asked of the model, share of the budget: fewer, larger faces cover more of the input
 ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
@@ -213,12 +214,14 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
 def _artist_post_pass(result, mesh: repair.TriMesh, min_area: float, diagonal: float
                       ) -> tuple[np.ndarray, list[tuple[int, ...]], dict[str, int]]:
     """The model's mesh with its vertices snapped onto the input (when within the allowed
-    deviation), degenerate, duplicate and edge-conflicting faces dropped, unused vertices gone."""
+    deviation) and welded where they meet, degenerate, duplicate and edge-conflicting faces
+    dropped, unused vertices gone."""
     if not result.faces:
         return result.positions, [], {}
     v = mesh_validity.snap_to_surface(result.positions, mesh.vertices, mesh.triangles,
                                       ARTIST_MAX_DEVIATION * diagonal)
-    v, faces, dropped = mesh_validity.cleanup(v, result.faces, min_area)
+    v, faces = mesh_validity.weld_close(v, result.faces, ARTIST_WELD * np.ptp(mesh.vertices, axis=0).max())
+    v, faces, dropped = mesh_validity.cleanup(v, faces, min_area)
     faces, dropped["conflicting"] = mesh_validity.drop_conflicting(faces)
     v, faces, _ = mesh_validity.cleanup(v, faces, min_area)
     return v, faces, dropped
