@@ -56,8 +56,8 @@ class MeshConstraints:
         flat = (around[:, 0] * levels + around[:, 1]) * levels + around[:, 2]
         self.distance = np.full(levels ** 3, np.inf)
         self.distance[flat] = cKDTree(surface).query(dequantize(around, levels))[0]
-        near = flat[self.distance[flat] <= vertex_tolerance * cell]
-        self.cells = around[self.distance[flat] <= vertex_tolerance * cell]
+        keep = self.distance[flat] <= vertex_tolerance * cell
+        near, self.cells = flat[keep], around[keep]
         self.points = dequantize(self.cells, levels)
         s, n = spec.block, spec.blocks_per_axis
         b = self.cells // s
@@ -68,7 +68,7 @@ class MeshConstraints:
         self.slot[near] = np.arange(len(near))
         self.coverage = coverage
         pick = np.random.default_rng(0).choice(len(surface), min(coverage_samples, len(surface)), replace=False)
-        self.cover_tree = cKDTree(np.asarray(surface, np.float64)[pick])
+        self.cover_tree = cKDTree(surface[pick])
         self.covered = np.zeros(len(pick), bool)
         self.sample_slots = cKDTree(self.points).query_ball_point(self.cover_tree.data, self.face_tolerance)
         self.open_count = np.zeros(len(self.points), np.int64)
@@ -176,21 +176,25 @@ class MeshConstraints:
             # uncovered sample (vertices already written stay usable)
             self._mark_existing_cells(reader)
             valid &= (self.open_count > 0) | self.existing
+        # the geometric tests run on the candidates still standing only
         if pending:
             prev = pending[-1]
             p_prev = self._positions(reader, [prev])[0]
-            t = np.array([0.25, 0.5, 0.75])[:, None, None]
-            valid &= ~self._off(p_prev + t * (self.points - p_prev)).any(0)
             self._mark_existing(reader, valid, self.neighbours.get(prev, ()), lambda u: self._edge_blocked(prev, u))
+            live = np.flatnonzero(valid)
+            t = np.array([0.25, 0.5, 0.75])[:, None, None]
+            valid[live[self._off(p_prev + t * (self.points[live] - p_prev)).any(0)]] = False
         if len(pending) >= 2:  # the fan triangle (first, previous, candidate) lies on the input
             corners = self._positions(reader, pending)
+            live = np.flatnonzero(valid)
             w = TRIANGLE_PROBES[:, :, None, None]
-            probes = w[:, 0] * corners[0] + w[:, 1] * corners[-1] + w[:, 2] * self.points
-            valid &= ~self._off(probes).any(0)
-            valid &= ~self.claimed[self._cell_index(probes[0])]  # not over a written face
+            probes = w[:, 0] * corners[0] + w[:, 1] * corners[-1] + w[:, 2] * self.points[live]
+            over = self.claimed[self._cell_index(probes[0])]  # the centre over a written face
+            valid[live[self._off(probes).any(0) | over]] = False
         if reader.need == 1 and len(pending) >= 2:
             first = pending[0]
-            valid &= _polygon_area(corners, self.points) > (0.25 * 2.0 / self.spec.levels) ** 2
+            live = np.flatnonzero(valid)
+            valid[live[_polygon_area(corners, self.points[live]) <= (0.25 * 2.0 / self.spec.levels) ** 2]] = False
             self._mark_existing(reader, valid, self.neighbours.get(first, ()), lambda u: self._edge_blocked(u, first))
             dup = set(pending)
             for f in self.faces_of.get(first, ()):
