@@ -213,8 +213,10 @@ def render(items, path: Path, methods: list[str]) -> None:
     for row, (name, src, reference, results) in zip(axes, items):
         shown = [(f"{name[-28:]}", src), ("dense input", reference)]
         if model is not None:
-            raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces, temperature=0.8)
-            shown.append(("model, unchecked (sampled)", MeshPayload(
+            raw = model.rebuild(reference.positions, reference.triangulated(), 2 * src.num_faces,
+                                temperature=retopo.ARTIST_TEMPERATURE, top_p=retopo.ARTIST_TOP_P, constrained=True,
+                                coverage=retopo.ARTIST_COVERAGE, ask=retopo.ARTIST_ASK)
+            shown.append(("model, unchecked (try 1)", MeshPayload(
                 raw.positions.astype(np.float32), np.array([len(f) for f in raw.faces], np.int32),
                 np.array([v for f in raw.faces for v in f], np.int32))))
         shown += [(f"{m}: {results[m].info.get('path', m) if results[m].info else m}", results[m]) for m in methods]

@@ -185,7 +185,7 @@ def test_artist_result_that_passes_is_kept(registry):
     v, quads = cube(2)
 
     class Fixed:
-        def rebuild(self, vertices, triangles, budget, seed=0, temperature=0.0, progress=None, cancel=None):
+        def rebuild(self, vertices, triangles, budget, seed=0, **sampling):
             return ArtistResult(v, [tuple(q) for q in quads], 120, 0.01, True)
 
     registry.register(ModelEntry("fixed", kiln_artist.CAPABILITY, "", "", ("mesh",), lambda device: Fixed()))

@@ -1,7 +1,10 @@
 """Checks a generated polygon mesh must pass before it is handed out, and the cleanup allowed first.
 
-``cleanup`` drops what is plainly a generator's slip (faces that repeat a vertex or have no area,
-a face repeating another's vertices) and unused vertices; ``problems`` lists what is still wrong:
+``snap_to_surface`` moves vertices onto the input, ``weld_close`` merges the ones that meet there;
+``cleanup`` drops what is plainly a
+generator's slip (faces that repeat a vertex or have no area, a face repeating another's
+vertices) and unused vertices; ``drop_conflicting`` drops faces that would flip the winding or
+make an edge non-manifold; ``problems`` lists what is still wrong:
 edges used by more than two faces or twice in one direction (inconsistent winding), open edges
 when the input was closed, more faces than the budget. ``deviation`` measures how far the mesh
 strays from the input surface, both ways.
@@ -40,6 +43,44 @@ def cleanup(positions: np.ndarray, faces: list[tuple[int, ...]], min_area: float
     used = sorted({v for f in kept for v in f})
     remap = {v: i for i, v in enumerate(used)}
     return positions[used], [tuple(remap[v] for v in f) for f in kept], dropped
+
+
+def snap_to_surface(positions: np.ndarray, ref_vertices: np.ndarray, ref_triangles: np.ndarray,
+                    limit: float) -> np.ndarray:
+    """Each vertex moved to its closest point on the reference surface when that is at most
+    ``limit`` away (vertices farther off stay, for the checks to judge)."""
+    from .surface_distance import SurfaceQuery
+
+    query = SurfaceQuery(ref_vertices, ref_triangles, samples=20_000, thorough=False)
+    closest, _ = query.closest_points(positions)
+    near = np.linalg.norm(closest - positions, axis=1) <= limit
+    return np.where(near[:, None], closest, positions)
+
+
+def weld_close(positions: np.ndarray, faces: list[tuple[int, ...]], tolerance: float
+               ) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Vertices closer than about ``tolerance`` merged (grid rounding), faces re-indexed (a face
+    may come out degenerate: ``cleanup`` drops it)."""
+    from .repair import weld
+
+    merged, remap, _ = weld(np.asarray(positions, np.float64), np.arange(len(positions)), tolerance)
+    return merged, [tuple(int(remap[v]) for v in f) for f in faces]
+
+
+def drop_conflicting(faces: list[tuple[int, ...]]) -> tuple[list[tuple[int, ...]], int]:
+    """(faces, how many dropped): in order, a face is kept only when none of its edges is already
+    used in the same direction or by two kept faces (no winding flips, no non-manifold edges)."""
+    directed, undirected, kept = set(), {}, []
+    for f in faces:
+        edges = [(f[i], f[(i + 1) % len(f)]) for i in range(len(f))]
+        keys = [(a, b) if a < b else (b, a) for a, b in edges]
+        if any(e in directed for e in edges) or any(undirected.get(k, 0) >= 2 for k in keys):
+            continue
+        directed.update(edges)
+        for k in keys:
+            undirected[k] = undirected.get(k, 0) + 1
+        kept.append(f)
+    return kept, len(faces) - len(kept)
 
 
 def edge_counts(faces: list[tuple[int, ...]]) -> tuple[dict, dict]:

@@ -167,13 +167,15 @@ class ArtistMeshModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, points: torch.Tensor, faces: int, max_faces: int | None = None,
-                 temperature: float = 0.0, top_k: int = 0, seed: int = 0, use_cache: bool = True,
-                 progress=None, cancel=None) -> tuple[Decoder, list[int]]:
+                 temperature: float = 0.0, top_k: int = 0, top_p: float = 0.0, seed: int = 0,
+                 use_cache: bool = True, constraints=None, progress=None, cancel=None) -> tuple[Decoder, list[int]]:
         """Tokens for one point cloud (1, N, 6); returns (the grammar decoder holding the mesh, tokens).
 
-        ``temperature`` 0 is greedy; otherwise sampling (optionally top-k) from ``seed``. Stops at
-        EOS, at ``max_faces`` faces or at the model's token limit. ``progress(done, limit)`` every
-        hundred tokens; ``cancel.check()`` every token.
+        ``temperature`` 0 is greedy; otherwise sampling (optionally top-k and/or nucleus top-p) from
+        ``seed``. ``constraints`` (a ``mesh_constraints.MeshConstraints``) narrows the grammar's mask
+        to tokens that keep the mesh valid and on the input. Stops at EOS, at ``max_faces`` faces or
+        at the model's token limit. ``progress(done, limit)`` every hundred tokens;
+        ``cancel.check()`` every token.
         """
         cfg = self.cfg
         spec = cfg.spec
@@ -187,12 +189,12 @@ class ArtistMeshModel(nn.Module):
         logits = self._run(first, 0, caches)[0, -1]
         seq = [BOS]
         out: list[int] = []
-        mask = torch.empty(spec.vocab_size, dtype=torch.bool, device=points.device)
+        mask = np.zeros(spec.vocab_size, dtype=bool)
         while len(out) < cfg.max_tokens - 1:
             if cancel is not None:
                 cancel.check()
             face_ok, block_ok, offset_ok = reader.allowed()
-            mask.fill_(False)
+            mask[:] = False
             if face_ok:
                 if len(reader.faces) >= max_faces or len(out) > cfg.max_tokens - 12:
                     mask[EOS] = True
@@ -204,15 +206,14 @@ class ArtistMeshModel(nn.Module):
             if offset_ok:
                 mask[spec.offset_base:spec.block_base] = True
                 mask[reader.repeated_offsets()] = False  # a face never repeats a vertex
-            scores = logits.float().masked_fill(~mask, float("-inf"))
+            if constraints is not None:
+                constraints.restrict(reader, mask)
+            allowed = torch.from_numpy(mask).to(logits.device)
+            scores = logits.float().masked_fill(~allowed, float("-inf"))
             if temperature <= 0:
                 token = int(scores.argmax())
             else:
-                scores = scores / temperature
-                if top_k:
-                    kth = torch.topk(scores, min(top_k, int(mask.sum()))).values[-1]
-                    scores = scores.masked_fill(scores < kth, float("-inf"))
-                token = int(torch.multinomial(scores.softmax(-1).cpu(), 1, generator=gen))
+                token = _sample(scores / temperature, top_k, top_p, gen)
             if token == EOS:
                 break
             reader.feed(token)
@@ -227,3 +228,17 @@ class ArtistMeshModel(nn.Module):
                 x = torch.cat([prefix, self.tokens(torch.tensor([seq], device=points.device))], dim=1)
                 logits = self._run(x, 0, None)[0, -1]
         return reader, out
+
+
+def _sample(scores: torch.Tensor, top_k: int, top_p: float, gen: torch.Generator) -> int:
+    """One token from ``scores`` (masked logits over temperature), cut to the top ``top_k`` and to
+    the smallest set holding ``top_p`` of the probability when those are set."""
+    if top_k:
+        kth = torch.topk(scores, min(top_k, int(torch.isfinite(scores).sum()))).values[-1]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    probs = scores.softmax(-1).cpu()
+    if 0 < top_p < 1:
+        sorted_p, order = probs.sort(descending=True)
+        drop = sorted_p.cumsum(0) - sorted_p > top_p  # keep up to and including the token that reaches top_p
+        probs[order[drop]] = 0
+    return int(torch.multinomial(probs, 1, generator=gen))

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.geometry.polymesh import boundary_edge_count
+
+from .mesh_constraints import MeshConstraints
 from .mesh_tokens import normalization
+
+SURFACE_SAMPLES = 40_000  # input samples behind the constraints' distance grid
 
 
 def fan_triangles(face_sizes: np.ndarray, face_indices: np.ndarray) -> np.ndarray:
@@ -53,6 +58,7 @@ class ArtistResult:
     tokens: int
     seconds: float
     complete: bool                        # the model ended with EOS (not cut at a limit)
+    constraints: dict | None = None       # constrained decoding: input covered, relaxed vertex steps
 
 
 class ArtistRetopo:
@@ -64,22 +70,37 @@ class ArtistRetopo:
         self.cfg = model.cfg
 
     def rebuild(self, vertices: np.ndarray, triangles: np.ndarray, budget: int, seed: int = 0,
-                temperature: float = 0.0, progress=None, cancel=None) -> ArtistResult:
+                temperature: float = 0.0, top_p: float = 0.0, constrained: bool = False, coverage: float = 0.0,
+                ask: float = 0.85, progress=None, cancel=None) -> ArtistResult:
         """Generate a mesh for the surface (vertices, triangles) with at most ``budget`` faces
-        (and at most the model's own limit). The model is asked for ~85% of the budget."""
+        (and at most the model's own limit). The model's face-count token asks for ``ask`` of the
+        budget.
+
+        ``constrained``: decode under ``MeshConstraints`` (vertices and faces on the input, no
+        repeated, degenerate or non-manifold faces, closed when the input is, ``coverage`` of the
+        input near a face before the end)."""
         import torch
 
         began = time.perf_counter()
+        triangles = np.asarray(triangles, np.int64)
         frame = normalization(np.asarray(vertices, np.float64))
-        points = condition_points(vertices, np.asarray(triangles, np.int64), frame, self.cfg.points,
-                                  np.random.default_rng(seed))
-        want = max(4, int(0.85 * min(budget, self.cfg.max_faces)))
+        rng = np.random.default_rng(seed)
+        points = condition_points(vertices, triangles, frame, self.cfg.points, rng)
+        constraints = None
+        if constrained:
+            surface = condition_points(vertices, triangles, frame, SURFACE_SAMPLES, rng)[:, :3]
+            constraints = MeshConstraints(self.cfg.spec, surface, boundary_edge_count(triangles) == 0,
+                                          coverage=coverage)
+        want = max(4, int(ask * min(budget, self.cfg.max_faces)))
         device = next(self.model.parameters()).device
         tensor = torch.from_numpy(points.astype(np.float32))[None].to(device)
         reader, tokens = self.model.generate(tensor, want, max_faces=min(budget, self.cfg.max_faces),
                                              temperature=temperature, top_k=50 if temperature > 0 else 0,
-                                             seed=seed, progress=progress, cancel=cancel)
+                                             top_p=top_p, seed=seed, constraints=constraints,
+                                             progress=progress, cancel=cancel)
         quant = reader.mesh(self.cfg.levels, *frame)
         complete = reader.done or (reader.need == 0 and len(tokens) < self.cfg.max_tokens - 1)
+        stats = None if constraints is None else {"covered": float(constraints.covered.mean()),
+                                                  "relaxed": constraints.relaxed}
         return ArtistResult(quant.positions(), list(quant.faces), len(tokens), time.perf_counter() - began,
-                            complete)
+                            complete, stats)

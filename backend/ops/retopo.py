@@ -40,8 +40,12 @@ RESOURCE = "cpu"
 SUMMARY = "Retopologize a mesh: clean quads, a low-poly quad/tri mix, or triangles at a target face count."
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to rebuild (polygons or triangles)")}
 MODES = ("quad", "lowpoly", "tri", "artist")
-ARTIST_TRIES = 2  # sampled tries (seeds 0, 1): greedy decoding of the small model loops on one vertex
+ARTIST_TRIES = 3  # sampled tries (seeds 0, 1, ...); the valid one closest to the input is kept
 ARTIST_TEMPERATURE = 0.8
+ARTIST_TOP_P = 0.95
+ARTIST_COVERAGE = 0.9  # share of the input near a written face before the model may end the mesh
+ARTIST_WELD = 0.5 / 64  # weld distance after snapping, share of the longest side (half a model grid cell)
+ARTIST_ASK = 0.5  # face count asked of the model, share of the budget: fewer, larger faces cover more of the input
 ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
 
@@ -164,18 +168,22 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
         report.append(f"artist model {name} did not load ({exc}); lowpoly used instead")
         return None
     closed = boundary_edge_count(mesh.triangles) == 0
-    min_area = (1e-5 * bbox_diagonal(mesh.vertices)) ** 2
+    diagonal = bbox_diagonal(mesh.vertices)
+    min_area = (1e-5 * diagonal) ** 2
     span = 0.5 / ARTIST_TRIES
+    how = f"sampled at temperature {ARTIST_TEMPERATURE}, top-p {ARTIST_TOP_P}, constrained"
+    best = None
     for attempt in range(ARTIST_TRIES):
         step = sub_progress(progress, attempt * span, (attempt + 1) * span)
         result = model.rebuild(mesh.vertices, mesh.triangles, target, seed=attempt, temperature=ARTIST_TEMPERATURE,
+                               top_p=ARTIST_TOP_P, constrained=True, coverage=ARTIST_COVERAGE, ask=ARTIST_ASK,
                                progress=lambda done, limit: step(done / limit, "artist", f"{done} tokens"),
                                cancel=cancel)
-        v, faces, dropped = mesh_validity.cleanup(result.positions, result.faces, min_area)
+        cancel.check()
+        v, faces, dropped = _artist_post_pass(result, mesh, min_area, diagonal)
         wrong = mesh_validity.problems(v, faces, target, closed, min_area)
         if not result.complete:
             wrong.append("stopped at the model's length limit")
-        how = f"try {attempt + 1}, sampled at temperature {ARTIST_TEMPERATURE}"
         if not wrong:
             cancel.check()
             off, missed = mesh_validity.deviation(v, faces, mesh.vertices, mesh.triangles)
@@ -183,17 +191,40 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
                 wrong.append(f"faces {off:.1%} of the diagonal away from the input")
             if missed > ARTIST_MAX_DEVIATION:
                 wrong.append(f"input surface left out ({missed:.1%} of the diagonal at the 95th percentile)")
-        if not wrong:
-            cleaned = [f"{n} {kind}" for kind, n in dropped.items() if n]
-            report.append(f"artist model {name} ({how}, {result.tokens} tokens, {result.seconds:.1f} s; "
-                          f"deviation {off:.2%}, coverage {missed:.2%} of the diagonal)"
-                          + (f"; dropped {', '.join(cleaned)} faces" if cleaned else ""))
-            tris = np.array([f for f in faces if len(f) == 3], np.int64).reshape(-1, 3)
-            quads = np.array([f for f in faces if len(f) == 4], np.int64).reshape(-1, 4)
-            return v, tris, quads
-        report.append(f"artist model {name} ({how}) result rejected: {'; '.join(wrong)}")
-    report.append("lowpoly used instead of the artist model")
-    return None
+        if wrong:
+            report.append(f"artist model {name} (try {attempt + 1}, {how}) result rejected: {'; '.join(wrong)}")
+            continue
+        cleaned = [f"{n} {kind}" for kind, n in dropped.items() if n]
+        line = (f"artist model {name} (try {attempt + 1} of {ARTIST_TRIES}, {how}, {result.tokens} tokens, "
+                f"{result.seconds:.1f} s; deviation {off:.2%}, coverage {missed:.2%} of the diagonal)"
+                + (f"; post-pass dropped {', '.join(cleaned)} faces" if cleaned else ""))
+        report.append(line.replace("artist model", "passed: artist model", 1))
+        if best is None or off + missed < best[0]:
+            best = (off + missed, v, faces, line)
+    if best is None:
+        report.append("lowpoly used instead of the artist model")
+        return None
+    _, v, faces, line = best
+    report.append(f"kept {line}")
+    tris = np.array([f for f in faces if len(f) == 3], np.int64).reshape(-1, 3)
+    quads = np.array([f for f in faces if len(f) == 4], np.int64).reshape(-1, 4)
+    return v, tris, quads
+
+
+def _artist_post_pass(result, mesh: repair.TriMesh, min_area: float, diagonal: float
+                      ) -> tuple[np.ndarray, list[tuple[int, ...]], dict[str, int]]:
+    """The model's mesh with its vertices snapped onto the input (when within the allowed
+    deviation) and welded where they meet, degenerate, duplicate and edge-conflicting faces
+    dropped, unused vertices gone."""
+    if not result.faces:
+        return result.positions, [], {}
+    v = mesh_validity.snap_to_surface(result.positions, mesh.vertices, mesh.triangles,
+                                      ARTIST_MAX_DEVIATION * diagonal)
+    v, faces = mesh_validity.weld_close(v, result.faces, ARTIST_WELD * np.ptp(mesh.vertices, axis=0).max())
+    v, faces, dropped = mesh_validity.cleanup(v, faces, min_area)
+    faces, dropped["conflicting"] = mesh_validity.drop_conflicting(faces)
+    v, faces, _ = mesh_validity.cleanup(v, faces, min_area)
+    return v, faces, dropped
 
 
 def _positive_half(mesh: repair.TriMesh, axis: int, name: str, report: list[str]) -> tuple[repair.TriMesh, float]:
