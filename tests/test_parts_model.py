@@ -104,11 +104,32 @@ def test_merge_joins_two_parts_of_the_earlier_result(tiny_model):
         _run(earlier, first["cache"].arrays, from_job="earlier", merge="1,9")
 
 
-def test_auto_falls_back_to_geometry_when_the_model_is_unsure(tiny_model):
+def _same_partition_or_coarser(fine: np.ndarray, coarse: np.ndarray) -> bool:
+    """Every part of ``fine`` lies inside one part of ``coarse``."""
+    return all(len(np.unique(coarse[fine == p])) == 1 for p in np.unique(fine))
+
+
+def test_auto_unsure_model_names_the_geometric_parts(tiny_model):
     mesh = _run(_table(), method="auto")["mesh"]  # a random network is never sure
     info = mesh.info["parts"]
-    assert info["path"] == "geometric" and info["model_confidence"] < parts.MIN_CONFIDENCE
-    assert "part model unsure" in info["report"]
+    assert info["path"] == "hybrid" and info["model_weakest_part"] < parts.MIN_PART_CONFIDENCE
+    assert "unsure" in info["report"]
+    geometric = _run(_table(), method="geometric")["mesh"]
+    assert _same_partition_or_coarser(geometric.part_ids, mesh.part_ids)
+    # names the random model is unsure of come from the shape rules (leg, body, top...)
+    assert "leg" in {n.rsplit("_", 1)[0] for n in mesh.part_names}
+
+
+def test_auto_told_the_count_names_the_geometric_engines_parts(tiny_model):
+    out = _run(_table(), method="auto", num_parts=3)
+    mesh, info = out["mesh"], out["mesh"].info["parts"]
+    geometric = _run(_table(), method="geometric", num_parts=3)["mesh"]
+    assert info["path"] == "hybrid" and "told the count" in info["report"]
+    assert len(mesh.part_names) == 3
+    assert _same_partition_or_coarser(geometric.part_ids, mesh.part_ids)
+    assert _same_partition_or_coarser(mesh.part_ids, geometric.part_ids)
+    fewer = _run(mesh, out["cache"].arrays, method="auto", from_job="earlier", num_parts=2)["mesh"]  # stays hybrid
+    assert fewer.info["parts"]["path"] == "hybrid" and len(fewer.part_names) == 2
 
 
 def test_auto_without_any_part_model_is_geometric(monkeypatch, tmp_path):
@@ -175,7 +196,7 @@ def test_shipped_model_names_a_held_out_chair(monkeypatch):
     assert "License:" in card
     assert json.loads((kiln_parts.WEIGHTS_DIR / "kiln-parts-s.json").read_text())["format"] == "kiln-parts"
     vertices, faces, _ = watertight_mesh(generate("table", 3), 48)  # seed 3 < 1000: never trained on
-    out = parts.run({"mesh": MeshPayload.from_triangles(vertices, faces)}, _params(method="auto"),
+    out = parts.run({"mesh": MeshPayload.from_triangles(vertices, faces)}, _params(method="model"),
                     lambda *a: None, CancelToken())["mesh"]
     assert out.info["parts"]["path"] == "model"
     bases = {n.rsplit("_", 1)[0] for n in out.part_names}

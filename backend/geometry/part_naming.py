@@ -86,6 +86,11 @@ def _name_one(part: PartShape, whole_low: np.ndarray, whole_size: np.ndarray, is
 
 def name_parts(shapes: list[PartShape]) -> list[str]:
     """One unique name per part, in label order."""
+    return number_names(shape_names(shapes), [s.centroid for s in shapes])
+
+
+def shape_names(shapes: list[PartShape]) -> list[str | None]:
+    """The rules' name of each part before numbering (None where no rule fits)."""
     if not shapes:
         return []
     present = [s for s in shapes if s.area_share > 0] or shapes  # all-degenerate meshes have no area
@@ -93,8 +98,7 @@ def name_parts(shapes: list[PartShape]) -> list[str]:
     highs = np.array([s.high for s in present])
     whole_low, whole_size = lows.min(0), highs.max(0) - lows.min(0)
     largest = int(np.argmax([s.area_share for s in shapes]))
-    raw = [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]
-    return number_names(raw, [s.centroid for s in shapes])
+    return [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]
 
 
 def number_names(bases: list[str | None], centroids) -> list[str]:

@@ -4,8 +4,11 @@ Method ``model`` (and ``auto`` when a part model is registered): the learned par
 (``backend.models.parts_pipeline``): one network pass over surface samples gives features and
 part names; clusters of the features are carried to the faces by a crease-following graph cut.
 The features are kept with the job, so a later job with ``from_job`` re-splits (another count,
-or two parts merged) without the network. ``auto`` falls back to the geometric engine when no
-model is loaded or the model is unsure of the mesh.
+or two parts merged) without the network. ``auto`` takes the model's own split when every part's
+name is sure; otherwise, and whenever it is told the part count, the *hybrid*: the geometric
+engine's parts named by the model (touching parts it gives one name and close features joined).
+With no model loaded, ``auto`` is the geometric engine. A re-split keeps the names the user
+gave (param ``names``) on parts that still exist.
 
 Geometric engine: connected components come first; a single connected mesh (or any component big enough to
 matter) is then split geometrically: spectral clustering of a crease-weighted face graph with
@@ -34,7 +37,7 @@ SUMMARY = "Split a mesh into named parts: connected components, then shape-aware
 INPUTS = {"mesh": InputSpec("mesh", required=False,
                            help="the mesh to split (optional with from_job: the earlier job's mesh is used)")}
 METHODS = ("auto", "model", "geometric", "components", "creases", "sdf", "convex")
-MIN_CONFIDENCE = 0.5  # auto: below this mean name probability the geometric engine answers
+MIN_PART_CONFIDENCE = 0.75  # auto: the model's own split only when every part's name is this sure, else hybrid
 MODEL_FULL_FACES = 60000   # model path: bigger meshes are cut on a decimated proxy, labels copied back
 MODEL_PROXY_FACES = 40000
 MAX_PARTS = 64
@@ -148,8 +151,8 @@ def _part_model(method: str):
 
 
 def learned_split(mesh, positions, triangles, params, progress, cancel):
-    """(triangle labels, names, info, cache) from the part model; None when auto has no model;
-    the model's confidence (a float) when auto finds it too unsure to use."""
+    """(triangle labels, names, info, cache) from the part model, alone (path ``model``) or naming
+    the geometric engine's segments (path ``hybrid``); None when auto has no model."""
     from backend.geometry.mesh_graph import face_graph, weld
     from backend.geometry.part_clusters import nearest_faces, proxy_in_child
     from backend.models.parts_pipeline import MAX_PARTS as MODEL_MAX, embed_mesh, parts_from_cache
@@ -180,10 +183,7 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
     cancel.check()
     progress(0.47, "part graph", "sample points to faces")
     point_faces = nearest_faces(graph.centroids, cache["points"]) if big else None
-    to_graph = None
-    if big and params.get("merge"):
-        progress(0.48, "part graph", "matching faces")
-        to_graph = nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)
+    centroids = positions[triangles].mean(axis=1)
     previous = merge = None
     if params.get("merge"):
         if mesh.part_ids is None:
@@ -191,7 +191,10 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
         previous = mesh.part_ids.astype(np.int64)[mesh.triangle_face_ids()]
         merge = _merge_pair(params["merge"], int(previous.max()) + 1)
         if big:
-            previous = previous[to_graph]
+            progress(0.48, "part graph", "matching faces")
+            previous = previous[nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)]
+    earlier = (mesh.info.get("parts") or {}).get("path") if inputs_cache is not None else None
+    told_count = (method == "auto" and num_parts and merge is None and (inputs_cache is None or earlier == "hybrid"))
     said = ["clustering"]
 
     def report(message: str) -> None:
@@ -202,20 +205,74 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
         cancel.check()
         progress(0.5, "clustering", said[0])
 
-    found = parts_from_cache(graph, cache, min(num_parts, MODEL_MAX), tick, previous, merge, point_faces, report)
-    if big:
+    found = weakest = None
+    if not told_count:
+        found = parts_from_cache(graph, cache, min(num_parts, MODEL_MAX), tick, previous, merge, point_faces, report)
+        weakest = min(found.part_confidence)
+    path, why, segments = "model", "", None
+    if method == "auto" and merge is None and (told_count or (inputs_cache is None and weakest < MIN_PART_CONFIDENCE)):
+        path = "hybrid"
+        why = ("told the count: the geometric engine's parts, named by the model" if told_count else
+               f"model's own split unsure (weakest part {weakest:.2f} < {MIN_PART_CONFIDENCE}): "
+               "the geometric engine's parts, named by the model")
+        progress(0.5, "hybrid", why)
+        found, segments = _hybrid(positions, triangles, graph, graph_pos, graph_tri, cache, num_parts, point_faces,
+                                  progress, cancel)
+    if path == "hybrid" and not big:
+        tri_labels = found.labels
+    elif path == "hybrid":
+        tri_labels = _segments_to_regions(segments, found.labels, positions, triangles, graph, cancel)
+    elif big:
         def carry() -> None:
             cancel.check()
             progress(0.85, "clustering", "labels back to every face")
-        centroids = positions[triangles].mean(axis=1)
-        found.labels = found.labels[nearest_faces(graph.centroids, centroids, carry)]
-    if method == "auto" and inputs_cache is None and found.confidence < MIN_CONFIDENCE:
-        progress(0.55, "part model", f"unsure ({found.confidence:.2f}); geometric engine instead")
-        return found.confidence
-    info = {"path": "model", "model": model_name or "cached features", "confidence": round(found.confidence, 3),
+        tri_labels = found.labels[nearest_faces(graph.centroids, centroids, carry)]
+    else:
+        tri_labels = found.labels
+    info = {"path": path, "model": model_name or "cached features", "confidence": round(found.confidence, 3),
             "part_confidence": [round(c, 3) for c in found.part_confidence], "clusters": found.clusters,
-            "reused_features": inputs_cache is not None, "report": found.note}
-    return found.labels, found.names, info, cache
+            "reused_features": inputs_cache is not None, "report": "; ".join(n for n in (why, found.note) if n)}
+    if weakest is not None:
+        info["model_weakest_part"] = round(weakest, 3)
+    return tri_labels, found.names, info, cache
+
+
+def _hybrid(positions, triangles, graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel):
+    """The geometric engine's segments (``num_parts`` of them when given, else its own count, with
+    touching same-name segments of close features joined), named by the model where it is sure and
+    by the shape rules elsewhere. Returns (parts on the graph's faces, segments per mesh triangle)."""
+    from backend.geometry.part_clusters import nearest_faces
+    from backend.geometry.part_naming import shape_names
+    from backend.models.parts_pipeline import name_segments
+
+    segments, _ = split_mesh(positions, triangles, num_parts, "auto", sub_progress(progress, 0.5, 0.85), cancel)
+    on_graph = segments
+    if len(graph_tri) != len(triangles):  # a proxy: each proxy face takes the nearest triangle's segment
+        on_graph = segments[nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)]
+    progress(0.86, "hybrid", "naming the geometric parts")
+
+    def by_shape(labels: np.ndarray) -> list[str | None]:
+        count = int(labels.max()) + 1
+        return shape_names(describe_parts(graph_pos, graph_tri, labels, count))
+
+    return name_segments(graph, on_graph, cache, point_faces, merge=not num_parts, fallback=by_shape,
+                         check=cancel.check), segments
+
+
+def _segments_to_regions(segments, regions, positions, triangles, graph, cancel) -> np.ndarray:
+    """Per-triangle labels of a big mesh: each geometric segment takes the region most of its proxy
+    faces ended in (boundaries stay the full mesh's); segments the proxy lost take the nearest face's."""
+    from backend.geometry.part_clusters import nearest_faces
+
+    on_graph = segments[nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)]
+    count, seg_count = int(regions.max()) + 1, int(segments.max()) + 1
+    votes = np.bincount(on_graph * count + regions, minlength=seg_count * count).reshape(seg_count, count)
+    region_of = np.where(votes.sum(1) > 0, votes.argmax(1), -1)
+    labels = region_of[segments]
+    lost = np.nonzero(labels < 0)[0]
+    if len(lost):
+        labels[lost] = regions[nearest_faces(graph.centroids, positions[triangles[lost]].mean(axis=1), cancel.check)]
+    return labels
 
 
 @dataclasses.dataclass
@@ -231,8 +288,8 @@ class FoundParts:
 
 def find_parts(mesh, num_parts: int, method: str, progress: ProgressFn, cancel: CancelToken,
                params: dict | None = None, cached: JobCache | None = None) -> FoundParts:
-    """Split ``mesh`` into named parts: the learned model (``auto``/``model``, or ``cached``
-    features of an earlier job), else the geometric engine.
+    """Split ``mesh`` into named parts: the learned model or the hybrid (``auto``/``model``, or
+    ``cached`` features of an earlier job), else the geometric engine.
 
     The one entry point other ops (``texture``) use to split a mesh that has no parts.
     """
@@ -242,14 +299,10 @@ def find_parts(mesh, num_parts: int, method: str, progress: ProgressFn, cancel: 
         raise OpError("the mesh has no faces (a point cloud?); parts needs a surface")
     params = dict(params or {}, num_parts=num_parts, method=method)
     progress(0.01, "preparing", f"{len(triangles)} triangles")
-    learned, declined = None, None
+    learned = None
     if isinstance(cached, JobCache) or method == "model" or (method == "auto" and len(triangles) >= 4):
         p = dict(params, _cache=cached.arrays if isinstance(cached, JobCache) else None)
-        result = learned_split(mesh, positions, triangles, p, progress, cancel)
-        if isinstance(result, float):
-            declined = result
-        else:
-            learned = result
+        learned = learned_split(mesh, positions, triangles, p, progress, cancel)
     cache = None
     if learned is not None:
         tri_labels, tri_names, learned_info, cache = learned
@@ -261,9 +314,6 @@ def find_parts(mesh, num_parts: int, method: str, progress: ProgressFn, cancel: 
         except IsolatedFailure as exc:
             raise OpError(f"convex decomposition failed ({exc}); try method 'sdf'") from None
         learned_info = {"path": "geometric"}
-        if declined is not None:
-            learned_info["model_confidence"] = round(declined, 3)
-            notes.insert(0, f"part model unsure (confidence {declined:.2f} < {MIN_CONFIDENCE}): geometric engine")
     cancel.check()
     progress(0.92, "naming parts")
     first_triangle = np.concatenate([[0], np.cumsum(np.maximum(mesh.face_sizes.astype(np.int64) - 2, 0))])[:-1]
