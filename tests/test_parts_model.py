@@ -109,6 +109,29 @@ def _same_partition_or_coarser(fine: np.ndarray, coarse: np.ndarray) -> bool:
     return all(len(np.unique(coarse[fine == p])) == 1 for p in np.unique(fine))
 
 
+def test_renames_survive_a_merge_and_a_resplit_where_the_part_still_exists(tiny_model):
+    first = _run(_table(), num_parts=4)
+    earlier, cache = first["mesh"], first["cache"].arrays
+    names = {str(i): n for i, n in enumerate(earlier.part_names)}
+    names["1"], names["3"] = "my top", earlier.part_names[3] + ".001"  # a rename; Blender's suffix is none
+    merged = _run(earlier, cache, from_job="earlier", merge="0,2", names=json.dumps(names))["mesh"]
+    kept = merged.part_ids[earlier.part_ids == 1]
+    assert len(np.unique(kept)) == 1 and merged.part_names[kept[0]] == "my top"
+    assert "my top" not in _run(earlier, cache, from_job="earlier", merge="0,2")["mesh"].part_names
+    assert not any(n.endswith(".001") for n in merged.part_names)
+    # merging the renamed part into a bigger one: the joined part is mostly not it, the name goes
+    tri = earlier.positions[earlier.triangulated()]
+    tri_area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area = np.bincount(earlier.part_ids[earlier.triangle_face_ids()], weights=tri_area, minlength=4)
+    big = int(np.argmax(np.where(np.arange(4) == 1, -1, area)))
+    joined = _run(earlier, cache, from_job="earlier", merge=f"1,{big}", names=json.dumps(names))["mesh"]
+    assert ("my top" in joined.part_names) == (area[1] > area[big])
+    with pytest.raises(OpError, match="JSON object"):
+        _run(earlier, cache, from_job="earlier", merge="0,2", names="[1, 2]")
+    with pytest.raises(OpError, match="outside"):
+        _run(earlier, cache, from_job="earlier", merge="0,2", names='{"9": "x"}')
+
+
 def test_auto_unsure_model_names_the_geometric_parts(tiny_model):
     mesh = _run(_table(), method="auto")["mesh"]  # a random network is never sure
     info = mesh.info["parts"]

@@ -18,6 +18,7 @@ with CoACD (method ``convex``). Names come from each part's shape and position.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from shared.protocol import ParamSpec
 from backend.geometry.component_groups import face_components, group_components
 from backend.geometry.convex_parts import convex_labels
 from backend.geometry.isolated import IsolatedFailure
-from backend.geometry.part_naming import describe_parts, name_parts
+from backend.geometry.part_naming import carry_renames, describe_parts, name_parts
 from backend.geometry.segmentation import MAX_AUTO_PARTS, segment_component
 
 from .base import CancelToken, InputSpec, JobCache, OpError, ProgressFn, input_mesh, sub_progress
@@ -59,6 +60,9 @@ def params_schema() -> list[ParamSpec]:
         ParamSpec("from_job", "str", "", "re-split the result of this earlier parts job from the features "
                   "the server kept (no network pass); the mesh input may then be left out", max_length=64),
         ParamSpec("merge", "str", "", "with from_job: two part indices 'a,b' of that result to join", max_length=32),
+        ParamSpec("names", "str", "", "with from_job: the names the user gave that result's parts, as JSON "
+                  "{\"index\": \"name\"}; a renamed part that still exists (mostly the same faces) keeps its name",
+                  max_length=8192),
     ]
 
 
@@ -135,6 +139,22 @@ def _merge_pair(text: str, count: int) -> tuple[int, int]:
     if a == b or not (0 <= a < count and 0 <= b < count):
         raise OpError(f"merge needs two different part indices between 0 and {count - 1}, got {text!r}")
     return a, b
+
+
+def _given_names(text: str, count: int) -> dict[int, str]:
+    """The ``names`` param: {earlier part index: the name the user sees}."""
+    try:
+        given = json.loads(text)
+        if not isinstance(given, dict):
+            raise ValueError
+        given = {int(k): v for k, v in given.items()}
+    except ValueError:
+        raise OpError('names must be a JSON object of part index to name, like {"0": "left leg"}') from None
+    if not all(isinstance(v, str) and len(v) <= 64 for v in given.values()):
+        raise OpError("names must be strings of at most 64 characters")
+    if any(not 0 <= k < count for k in given):
+        raise OpError(f"names has a part index outside 0..{count - 1}")
+    return given
 
 
 def _part_model(method: str):
@@ -341,11 +361,17 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     cached = inputs.get("cache")
     if params.get("from_job") and not isinstance(cached, JobCache):
         raise OpError("from_job re-splits from features the server kept: submit it to a server")
-    if params.get("merge") and not params.get("from_job"):
-        raise OpError("merge joins parts of an earlier result: give its job id as from_job")
+    if (params.get("merge") or params.get("names")) and not params.get("from_job"):
+        raise OpError("merge and names refer to an earlier result: give its job id as from_job")
     progress(0.0, "preparing", f"{mesh.num_faces} faces")
     found = find_parts(mesh, num_parts, method, progress, cancel, params,
                        cached if isinstance(cached, JobCache) else None)
+    if params.get("names") and mesh.part_ids is not None:
+        given = _given_names(params["names"], len(mesh.part_names))
+        tri = mesh.positions.astype(np.float64)[mesh.triangulated()]
+        areas = np.bincount(mesh.triangle_face_ids(), minlength=mesh.num_faces,
+                            weights=0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1))
+        found.names = carry_renames(mesh.part_ids, list(mesh.part_names), given, found.part_ids, found.names, areas)
     count = len(found.names)
     info = dict(mesh.info)
     info["parts"] = {"method": method, "count": count, "names": found.names, "report": "; ".join(found.notes),
