@@ -136,7 +136,7 @@ def test_auto_unsure_model_names_the_geometric_parts(tiny_model):
     mesh = _run(_table(), method="auto")["mesh"]  # a random network is never sure
     info = mesh.info["parts"]
     assert info["path"] == "hybrid" and info["model_weakest_part"] < parts.MIN_PART_CONFIDENCE
-    assert "unsure" in info["report"]
+    assert "unsure" in info["report"] or "is one part" in info["report"]
     geometric = _run(_table(), method="geometric")["mesh"]
     assert _same_partition_or_coarser(geometric.part_ids, mesh.part_ids)
     # names the random model is unsure of come from the shape rules (leg, body, top...)
