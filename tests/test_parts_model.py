@@ -109,6 +109,18 @@ def _same_partition_or_coarser(fine: np.ndarray, coarse: np.ndarray) -> bool:
     return all(len(np.unique(coarse[fine == p])) == 1 for p in np.unique(fine))
 
 
+def test_big_meshes_are_cut_on_a_proxy_on_both_paths(tiny_model, monkeypatch):
+    table = trimesh.Trimesh(_table().positions, _table().triangulated()).subdivide()
+    mesh = MeshPayload.from_triangles(table.vertices, table.faces)
+    monkeypatch.setattr(parts, "MODEL_FULL_FACES", 400)  # the table counts as big: a 300-face proxy
+    monkeypatch.setattr(parts, "MODEL_PROXY_FACES", 300)
+    for method, path in (("model", "model"), ("auto", "hybrid")):
+        out = _run(mesh, method=method, num_parts=3)["mesh"]
+        assert out.info["parts"]["path"] == path
+        assert len(out.part_ids) == mesh.num_faces and 2 <= len(out.part_names) <= 3
+        assert len(np.unique(out.part_ids)) == len(out.part_names)
+
+
 def test_renames_survive_a_merge_and_a_resplit_where_the_part_still_exists(tiny_model):
     first = _run(_table(), num_parts=4)
     earlier, cache = first["mesh"], first["cache"].arrays

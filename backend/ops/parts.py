@@ -214,7 +214,7 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
         merge = _merge_pair(params["merge"], int(previous.max()) + 1)
         if big:
             progress(0.48, "part graph", "matching faces")
-            previous = previous[nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)]
+            previous = previous[nearest_faces(centroids, graph.centroids, cancel.check)]
     earlier = (mesh.info.get("parts") or {}).get("path") if inputs_cache is not None else None
     told_count = (method == "auto" and num_parts and merge is None and (inputs_cache is None or earlier == "hybrid"))
     said = ["clustering"]
@@ -231,7 +231,7 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
     if not told_count:
         found = parts_from_cache(graph, cache, min(num_parts, MODEL_MAX), tick, previous, merge, point_faces, report)
         weakest = min(found.part_confidence)
-    path, why, segments = "model", "", None
+    path, why = "model", ""
     one_part = found is not None and len(found.names) == 1  # says nothing of where parts are: check the geometry
     if method == "auto" and merge is None and (told_count or (inputs_cache is None and (
             weakest < MIN_PART_CONFIDENCE or one_part))):
@@ -240,16 +240,11 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
                   f"model's own split unsure (weakest part {weakest:.2f} < {MIN_PART_CONFIDENCE})")
         why = f"{reason}: the geometric engine's parts, named by the model"
         progress(0.5, "hybrid", why)
-        found, segments = _hybrid(positions, triangles, graph, graph_pos, graph_tri, cache, num_parts, point_faces,
-                                  progress, cancel)
-    if path == "hybrid" and not big:
-        tri_labels = found.labels
-    elif path == "hybrid":
-        tri_labels = _segments_to_regions(segments, found.labels, positions, triangles, graph, cancel)
-    elif big:
+        found = _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel)
+    if big:
         def carry() -> None:
             cancel.check()
-            progress(0.85, "clustering", "labels back to every face")
+            progress(0.88, "clustering", "labels back to every face")
         tri_labels = found.labels[nearest_faces(graph.centroids, centroids, carry)]
     else:
         tri_labels = found.labels
@@ -261,42 +256,21 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
     return tri_labels, found.names, info, cache
 
 
-def _hybrid(positions, triangles, graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel):
-    """The geometric engine's segments (``num_parts`` of them when given, else its own count, with
-    touching same-name segments of close features joined), named by the model where it is sure and
-    by the shape rules elsewhere. Returns (parts on the graph's faces, segments per mesh triangle)."""
-    from backend.geometry.part_clusters import nearest_faces
+def _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel):
+    """Parts on the faces of ``graph`` (the mesh, or its proxy when big): the geometric engine's
+    (``num_parts`` of them when given, else its own count, with touching same-name parts of close
+    features joined), named by the model where it is sure and by the shape rules elsewhere."""
     from backend.geometry.part_naming import shape_names
     from backend.models.parts_pipeline import name_segments
 
-    segments, _ = split_mesh(positions, triangles, num_parts, "auto", sub_progress(progress, 0.5, 0.85), cancel)
-    on_graph = segments
-    if len(graph_tri) != len(triangles):  # a proxy: each proxy face takes the nearest triangle's segment
-        on_graph = segments[nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)]
+    segments, _ = split_mesh(graph_pos, graph_tri, num_parts, "auto", sub_progress(progress, 0.5, 0.85), cancel)
     progress(0.86, "hybrid", "naming the geometric parts")
 
     def by_shape(labels: np.ndarray) -> list[str | None]:
-        count = int(labels.max()) + 1
-        return shape_names(describe_parts(graph_pos, graph_tri, labels, count))
+        return shape_names(describe_parts(graph_pos, graph_tri, labels, int(labels.max()) + 1))
 
-    return name_segments(graph, on_graph, cache, point_faces, merge=not num_parts, fallback=by_shape,
-                         check=cancel.check), segments
-
-
-def _segments_to_regions(segments, regions, positions, triangles, graph, cancel) -> np.ndarray:
-    """Per-triangle labels of a big mesh: each geometric segment takes the region most of its proxy
-    faces ended in (boundaries stay the full mesh's); segments the proxy lost take the nearest face's."""
-    from backend.geometry.part_clusters import nearest_faces
-
-    on_graph = segments[nearest_faces(positions[triangles].mean(axis=1), graph.centroids, cancel.check)]
-    count, seg_count = int(regions.max()) + 1, int(segments.max()) + 1
-    votes = np.bincount(on_graph * count + regions, minlength=seg_count * count).reshape(seg_count, count)
-    region_of = np.where(votes.sum(1) > 0, votes.argmax(1), -1)
-    labels = region_of[segments]
-    lost = np.nonzero(labels < 0)[0]
-    if len(lost):
-        labels[lost] = regions[nearest_faces(graph.centroids, positions[triangles[lost]].mean(axis=1), cancel.check)]
-    return labels
+    return name_segments(graph, segments, cache, point_faces, merge=not num_parts, fallback=by_shape,
+                         check=cancel.check)
 
 
 @dataclasses.dataclass
