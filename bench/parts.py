@@ -28,7 +28,7 @@ meshes are soups of pieces, so connected pieces are not parts there).
     nice -n 10 .venv/bin/python bench/parts.py [--seeds 2] [--resolution 64] [--variants mc,quad,decimated]
 
 ``--speed`` instead times a 1M-face mesh (a procedural table subdivided) through the geometric
-engine and the model path, with the longest silence between progress reports.
+engine, the model path and auto, with the longest silence between progress reports.
 """
 from __future__ import annotations
 
@@ -188,21 +188,22 @@ def genesis_bottle(wheel: str | None) -> Case | None:
 
 
 def speed(resolution: int) -> int:
-    """A 1M-face mesh through the geometric engine and the model path: time and longest silence."""
+    """A 1M-face mesh through the geometric engine, the model path and auto: time and longest silence."""
     from backend.geometry.decimate import subdivide_to
 
     vertices, faces, _ = watertight_mesh(generate("table", 0), resolution)
     vertices, faces = subdivide_to(vertices, faces, 1_000_000)
     mesh = MeshPayload.from_triangles(vertices, faces)
     print(f"table0 subdivided: {len(faces)} triangles")
-    for method in ("geometric", "model"):
+    for method in ("geometric", "model", "auto"):
         stamps = [time.perf_counter()]
         start = stamps[0]
         out = parts.run({"mesh": mesh}, {"num_parts": 0, "method": method, "from_job": "", "merge": ""},
                         lambda *a: stamps.append(time.perf_counter()), CancelToken())["mesh"]
         stamps.append(time.perf_counter())
         gap = float(np.diff(stamps).max())
-        print(f"{method:<10} {stamps[-1] - start:8.1f} s   longest silence {gap:6.2f} s   {len(out.part_names)} parts")
+        print(f"{method:<10} {stamps[-1] - start:8.1f} s   longest silence {gap:6.2f} s   {len(out.part_names)} parts"
+              f"   path {out.info['parts'].get('path')}")
     return 0
 
 
