@@ -14,8 +14,9 @@ area-weighted) per object for:
   convex    method convex (CoACD), only with --convex (slow)
   model     the learned part model (kiln-parts-s), count chosen by itself
   model@k   the learned part model told the true count
-  auto      the op's default: the model unless it declines (confidence < parts.MIN_CONFIDENCE),
-            then the geometric engine (read off the two columns above, timed as both)
+  auto      the op's default: the model's own split when its weakest part is sure
+            (parts.MIN_PART_CONFIDENCE), else the hybrid (geometric parts named by the model)
+  auto@k    the op's default told the true count (the hybrid: geometric parts, model names)
 and each one's time relative to the baseline, measured in the same run. ``names`` is the share
 of the surface whose matched predicted part carries the engine's name ("leg_2" counts as "leg").
 
@@ -27,7 +28,7 @@ meshes are soups of pieces, so connected pieces are not parts there).
     nice -n 10 .venv/bin/python bench/parts.py [--seeds 2] [--resolution 64] [--variants mc,quad,decimated]
 
 ``--speed`` instead times a 1M-face mesh (a procedural table subdivided) through the geometric
-engine and the model path, with the longest silence between progress reports.
+engine, the model path and auto, with the longest silence between progress reports.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ from backend.procedural.meshing import watertight_mesh  # noqa: E402
 from backend.procedural.registry import categories, generate  # noqa: E402
 from shared.payload import MeshPayload  # noqa: E402
 
-MODEL_COLUMNS = ("model", "model@k", "auto")
+MODEL_COLUMNS = ("model", "model@k", "auto", "auto@k")
 
 
 def instances(vertices, faces, labels, areas):
@@ -127,19 +128,13 @@ def evaluate(case: Case, columns: tuple[str, ...]) -> dict:
     centroids = case.positions[case.triangles].mean(axis=1)
     found = {}
     for column in columns:
-        if column == "auto":  # what the op's default does: the model unless it is unsure
-            model, geometric = found["model"], found["geometric"]
-            sure = model[4].get("confidence", 0) >= parts.MIN_CONFIDENCE
-            chosen = model if sure else geometric
-            found[column] = chosen[:3] + (model[3] + (0 if sure else geometric[3]), chosen[4])
-            continue
         start = time.perf_counter()
         names, info = None, {}
         if column == "baseline":
             pred = kmeans2(centroids, case.k, minit="++", seed=np.random.default_rng(0))[1]
         else:
             method = {"geometric": "geometric", "geom@k": "geometric", "sdf@k": "sdf", "convex": "convex",
-                      "model": "model", "model@k": "model", "auto": "auto"}[column]
+                      "model": "model", "model@k": "model", "auto": "auto", "auto@k": "auto"}[column]
             count = case.k if column.endswith("@k") else 0
             pred, names, info = run_op(case.mesh, method=method, num_parts=count)
         spent = time.perf_counter() - start
@@ -193,21 +188,22 @@ def genesis_bottle(wheel: str | None) -> Case | None:
 
 
 def speed(resolution: int) -> int:
-    """A 1M-face mesh through the geometric engine and the model path: time and longest silence."""
+    """A 1M-face mesh through the geometric engine, the model path and auto: time and longest silence."""
     from backend.geometry.decimate import subdivide_to
 
     vertices, faces, _ = watertight_mesh(generate("table", 0), resolution)
     vertices, faces = subdivide_to(vertices, faces, 1_000_000)
     mesh = MeshPayload.from_triangles(vertices, faces)
     print(f"table0 subdivided: {len(faces)} triangles")
-    for method in ("geometric", "model"):
+    for method in ("geometric", "model", "auto"):
         stamps = [time.perf_counter()]
         start = stamps[0]
         out = parts.run({"mesh": mesh}, {"num_parts": 0, "method": method, "from_job": "", "merge": ""},
                         lambda *a: stamps.append(time.perf_counter()), CancelToken())["mesh"]
         stamps.append(time.perf_counter())
         gap = float(np.diff(stamps).max())
-        print(f"{method:<10} {stamps[-1] - start:8.1f} s   longest silence {gap:6.2f} s   {len(out.part_names)} parts")
+        print(f"{method:<10} {stamps[-1] - start:8.1f} s   longest silence {gap:6.2f} s   {len(out.part_names)} parts"
+              f"   path {out.info['parts'].get('path')}")
     return 0
 
 
@@ -238,12 +234,13 @@ def main() -> int:
 
     def show(kind, label, case, found):
         cells = "".join(f"{found[c][0]:>9.3f}" if c in found else f"{'':>9}" for c in columns)
-        names = "".join(f"{found[c][1]:>7.2f}" for c in ("geometric", "model", "auto") if c in found)
-        counts = " ".join(str(found[c][2]) for c in ("geometric", "model") if c in found)
-        print(f"{kind:<10}{label:<12}{len(case.triangles):>7}{case.k:>4}{cells}{names}   {counts}", flush=True)
+        names = "".join(f"{found[c][1]:>7.2f}" for c in ("geometric", "model", "auto", "auto@k") if c in found)
+        counts = " ".join(str(found[c][2]) for c in ("geometric", "model", "auto") if c in found)
+        path = found["auto"][4].get("path", "") if "auto" in found else ""
+        print(f"{kind:<10}{label:<12}{len(case.triangles):>7}{case.k:>4}{cells}{names}   {counts}  {path}", flush=True)
 
     print(f"{'variant':<10}{'object':<12}{'tris':>7}{'k':>4}" + "".join(f"{c:>9}" for c in columns)
-          + "  names: geometric / model / auto   counts: geometric model")
+          + "  names: geometric / model / auto / auto@k   counts: geometric model auto   auto's path")
     for kind, label, case in procedural_cases(args.seeds, args.resolution, kinds,
                                                 [c for c in args.categories.split(",") if c], args.first_seed):
         found = evaluate(case, tuple(c for c in columns if not (c == "sdf@k" and kind != "mc")))
@@ -255,22 +252,22 @@ def main() -> int:
             continue
         present = [c for c in columns if c in found[0]]
         print(f"{kind:<10}{'mean mIoU':<23}" + "".join(f"{np.mean([f[c][0] for f in found]):>9.3f}" for c in present))
-        for c in ("geometric", "model", "auto"):
+        for c in ("geometric", "model", "auto", "auto@k"):
             if c in found[0]:
                 print(f"{kind:<10}names {c:<17}{np.mean([f[c][1] for f in found]):>9.3f}")
         base = max(sum(f["baseline"][3] for f in found), 1e-9)
         print(f"{kind:<10}{'time vs baseline':<23}" + "".join(f"{sum(f[c][3] for f in found) / base:>8.1f}x" for c in present))
         print(f"{kind:<10}{'seconds':<23}" + "".join(f"{sum(f[c][3] for f in found):>9.1f}" for c in present))
         if "auto" in found[0]:
-            used = sum("confidence" in f["auto"][4] for f in found)
-            print(f"{kind:<10}auto used the model on {used} of {len(found)} objects")
+            used = sum(f["auto"][4].get("path") == "model" for f in found)
+            print(f"{kind:<10}auto took the model's own split on {used} of {len(found)} objects, the hybrid on the rest")
     bottle = genesis_bottle(args.genesis_wheel)
     if bottle is None:
         print("genesis bottle: skipped (genesis-world not installed and no --genesis-wheel)")
     else:
         found = evaluate(bottle, tuple(c for c in columns if c != "convex"))
         show("partnet", "bottle3763", bottle, found)
-        for c in ("geometric", "model", "auto"):
+        for c in ("geometric", "model", "auto", "auto@k"):
             if c in found:
                 print(f"bottle {c}: names {found[c][4].get('names')} (truth {bottle.truth_names})")
     return 0

@@ -1,6 +1,6 @@
 """A contact sheet of the parts op on held-out procedural objects (asset seed 0, never trained on):
 each marching-cubes mesh coloured by the parts the op's default (``auto``) found, titled with
-the path that ran and the part names.
+the path that ran (model, hybrid = geometric parts named by the model, geometric) and the part names.
 
     nice -n 10 .venv/bin/python bench/parts_gallery.py --out bench/gallery-kiln-parts-s.png
 """
@@ -50,7 +50,8 @@ def main() -> int:
         info = out.info["parts"]
         ax.imshow(rasterize(coloured(out), size=320), interpolation="lanczos")
         ax.axis("off")
-        how = f"model {info['confidence']:.2f}" if info.get("path") == "model" else "geometric"
+        path = info.get("path", "geometric")
+        how = f"{path} {info['confidence']:.2f}" if path in ("model", "hybrid") else path
         label = f"{name}0 ({how}): " + ", ".join(out.part_names)
         ax.set_title("\n".join(textwrap.wrap(label, 44)[:4]), fontsize=7)
         print(label, flush=True)

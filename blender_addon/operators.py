@@ -7,6 +7,8 @@ result is applied by the timer when it arrives.
 """
 from __future__ import annotations
 
+import json
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
@@ -339,7 +341,8 @@ class KILN_OT_split_parts(_JobOperator, bpy.types.Operator):
 
 class KILN_OT_resplit_parts(_JobOperator, bpy.types.Operator):
     """Ask for fewer or more parts, or merge two parts, from the features the server kept for this
-    split (no new network pass); the new parts replace the old ones"""
+    split (no new network pass); the new parts replace the old ones, and parts that still exist
+    keep the names given to them"""
 
     bl_idname = "kiln.resplit_parts"
     bl_label = "Re-split Parts"
@@ -378,6 +381,8 @@ class KILN_OT_resplit_parts(_JobOperator, bpy.types.Operator):
             params["num_parts"] = count - 1
         else:
             params["num_parts"] = count + 1
+        if any(s.get("name") == "names" for s in specs):  # renames made in the panel survive the change
+            params["names"] = json.dumps({str(i): thing.name for i, thing in scene.listed_parts(top)})
         ctx = results.context_for("parts", top.name, context, top, True,
                                   str(top.get("kiln_parts_output", "OBJECTS")), replaces=top.name)
         return params, {}, ctx, f"{top.name}: {self.change.lower()}"

@@ -61,6 +61,9 @@ def apply(ctx: JobContext, payloads: dict, push_undo: bool, job: str = "") -> li
         if old is not None and old not in objects:
             scene.remove_parts_result(old)
             top.name = ctx.replaces
+            for child in top.children:  # made while the old parts held their names: take them now
+                if "kiln_part" in child:
+                    child.name = mesh.part_names[int(child["kiln_part"])] or f"part_{int(child['kiln_part'])}"
     view_layer.update()
     for obj in view_layer.objects.selected:
         obj.select_set(False, view_layer=view_layer)

@@ -89,6 +89,21 @@ def test_parts_panel_lists_renames_merges_and_resplits(backend):
     assert len(bpy.data.objects["Table_parts"].children) == 2
 
 
+def test_a_renamed_part_keeps_its_name_through_a_merge_of_others(backend):
+    blender.fresh(backend.address, timeout=30.0)
+    table()
+    assert bpy.ops.kiln.split_parts(auto_parts=False, num_parts=3, method="model", wait=True) == {"FINISHED"}
+    top = bpy.data.objects["Table_parts"]
+    parts = _parts(top)
+    faces = len(parts[0].data.polygons)
+    parts[0].name = "my_leg"
+    assert bpy.ops.kiln.resplit_parts(change="MERGE", first=1, second=2, wait=True) == {"FINISHED"}
+    top = bpy.data.objects["Table_parts"]
+    assert len(top.children) == 2
+    renamed = bpy.data.objects.get("my_leg")
+    assert renamed is not None and renamed.parent == top and len(renamed.data.polygons) == faces
+
+
 def test_vertex_group_result_is_one_object_with_groups_and_slots(backend):
     blender.fresh(backend.address, timeout=30.0)
     source = table()

@@ -104,11 +104,67 @@ def test_merge_joins_two_parts_of_the_earlier_result(tiny_model):
         _run(earlier, first["cache"].arrays, from_job="earlier", merge="1,9")
 
 
-def test_auto_falls_back_to_geometry_when_the_model_is_unsure(tiny_model):
+def _same_partition_or_coarser(fine: np.ndarray, coarse: np.ndarray) -> bool:
+    """Every part of ``fine`` lies inside one part of ``coarse``."""
+    return all(len(np.unique(coarse[fine == p])) == 1 for p in np.unique(fine))
+
+
+def test_big_meshes_are_cut_on_a_proxy_on_both_paths(tiny_model, monkeypatch):
+    table = trimesh.Trimesh(_table().positions, _table().triangulated()).subdivide()
+    mesh = MeshPayload.from_triangles(table.vertices, table.faces)
+    monkeypatch.setattr(parts, "MODEL_FULL_FACES", 400)  # the table counts as big: a 300-face proxy
+    monkeypatch.setattr(parts, "MODEL_PROXY_FACES", 300)
+    for method, path in (("model", "model"), ("auto", "hybrid")):
+        out = _run(mesh, method=method, num_parts=3)["mesh"]
+        assert out.info["parts"]["path"] == path
+        assert len(out.part_ids) == mesh.num_faces and 2 <= len(out.part_names) <= 3
+        assert len(np.unique(out.part_ids)) == len(out.part_names)
+
+
+def test_renames_survive_a_merge_and_a_resplit_where_the_part_still_exists(tiny_model):
+    first = _run(_table(), num_parts=4)
+    earlier, cache = first["mesh"], first["cache"].arrays
+    names = {str(i): n for i, n in enumerate(earlier.part_names)}
+    names["1"], names["3"] = "my top", earlier.part_names[3] + ".001"  # a rename; Blender's suffix is none
+    merged = _run(earlier, cache, from_job="earlier", merge="0,2", names=json.dumps(names))["mesh"]
+    kept = merged.part_ids[earlier.part_ids == 1]
+    assert len(np.unique(kept)) == 1 and merged.part_names[kept[0]] == "my top"
+    assert "my top" not in _run(earlier, cache, from_job="earlier", merge="0,2")["mesh"].part_names
+    assert not any(n.endswith(".001") for n in merged.part_names)
+    # merging the renamed part into a bigger one: the joined part is mostly not it, the name goes
+    tri = earlier.positions[earlier.triangulated()]
+    tri_area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area = np.bincount(earlier.part_ids[earlier.triangle_face_ids()], weights=tri_area, minlength=4)
+    big = int(np.argmax(np.where(np.arange(4) == 1, -1, area)))
+    joined = _run(earlier, cache, from_job="earlier", merge=f"1,{big}", names=json.dumps(names))["mesh"]
+    assert ("my top" in joined.part_names) == (area[1] > area[big])
+    with pytest.raises(OpError, match="JSON object"):
+        _run(earlier, cache, from_job="earlier", merge="0,2", names="[1, 2]")
+    with pytest.raises(OpError, match="outside"):
+        _run(earlier, cache, from_job="earlier", merge="0,2", names='{"9": "x"}')
+
+
+def test_auto_unsure_model_names_the_geometric_parts(tiny_model):
     mesh = _run(_table(), method="auto")["mesh"]  # a random network is never sure
     info = mesh.info["parts"]
-    assert info["path"] == "geometric" and info["model_confidence"] < parts.MIN_CONFIDENCE
-    assert "part model unsure" in info["report"]
+    assert info["path"] == "hybrid" and info["model_weakest_part"] < parts.MIN_PART_CONFIDENCE
+    assert "unsure" in info["report"] or "is one part" in info["report"]
+    geometric = _run(_table(), method="geometric")["mesh"]
+    assert _same_partition_or_coarser(geometric.part_ids, mesh.part_ids)
+    # names the random model is unsure of come from the shape rules (leg, body, top...)
+    assert "leg" in {n.rsplit("_", 1)[0] for n in mesh.part_names}
+
+
+def test_auto_told_the_count_names_the_geometric_engines_parts(tiny_model):
+    out = _run(_table(), method="auto", num_parts=3)
+    mesh, info = out["mesh"], out["mesh"].info["parts"]
+    geometric = _run(_table(), method="geometric", num_parts=3)["mesh"]
+    assert info["path"] == "hybrid" and "told the count" in info["report"]
+    assert len(mesh.part_names) == 3
+    assert _same_partition_or_coarser(geometric.part_ids, mesh.part_ids)
+    assert _same_partition_or_coarser(mesh.part_ids, geometric.part_ids)
+    fewer = _run(mesh, out["cache"].arrays, method="auto", from_job="earlier", num_parts=2)["mesh"]  # stays hybrid
+    assert fewer.info["parts"]["path"] == "hybrid" and len(fewer.part_names) == 2
 
 
 def test_auto_without_any_part_model_is_geometric(monkeypatch, tmp_path):
@@ -175,7 +231,7 @@ def test_shipped_model_names_a_held_out_chair(monkeypatch):
     assert "License:" in card
     assert json.loads((kiln_parts.WEIGHTS_DIR / "kiln-parts-s.json").read_text())["format"] == "kiln-parts"
     vertices, faces, _ = watertight_mesh(generate("table", 3), 48)  # seed 3 < 1000: never trained on
-    out = parts.run({"mesh": MeshPayload.from_triangles(vertices, faces)}, _params(method="auto"),
+    out = parts.run({"mesh": MeshPayload.from_triangles(vertices, faces)}, _params(method="model"),
                     lambda *a: None, CancelToken())["mesh"]
     assert out.info["parts"]["path"] == "model"
     bases = {n.rsplit("_", 1)[0] for n in out.part_names}

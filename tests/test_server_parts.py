@@ -2,6 +2,8 @@
 ``from_job`` answers from them (no mesh sent, no network pass), and bad references are clear errors."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,20 @@ def test_resplit_and_merge_from_the_kept_features(server):
         merged = client.wait(merged_job, timeout=300)["mesh"]
         assert len(merged.part_names) == 4
         assert len(np.unique(merged.part_ids[np.isin(resplit.part_ids, [0, 4])])) == 1
+
+
+def test_renames_sent_with_a_merge_stay_on_the_part_that_still_exists(server):
+    with Client(server.address, client_name="parts") as client:
+        first = client.submit("parts", {"method": "model", "num_parts": 3}, {"mesh": _mesh()})
+        mesh = client.wait(first, timeout=300)["mesh"]
+        names = json.dumps({"0": "my part", "1": mesh.part_names[1], "2": mesh.part_names[2]})
+        merged = client.wait(client.submit("parts", {"from_job": first, "merge": "1,2", "names": names}, {}),
+                             timeout=300)["mesh"]
+        kept = np.unique(merged.part_ids[mesh.part_ids == 0])
+        assert len(kept) == 1 and merged.part_names[kept[0]] == "my part"
+        with pytest.raises(KilnError, match="JSON object"):
+            client.wait(client.submit("parts", {"from_job": first, "merge": "1,2", "names": "nonsense"}, {}),
+                        timeout=300)
 
 
 def test_from_job_errors_are_clear(server):

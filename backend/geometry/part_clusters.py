@@ -7,6 +7,8 @@
   around the disagreements is settled by an alpha-expansion graph cut whose smoothness term is
   cheap along concave creases, so part boundaries follow the mesh's creases.
 * :func:`merge_to_count`: connected regions merged (most similar neighbours first) down to a count.
+* :func:`merge_same_name`: touching regions that carry one name and close mean features joined
+  (the geometric engine's segments named by a part model).
 * :func:`proxy_in_child` / :func:`nearest_faces`: for big meshes, a decimated copy made in a
   child process (progress and cancel while it runs) and labels carried back in chunks.
 """
@@ -145,6 +147,45 @@ def merge_to_count(labels: np.ndarray, graph: FaceGraph, features: np.ndarray, t
         alive.discard(smallest)
     _, regions = np.unique(owner[regions], return_inverse=True)
     return regions.astype(np.int64)
+
+
+def region_means(labels: np.ndarray, point_faces: np.ndarray, values: np.ndarray, count: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of ``values`` (M, C) over the sample points on each region (count, C), points per region)."""
+    point_region = labels[point_faces]
+    sums = np.zeros((count, values.shape[1]))
+    np.add.at(sums, point_region, values)
+    points = np.bincount(point_region, minlength=count).astype(np.float64)
+    return sums / np.maximum(points, 1)[:, None], points
+
+
+def merge_same_name(labels: np.ndarray, graph: FaceGraph, point_faces: np.ndarray, probs: np.ndarray,
+                    features: np.ndarray, distance: float, min_share: float = 0.0, check: Check = _nothing
+                    ) -> np.ndarray:
+    """Connected regions of ``labels`` (faces of ``graph``); those under ``min_share`` of the area
+    join their nearest-feature neighbour; then, closest first, two touching regions whose sample
+    points (on faces ``point_faces``) agree on the most likely name (``probs`` (M, V)) and whose
+    mean ``features`` lie closer than ``distance`` become one. Returns labels 0..n-1."""
+    regions = split_into_connected(labels, graph.pairs)
+    count = int(regions.max()) + 1
+    regions = merge_to_count(regions, graph, region_means(regions, point_faces, features, count)[0], count,
+                             min_share)
+    while True:
+        check()
+        count = int(regions.max()) + 1
+        names, points = region_means(regions, point_faces, probs, count)
+        means = region_means(regions, point_faces, features, count)[0]
+        a, b = regions[graph.pairs[:, 0]], regions[graph.pairs[:, 1]]
+        border = a != b
+        pairs = np.unique(np.sort(np.stack([a[border], b[border]], axis=1), axis=1), axis=0)
+        same = (names.argmax(1)[pairs[:, 0]] == names.argmax(1)[pairs[:, 1]]) & \
+            (points[pairs[:, 0]] > 0) & (points[pairs[:, 1]] > 0)
+        pairs = pairs[same]
+        gaps = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
+        if not len(pairs) or gaps.min() >= distance:
+            return regions
+        keep, gone = pairs[int(np.argmin(gaps))]
+        regions = np.unique(np.where(regions == gone, keep, regions), return_inverse=True)[1].reshape(-1)
 
 
 def proxy_child(vertices: np.ndarray, triangles: np.ndarray, max_faces: int) -> dict[str, np.ndarray]:

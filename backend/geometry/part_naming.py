@@ -3,12 +3,18 @@
 Each part is described by its bounding box relative to the whole object; simple rules name
 legs, tops, seats, shelves, bases, sides, backs, poles, lids, handles, arms, heads and the body. Parts no rule fits are called
 ``part_N``. Repeated names are numbered left to right: ``leg_1`` ... ``leg_4``.
+:func:`carry_renames` keeps the names a user gave through a re-split.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+from .segmentation_metrics import iou_matrix
+
+SAME_PART_IOU = 0.5   # a new part "is" an earlier one when more than half their union is shared
 
 
 @dataclass
@@ -86,6 +92,11 @@ def _name_one(part: PartShape, whole_low: np.ndarray, whole_size: np.ndarray, is
 
 def name_parts(shapes: list[PartShape]) -> list[str]:
     """One unique name per part, in label order."""
+    return number_names(shape_names(shapes), [s.centroid for s in shapes])
+
+
+def shape_names(shapes: list[PartShape]) -> list[str | None]:
+    """The rules' name of each part before numbering (None where no rule fits)."""
     if not shapes:
         return []
     present = [s for s in shapes if s.area_share > 0] or shapes  # all-degenerate meshes have no area
@@ -93,8 +104,7 @@ def name_parts(shapes: list[PartShape]) -> list[str]:
     highs = np.array([s.high for s in present])
     whole_low, whole_size = lows.min(0), highs.max(0) - lows.min(0)
     largest = int(np.argmax([s.area_share for s in shapes]))
-    raw = [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]
-    return number_names(raw, [s.centroid for s in shapes])
+    return [_name_one(s, whole_low, whole_size, i == largest, len(shapes)) for i, s in enumerate(shapes)]
 
 
 def number_names(bases: list[str | None], centroids) -> list[str]:
@@ -117,4 +127,23 @@ def number_names(bases: list[str | None], centroids) -> list[str]:
                 counter += 1
             names[i] = f"part_{counter}"
             taken.add(names[i])
+    return names
+
+
+def carry_renames(earlier_ids: np.ndarray, earlier_names: list[str], given: dict[int, str], new_ids: np.ndarray,
+                  new_names: list[str], face_areas: np.ndarray) -> list[str]:
+    """``new_names`` with the user's names kept: ``given`` maps earlier part indices to the names
+    the user sees; one that differs from the earlier name (beyond Blender's ``.001`` suffix) is a
+    rename, and goes to the new part sharing more than ``SAME_PART_IOU`` of its area (IoU) with
+    that earlier part: the part that still exists. Parts that changed more keep their new names."""
+    renamed = {i: n.strip() for i, n in given.items()
+               if 0 <= i < len(earlier_names) and n.strip()
+               and not re.fullmatch(re.escape(earlier_names[i]) + r"(\.\d{3})?", n.strip())}
+    names = list(new_names)
+    if not renamed:
+        return names
+    ious = iou_matrix(new_ids, earlier_ids, face_areas)
+    for old, name in renamed.items():
+        if old < ious.shape[1] and ious.shape[0] and ious[:, old].max() > SAME_PART_IOU:
+            names[int(ious[:, old].argmax())] = name
     return names

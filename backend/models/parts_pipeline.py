@@ -8,6 +8,8 @@ tree (Ward clustering of the contrastive features), coarse to fine.
 :func:`embed_mesh` is the only step that runs the network; it returns the *cache* (sample points,
 the faces they lie on, their features and name probabilities). :func:`parts_from_cache` does the
 rest and can run again on the same cache for another part count or a merge, without the network.
+:func:`name_segments` names another engine's segments (the geometric engine's) from the same
+cache: the hybrid path, for meshes where the model's own split is unsure.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.geometry.mesh_graph import FaceGraph
-from backend.geometry.part_clusters import cut_tree, feature_tree, merge_to_count, points_to_faces
+from backend.geometry.part_clusters import cut_tree, feature_tree, merge_same_name, merge_to_count, points_to_faces
 from backend.geometry.part_naming import number_names
 from backend.geometry.surface_distance import sample_surface
 
@@ -26,6 +28,8 @@ PASSES = 4               # network passes of POINTS_PER_PASS points each (differ
 MIN_PART_SHARE = 0.004   # regions below this share of the area join a neighbour
 MAX_PARTS = 64
 UNKNOWN = "part"
+NAME_CONFIDENCE = 0.5    # hybrid: a segment keeps the model's name when its mean probability reaches this
+MERGE_DISTANCE = 0.4     # hybrid: touching segments with one name join when their mean features are this close
 
 
 @dataclass
@@ -109,6 +113,21 @@ def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=No
     return LearnedParts(labels, names, confidence, per_part, clusters, note)
 
 
+def name_segments(graph: FaceGraph, segments: np.ndarray, cache: dict, point_faces: np.ndarray | None = None,
+                  merge: bool = True, fallback=None, check=None) -> LearnedParts:
+    """Per-face ``segments`` of ``graph`` from another engine, named from the cache's name
+    probabilities. ``merge``: touching segments the model gives one name and close features are
+    joined first (so an over-split part comes back whole). ``fallback(labels)`` -> a name (or
+    None) per region, used where the model is less sure than ``NAME_CONFIDENCE``."""
+    point_faces = cache["face_ids"] if point_faces is None else point_faces
+    labels = np.unique(segments, return_inverse=True)[1].reshape(-1)
+    if merge:
+        labels = merge_same_name(labels, graph, point_faces, cache["probs"], cache["features"], MERGE_DISTANCE,
+                                 MIN_PART_SHARE, check or (lambda: None))
+    names, confidence, per_part = name_regions(graph, labels, cache, point_faces, fallback)
+    return LearnedParts(labels, names, confidence, per_part, int(segments.max()) + 1)
+
+
 def _regions(graph: FaceGraph, points: np.ndarray, features: np.ndarray, point_labels: np.ndarray, target: int,
              check) -> tuple[np.ndarray, int]:
     """Point clusters -> faces (graph cut) -> connected regions, small ones and any beyond
@@ -119,9 +138,10 @@ def _regions(graph: FaceGraph, points: np.ndarray, features: np.ndarray, point_l
     return merge_to_count(face_labels, graph, means, target, MIN_PART_SHARE), clusters
 
 
-def name_regions(graph: FaceGraph, labels: np.ndarray, cache: dict, point_faces: np.ndarray
+def name_regions(graph: FaceGraph, labels: np.ndarray, cache: dict, point_faces: np.ndarray, fallback=None
                  ) -> tuple[list[str], float, list[float]]:
-    """One name per region from the mean name probabilities of the sample points on it."""
+    """One name per region from the mean name probabilities of the sample points on it;
+    ``fallback(labels)`` names the regions the model is less sure of than ``NAME_CONFIDENCE``."""
     count = int(labels.max()) + 1
     vocab = [str(v) for v in cache["vocabulary"]]
     point_region = labels[point_faces]
@@ -141,5 +161,8 @@ def name_regions(graph: FaceGraph, labels: np.ndarray, cache: dict, point_faces:
         sure.append(float(mean[best]))
         weights = graph.areas[labels == r]
         centroids.append((graph.centroids[labels == r] * weights[:, None]).sum(0) / max(float(weights.sum()), 1e-30))
+    if fallback is not None:
+        other = fallback(labels)
+        bases = [b if s >= NAME_CONFIDENCE else other[r] for r, (b, s) in enumerate(zip(bases, sure))]
     confidence = float(np.dot(sure, area) / max(float(area.sum()), 1e-30))
     return number_names(bases, centroids), confidence, sure
