@@ -242,9 +242,9 @@ def _farther(found: tuple[np.ndarray, np.ndarray, np.ndarray], low: tuple[np.nda
              if a > ARTIST_MARGIN * b + ARTIST_SLACK]
     if not worse:
         return ""
-    name, a, b = max(worse, key=lambda w: w[1] / max(w[2], 1e-12))
-    ratio = f"{a / b:.1f}x" if b > 0 else "infinitely"
-    return (f"model's mesh {ratio} farther than lowpoly's ({name} {a:.2%} vs {b:.2%} of the diagonal; "
+    name, a, b = max(worse, key=lambda w: w[1] / max(w[2], 1e-4))
+    ratio = f"{a / b:.1f}x " if b >= 1e-4 else ""  # no ratio against a lowpoly within 0.01% of the input
+    return (f"model's mesh {ratio}farther than lowpoly's ({name} {a:.2%} vs {b:.2%} of the diagonal; "
             f"kept only within {ARTIST_MARGIN}x + {ARTIST_SLACK:.1%})")
 
 
