@@ -166,14 +166,16 @@ def main() -> int:
         results = {}
         for method in methods:
             out, sec, path = blender(reference, budget) if method == "blender" else kiln(reference, budget, method)
-            row[method] = {**measure(out, reference, budget), "seconds": sec, "path": path}
+            why = (out.info or {}).get("why", "")  # why the artist op handed back lowpoly's mesh
+            row[method] = {**measure(out, reference, budget), "seconds": sec, "path": path, "why": why}
             results[method] = out
         rows.append(row)
         gallery.append((name, src, reference, results))
         cells = " | ".join(f"{row[m]['faces']:7d} {row[m]['budget_ratio']:4.2f} {row[m]['quad_ratio']:5.2f} "
                            f"{100 * row[m]['chamfer']:5.2f} {100 * row[m]['hausdorff']:6.2f} {row[m]['seconds']:5.1f}"
                            for m in methods)
-        print(f"{name[-22:]:22s} {art_faces:5d} {budget:6d} | {cells} | {row[methods[0]]['path']}", flush=True)
+        print(f"{name[-22:]:22s} {art_faces:5d} {budget:6d} | {cells} | {row[methods[0]]['path']} "
+              f"{row[methods[0]]['why']}", flush=True)
     print("\nmeans over", len(rows), "meshes")
     for m in methods:
         def mean(key):

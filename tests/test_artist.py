@@ -194,6 +194,39 @@ def test_artist_result_that_passes_is_kept(registry):
     assert out.info["path"] == "artist" and out.num_faces == 24 and set(out.face_sizes.tolist()) == {4}
 
 
+def test_artist_result_farther_than_lowpoly_falls_back_and_says_why(registry):
+    """A cube with a bump: a model mesh passing every check but cutting the bump off loses to lowpoly's,
+    which keeps it."""
+    v, quads = cube(2)
+
+    class Flat:
+        def rebuild(self, vertices, triangles, budget, seed=0, **sampling):
+            return ArtistResult(v, [tuple(q) for q in quads], 120, 0.01, True)
+
+    registry.register(ModelEntry("flat", kiln_artist.CAPABILITY, "", "", ("mesh",), lambda device: Flat()))
+    bumped, dense_quads = cube(6)
+    bumped[np.argmin(np.linalg.norm(bumped - [0.5, 0, 0], axis=1))] = [0.6, 0, 0]
+    out = retopo.run({"mesh": quad_payload(bumped, dense_quads)}, {"mode": "artist", "target_faces": 30},
+                     lambda *a: None, CancelToken())["mesh"]
+    assert out.info["path"] == "lowpoly (fallback)"
+    assert "farther than lowpoly's" in out.info["why"]
+    assert any("passed: artist model flat" in line for line in out.info["report"])
+    assert any(line.startswith("lowpoly used instead: model's mesh") for line in out.info["report"])
+
+
+def test_stacked_faces_found_and_clean_mesh_passes():
+    v, quads = cube(4)
+    faces = [tuple(q) for q in quads]
+    assert mesh_validity.stacked_faces(v, faces, 1e-3) == 0
+    f = faces[5]
+    normal = np.cross(v[f[1]] - v[f[0]], v[f[2]] - v[f[0]])
+    lifted = np.concatenate([v, v[list(f)] + 5e-4 * normal / np.linalg.norm(normal)])
+    k = len(v)
+    assert mesh_validity.stacked_faces(lifted, faces + [(k, k + 1, k + 2, k + 3)], 1e-3) == 2
+    assert mesh_validity.stacked_faces(lifted, faces + [(k + 3, k + 2, k + 1, k)], 1e-3) == 2  # its back
+    assert mesh_validity.stacked_faces(lifted, faces + [(k, k + 1, k + 2, k + 3)], 1e-4) == 0  # beyond tolerance
+
+
 def test_no_artist_model_falls_back_to_lowpoly(registry):
     out = retopo.run({"mesh": quad_payload(*cube(4))}, {"mode": "artist", "target_faces": 40},
                      lambda *a: None, CancelToken())["mesh"]

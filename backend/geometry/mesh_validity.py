@@ -6,8 +6,9 @@ generator's slip (faces that repeat a vertex or have no area, a face repeating a
 vertices) and unused vertices; ``drop_conflicting`` drops faces that would flip the winding or
 make an edge non-manifold; ``problems`` lists what is still wrong:
 edges used by more than two faces or twice in one direction (inconsistent winding), open edges
-when the input was closed, more faces than the budget. ``deviation`` measures how far the mesh
-strays from the input surface, both ways.
+when the input was closed, more faces than the budget; ``stacked_faces`` finds faces lying on
+other faces (a pile of overlapping quads passes every edge check). ``deviation`` measures how far
+the mesh strays from the input surface, both ways.
 """
 from __future__ import annotations
 
@@ -136,3 +137,39 @@ def deviation(positions: np.ndarray, faces: list[tuple[int, ...]], ref_vertices:
     ref_pts, _ = sample_surface(ref_vertices, ref_triangles, samples, seed + 3)
     return (float(ref.distance(np.concatenate([out_pts, positions])).max()) / diag,
             float(np.percentile(mine.distance(ref_pts), 95)) / diag)
+
+
+STACK_COS = np.cos(np.radians(20.0))  # normals within 20 degrees (same or opposite) count as parallel
+_STACK_SAMPLES = np.array([[1 / 3, 1 / 3, 1 / 3], [2 / 3, 1 / 6, 1 / 6], [1 / 6, 2 / 3, 1 / 6], [1 / 6, 1 / 6, 2 / 3]])
+
+
+def stacked_faces(positions: np.ndarray, faces: list[tuple[int, ...]], tolerance: float) -> int:
+    """How many faces have an interior sample point within ``tolerance`` of another face that
+    shares no vertex with it and whose normal is parallel (same or opposite direction): faces
+    piled on each other or on their own back."""
+    from scipy.spatial import cKDTree
+
+    from .surface_distance import closest_points_on_triangles
+
+    tris = np.array([(f[0], f[k], f[k + 1]) for f in faces for k in range(1, len(f) - 1)], np.int64).reshape(-1, 3)
+    owner = np.array([i for i, f in enumerate(faces) for _ in range(len(f) - 2)], np.int64)
+    if len(tris) < 2:
+        return 0
+    corners = np.asarray(positions, np.float64)[tris]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
+    centroids = corners.mean(axis=1)
+    reach = float(np.linalg.norm(corners - centroids[:, None], axis=2).max()) + tolerance
+    samples = np.einsum("sk,tkd->tsd", _STACK_SAMPLES, corners).reshape(-1, 3)
+    sample_tri = np.repeat(np.arange(len(tris)), len(_STACK_SAMPLES))
+    pairs = cKDTree(centroids).query_ball_point(samples, reach)
+    src = np.repeat(sample_tri, [len(p) for p in pairs])
+    dst = np.fromiter((j for p in pairs for j in p), np.int64, count=len(src))
+    point = np.repeat(np.arange(len(samples)), [len(p) for p in pairs])
+    faces_of = [set(f) for f in faces]
+    keep = (owner[src] != owner[dst]) & (np.abs(np.einsum("ij,ij->i", normals[src], normals[dst])) >= STACK_COS)
+    keep[keep] = [not (faces_of[owner[a]] & faces_of[owner[b]]) for a, b in zip(src[keep], dst[keep])]
+    src, dst, point = src[keep], dst[keep], point[keep]
+    near = closest_points_on_triangles(samples[point], corners[dst, 0], corners[dst, 1], corners[dst, 2])
+    close = np.linalg.norm(samples[point] - near, axis=1) <= tolerance
+    return len(np.unique(owner[src[close]]))

@@ -8,10 +8,12 @@ Modes:
   dropped, smallest first, and the report says so).
 - ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
 - ``artist``: the learned artist-mesh transformer (registry capability ``retopo-artist``) writes a
-  quad-dominant low-poly mesh; its result is checked (no degenerate or duplicate faces, consistent
-  winding, manifold, closed where the input was closed, within the budget, within 5% of the
-  diagonal of the input both ways) and, when a check
-  fails or no model is installed, ``lowpoly`` runs instead. ``info["path"]`` says which did.
+  quad-dominant low-poly mesh; its result is checked (no degenerate, duplicate or stacked faces,
+  consistent winding, manifold, closed where the input was closed, within the budget, within 5% of
+  the diagonal of the input both ways). ``lowpoly`` always runs too and is handed back when a check
+  fails, no model is installed, or the model's mesh is farther from the input than lowpoly's
+  (Chamfer or Hausdorff over 1.25x lowpoly's plus 0.1% of the diagonal, same samples for both).
+  ``info["path"]`` says which was kept, ``info["why"]`` why lowpoly was.
 
 Every connected piece is kept (bad input loses nothing) unless ``remove_debris`` asks to drop the
 tiny ones. ``symmetry`` (none/x/y/z) remeshes the positive half and mirrors it across the plane
@@ -29,6 +31,7 @@ from backend.geometry import mesh_validity, repair
 from backend.geometry.decimate import decimate, subdivide_to
 from backend.geometry.killable import ChildFailure, prewarm
 from backend.geometry.lowpoly import lowpoly
+from backend.geometry.metrics import surface_distance
 from backend.geometry.polymesh import bbox_diagonal, boundary_edge_count, payload_from_mixed
 from backend.geometry.quad_remesh import JOBS, remesh_quads
 from backend.geometry.symmetry import AXES, keep_half, mirror_plane, mirror_weld
@@ -47,6 +50,10 @@ ARTIST_COVERAGE = 0.9  # share of the input near a written face before the model
 ARTIST_WELD = 0.5 / 64  # weld distance after snapping, share of the longest side (half a model grid cell)
 ARTIST_ASK = 0.5  # face count asked of the model, share of the budget: fewer, larger faces cover more of the input
 ARTIST_MAX_DEVIATION = 0.05  # share of the diagonal the model's mesh may stray from the input, either way
+ARTIST_STACK = 0.003  # share of the diagonal within which a face lying on another counts as stacked
+ARTIST_MARGIN = 1.25  # the model's mesh is kept only within this factor of lowpoly's Chamfer and Hausdorff ...
+ARTIST_SLACK = 0.001  # ... plus this share of the diagonal (so a near-exact lowpoly does not demand exactness)
+ARTIST_SAMPLES = 20_000  # surface samples for that comparison, the same seeds for both meshes
 DEBRIS_SHARE = 1e-4  # components under this share of the surface area are debris
 
 
@@ -117,13 +124,19 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     try:
         if mode == "artist":
             merged = _merge(parts)
-            found = _artist(merged, target, report, cancel, work)
-            if found is None:
+            found = _artist(merged, target, report, cancel, sub_progress(work, 0.0, 0.8))
+            fallback: list[str] = []
+            low = lowpoly(merged.vertices, merged.triangles, target, params["preserve_sharp"], params["sharp_angle"],
+                          fallback, cancel, sub_progress(work, 0.8, 1.0))
+            why = "no mesh from the artist model passed the checks" if found is None else _farther(found, low, merged)
+            if why:
                 path = "lowpoly (fallback)"
-                v, tris, quads = lowpoly(merged.vertices, merged.triangles, target, params["preserve_sharp"],
-                                         params["sharp_angle"], report, cancel, sub_progress(work, 0.5, 1.0))
+                v, tris, quads = low
+                report.extend(fallback)
+                report.append(f"lowpoly used instead: {why}")
             else:
                 v, tris, quads = found
+                report.append("artist model's mesh kept: no farther from the input than lowpoly's")
         elif mode == "quad":
             v, tris, quads = _quad(parts, target, params, report, cancel, work)
         elif mode == "lowpoly":
@@ -146,6 +159,8 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     report.append(f"{out.num_faces} faces ({len(quads)} quads, {len(tris)} triangles) for a target of "
                   f"{int(params['target_faces'])}")
     out.info = {"report": report, "mode": mode, "path": path}
+    if mode == "artist" and path != "artist":
+        out.info["why"] = why
     progress(1.0, "done", report[-1])
     return {"mesh": out}
 
@@ -182,6 +197,10 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
         cancel.check()
         v, faces, dropped = _artist_post_pass(result, mesh, min_area, diagonal)
         wrong = mesh_validity.problems(v, faces, target, closed, min_area)
+        if faces and not wrong:
+            stacked = mesh_validity.stacked_faces(v, faces, ARTIST_STACK * diagonal)
+            if stacked:
+                wrong.append(f"{stacked} faces stacked on other faces")
         if not result.complete:
             wrong.append("stopped at the model's length limit")
         if not wrong:
@@ -202,13 +221,31 @@ def _artist(mesh: repair.TriMesh, target: int, report: list[str], cancel: Cancel
         if best is None or off + missed < best[0]:
             best = (off + missed, v, faces, line)
     if best is None:
-        report.append("lowpoly used instead of the artist model")
         return None
     _, v, faces, line = best
     report.append(f"kept {line}")
     tris = np.array([f for f in faces if len(f) == 3], np.int64).reshape(-1, 3)
     quads = np.array([f for f in faces if len(f) == 4], np.int64).reshape(-1, 4)
     return v, tris, quads
+
+
+def _farther(found: tuple[np.ndarray, np.ndarray, np.ndarray], low: tuple[np.ndarray, np.ndarray, np.ndarray],
+             mesh: repair.TriMesh) -> str:
+    """Why the model's mesh is worse than lowpoly's (empty when it is not): Chamfer or Hausdorff to
+    the input over ``ARTIST_MARGIN`` times lowpoly's plus ``ARTIST_SLACK`` of the diagonal."""
+    reference = MeshPayload(positions=mesh.vertices, face_sizes=np.full(len(mesh.triangles), 3, np.int32),
+                            face_indices=mesh.triangles.reshape(-1))
+    model = surface_distance(payload_from_mixed(*found), reference, samples=ARTIST_SAMPLES)
+    base = surface_distance(payload_from_mixed(*low), reference, samples=ARTIST_SAMPLES)
+    worse = [(name, a, b) for name, a, b in (("Chamfer", model.chamfer, base.chamfer),
+                                             ("Hausdorff", model.hausdorff, base.hausdorff))
+             if a > ARTIST_MARGIN * b + ARTIST_SLACK]
+    if not worse:
+        return ""
+    name, a, b = max(worse, key=lambda w: w[1] / max(w[2], 1e-4))
+    ratio = f"{a / b:.1f}x " if b >= 1e-4 else ""  # no ratio against a lowpoly within 0.01% of the input
+    return (f"model's mesh {ratio}farther than lowpoly's ({name} {a:.2%} vs {b:.2%} of the diagonal; "
+            f"kept only within {ARTIST_MARGIN}x + {ARTIST_SLACK:.1%})")
 
 
 def _artist_post_pass(result, mesh: repair.TriMesh, min_area: float, diagonal: float
