@@ -210,6 +210,7 @@ def test_artist_result_farther_than_lowpoly_falls_back_and_says_why(registry):
                      lambda *a: None, CancelToken())["mesh"]
     assert out.info["path"] == "lowpoly (fallback)"
     assert "farther than lowpoly's" in out.info["why"]
+    assert out.info["warning"].startswith("the artist model's mesh was not used (model's mesh")  # the add-on shows it
     assert any("passed: artist model flat" in line for line in out.info["report"])
     assert any(line.startswith("lowpoly used instead: model's mesh") for line in out.info["report"])
 

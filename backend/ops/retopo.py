@@ -13,7 +13,8 @@ Modes:
   the diagonal of the input both ways). ``lowpoly`` always runs too and is handed back when a check
   fails, no model is installed, or the model's mesh is farther from the input than lowpoly's
   (Chamfer or Hausdorff over 1.25x lowpoly's plus 0.1% of the diagonal, same samples for both).
-  ``info["path"]`` says which was kept, ``info["why"]`` why lowpoly was.
+  ``info["path"]`` says which was kept, ``info["why"]`` why lowpoly was, and ``info["warning"]``
+  puts that in front of the artist (the add-on shows a result's warning after the job).
 
 Every connected piece is kept (bad input loses nothing) unless ``remove_debris`` asks to drop the
 tiny ones. ``symmetry`` (none/x/y/z) remeshes the positive half and mirrors it across the plane
@@ -161,6 +162,7 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     out.info = {"report": report, "mode": mode, "path": path}
     if mode == "artist" and path != "artist":
         out.info["why"] = why
+        out.info["warning"] = f"the artist model's mesh was not used ({why}); this is lowpoly's mesh"
     progress(1.0, "done", report[-1])
     return {"mesh": out}
 
