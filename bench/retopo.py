@@ -113,7 +113,8 @@ def main() -> int:
     retopo.run({"mesh": mesh_corpus.load("cube")}, {"target_faces": 100}, no_progress, CancelToken())  # warm imports
     rows = []
     head = (f"{'mesh':16s} {'euler':>5s} | {'B faces':>7s} {'K faces':>7s} | {'B haus%':>7s} {'K haus%':>7s} | "
-            f"{'B sing':>6s} {'K sing':>6s} | {'B eul':>5s} {'K eul':>5s} {'fixed':>5s} | {'B bnd%':>6s} {'K bnd%':>6s} | "
+            f"{'B sing':>6s} {'K sing':>6s} | {'B eul':>5s} {'K eul':>5s} {'fixed':>5s} | {'B bnd%':>6s} {'K bnd%':>6s} "
+            f"{'B bnd>q%':>8s} {'K bnd>q%':>8s} | "
             f"{'B s':>6s} {'K s':>6s} {'K/B':>5s} | status")
     print(f"target {args.faces} faces\n{head}\n{'-' * len(head)}", flush=True)
     for name in args.meshes.split(","):
