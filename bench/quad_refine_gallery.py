@@ -52,16 +52,47 @@ def save(fig, title: str, out: str) -> None:
     fig.savefig(out)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mesh", default="bunny10k")
-    parser.add_argument("--faces", type=int, default=2000)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "gallery-quad-refine.png"))
-    args = parser.parse_args()
+def close_ups(results: dict[str, MeshPayload], titles: dict[str, str], fixed: repair.TriMesh, rim: np.ndarray,
+              centre: np.ndarray):
+    """A figure with one panel per result: its quads within reach of ``centre`` seen square to
+    the input's surface there, with the input's ``rim`` segments (R,2,3) in red."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection, PolyCollection
+
+    reach = 0.06 * bbox_diagonal(fixed.vertices)
+    local = fixed.vertices[np.linalg.norm(fixed.vertices - centre, axis=1) < reach]
+    basis = np.linalg.svd(local - local.mean(axis=0), full_matrices=False)[2][:2]  # the surface's local plane
+
+    def flat(points: np.ndarray) -> np.ndarray:
+        return (points - centre) @ basis.T
+    fig, panels = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4.6), dpi=90)
+    for panel, (label, result) in zip(np.atleast_1d(panels), results.items()):
+        corners = result.positions[result.face_indices.reshape(-1, 4)]
+        near = np.linalg.norm(corners.mean(axis=1) - centre, axis=1) < 1.5 * reach
+        panel.add_collection(PolyCollection(flat(corners[near]), facecolor="#dde4ee", edgecolor="#334", linewidth=0.7))
+        panel.add_collection(LineCollection(flat(rim), colors="#d22", linewidths=1.4))
+        panel.set_xlim(-reach, reach)
+        panel.set_ylim(-reach, reach)
+        panel.set_aspect("equal")
+        panel.set_xticks([])
+        panel.set_yticks([])
+        panel.set_title(titles[label], fontsize=10)
+    return fig
+
+
+def arguments(description: str, mesh: str, out: str) -> argparse.Namespace:
+    """--mesh (default ``mesh``), --faces (2000) and --out (default bench/``out``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--mesh", default=mesh)
+    parser.add_argument("--faces", type=int, default=2000)
+    parser.add_argument("--out", default=str(ROOT / "bench" / out))
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments(__doc__.splitlines()[0], "bunny10k", "gallery-quad-refine.png")
     from scipy.spatial import cKDTree
 
     mesh, fixed, reference = load_repaired(args.mesh)
@@ -73,26 +104,12 @@ def main() -> int:
     along = (ends[:, :1] + np.linspace(0, 1, 9)[None, :, None] * (ends[:, 1:] - ends[:, :1])).reshape(-1, 3)
     gap, _ = cKDTree(along).query(rim.reshape(-1, 3))
     centre = rim.reshape(-1, 3)[np.argmax(gap)]
-    reach = 0.06 * bbox_diagonal(fixed.vertices)
-    local = fixed.vertices[np.linalg.norm(fixed.vertices - centre, axis=1) < reach]
-    basis = np.linalg.svd(local - local.mean(axis=0), full_matrices=False)[2][:2]  # the surface's local plane
-
-    def flat(points: np.ndarray) -> np.ndarray:
-        return (points - centre) @ basis.T
-    fig, panels = plt.subplots(1, 2, figsize=(9, 4.6), dpi=90)
-    for panel, (label, result) in zip(panels, results.items()):
-        corners = result.positions[result.face_indices.reshape(-1, 4)]
-        near = np.linalg.norm(corners.mean(axis=1) - centre, axis=1) < 1.5 * reach
-        panel.add_collection(PolyCollection(flat(corners[near]), facecolor="#dde4ee", edgecolor="#334", linewidth=0.7))
-        panel.add_collection(LineCollection(flat(rim), colors="#d22", linewidths=1.4))
-        panel.set_xlim(-reach, reach)
-        panel.set_ylim(-reach, reach)
-        panel.set_aspect("equal")
-        panel.set_xticks([])
-        panel.set_yticks([])
+    titles = {}
+    for label, result in results.items():
         moved = boundary_deviation(result, reference)
-        panel.set_title(f"{label}: {result.num_faces} quads, rim moved {100 * moved:.2f}%", fontsize=10)
+        titles[label] = f"{label}: {result.num_faces} quads, rim moved {100 * moved:.2f}%"
         print(f"{args.mesh} {label}: {result.num_faces} faces, boundary deviation {100 * moved:.2f}% of the diagonal")
+    fig = close_ups(results, titles, fixed, rim, centre)
     save(fig, f"{args.mesh} at {args.faces} quads: rim close-up (input rim red)", args.out)
     return 0
 

@@ -112,6 +112,6 @@ def test_close_gaps_adds_rim_vertices_where_the_rim_bends_between_two():
     x, quads = settle(*grid(4))
     before = find_gaps(x, quads, target, 0.016)
     _, new_quads, after = close_gaps(x, quads, target, 0.02, 40, settle)
-    assert before.rim > 0.04
+    assert before.rim > 0.025  # the fit alone (rims laid along the input's) leaves the bite's bottom out
     assert after.rim < 0.02
     assert len(quads) < len(new_quads) <= 40

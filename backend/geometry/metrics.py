@@ -24,6 +24,7 @@ from shared.payload import MeshPayload
 
 from .polymesh import bbox_diagonal, undirected_edges, weld_positions
 from .surface_distance import SurfaceQuery, sample_surface
+from .surface_fit import boundary_pieces
 
 
 @dataclass
@@ -117,11 +118,16 @@ def retopo_report(result: MeshPayload, reference: MeshPayload, target: int, samp
     return out
 
 
-def _boundary_points(mesh: MeshPayload, spacing: float) -> np.ndarray:
-    """Points every ``spacing`` along the open-boundary edges of ``mesh`` (welded by position)."""
+def _boundary_points(mesh: MeshPayload, spacing: float, min_hole: float = 0.0) -> np.ndarray:
+    """Points every ``spacing`` along the open-boundary edges of ``mesh`` (welded by position),
+    leaving out connected boundary pieces shorter than ``min_hole``."""
     positions, indices = weld_positions(mesh.positions, mesh.face_indices)
     edges, counts = undirected_edges(mesh.face_sizes, indices)
-    ends = np.asarray(positions, np.float64)[edges[counts == 1]]
+    edges = edges[counts == 1]
+    if len(edges) and min_hole > 0:
+        piece, length = boundary_pieces(np.asarray(positions, np.float64), edges)
+        edges = edges[length[piece] >= min_hole]
+    ends = np.asarray(positions, np.float64)[edges]
     if len(ends) == 0:
         return np.zeros((0, 3))
     steps = np.maximum(np.ceil(np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) / spacing), 1).astype(int)
@@ -130,10 +136,13 @@ def _boundary_points(mesh: MeshPayload, spacing: float) -> np.ndarray:
     return ends[owner, 0] + t[:, None] * (ends[owner, 1] - ends[owner, 0])
 
 
-def boundary_deviation(result: MeshPayload, reference: MeshPayload) -> float:
+def boundary_deviation(result: MeshPayload, reference: MeshPayload, min_hole: float = 0.0) -> float:
     """How far the open boundaries moved: the two-sided Hausdorff distance between the boundary
     curves of ``result`` and ``reference``, divided by the reference's bbox diagonal. 0 when
-    neither has a boundary, inf when only one has."""
+    neither has a boundary, inf when only one has. ``min_hole`` (a length): holes of the
+    reference shorter around than that need not be in the result (a remesh may close a hole
+    smaller than its faces): their rims are not measured against the result's, while every rim
+    of the result is still measured against all of the reference's."""
     from scipy.spatial import cKDTree
 
     diagonal = bbox_diagonal(reference.positions)
@@ -141,4 +150,6 @@ def boundary_deviation(result: MeshPayload, reference: MeshPayload) -> float:
     a, b = _boundary_points(result, spacing), _boundary_points(reference, spacing)
     if len(a) == 0 or len(b) == 0:
         return 0.0 if len(a) == len(b) else float("inf")
-    return float(max(cKDTree(b).query(a)[0].max(), cKDTree(a).query(b)[0].max()) / diagonal)
+    kept = _boundary_points(reference, spacing, min_hole) if min_hole > 0 else b
+    back = cKDTree(a).query(kept)[0].max() if len(kept) else 0.0
+    return float(max(cKDTree(b).query(a)[0].max(), back) / diagonal)

@@ -83,10 +83,13 @@ def _distance_above(points: np.ndarray, target: SurfaceTarget, low: float) -> np
     return out
 
 
-def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, floor: float) -> Gaps:
+def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, floor: float,
+              min_hole: float = 0.0) -> Gaps:
     """Measure ``quads`` against ``target`` both ways (see the module docstring); ``spots`` lists
     the places farther than ``floor`` (a share of the diagonal), and the points within half of it
-    are measured only as far as to say so."""
+    are measured only as far as to say so. Input holes shorter around than ``min_hole`` (a
+    length: :func:`hole_floor`) need no rim in the quads: their rims are not measured against the
+    quads' (the surface distance, both ways, covers a hole the quads close)."""
     x = np.asarray(vertices, np.float64)
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
     diag = max(bbox_diagonal(target.vertices), 1e-30)
@@ -123,10 +126,11 @@ def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, fl
         ends = x[edges[rims]]
         points, edge_of = _along(ends[:, 0], ends[:, 1], RIM_SPACING * diag, RIM_POINTS)
         r_out = np.linalg.norm(target.boundary.closest_points(points) - points, axis=1) / diag
-        points, _ = _along(target.boundary.a, target.boundary.b, RIM_SPACING * diag, RIM_POINTS)
+        kept = target.kept_segments(min_hole)
+        points, _ = _along(target.boundary.a[kept], target.boundary.b[kept], RIM_SPACING * diag, RIM_POINTS)
         landing, edge_in = Polylines(ends[:, 0], ends[:, 1]).closest(points)
-        r_in = np.linalg.norm(landing - points, axis=1) / diag
-        rim = float(max(r_out.max(), r_in.max()))
+        r_in = np.linalg.norm(landing - points, axis=1) / diag if len(points) else np.zeros(0)
+        rim = float(max(r_out.max(), r_in.max(initial=0.0)))
         for r, which in ((r_out, edge_of), (r_in, edge_in)):
             spots.append(np.repeat(rims[which[r > floor]][:, None], 4, axis=1))
             far.append(r[r > floor])
@@ -135,8 +139,8 @@ def find_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, fl
 
 
 def close_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, limit: float, max_faces: int,
-               settle: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], cancel=None
-               ) -> tuple[np.ndarray, np.ndarray, Gaps]:
+               settle: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], cancel=None,
+               min_hole: float = 0.0) -> tuple[np.ndarray, np.ndarray, Gaps]:
     """While ``find_gaps`` finds a miss beyond ``limit`` (surface or rim, a share of the
     diagonal), split the edges at every place beyond ``MARK_SHARE`` of it, worst first, as many
     as fit in ``max_faces``, and ``settle`` (vertices, quads) -> (vertices, quads) the result
@@ -144,9 +148,9 @@ def close_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, l
     left the worst miss where it was (the fit cannot lay the new vertices where the miss is: the
     cow's horns, planar's rim lobe, scan_bunny's tiny holes a remesh closed). Returns the closest
     mesh of all rounds, or the given one when none cut its worst miss by ``MIN_GAIN`` (not worth
-    the faces), and its measurement."""
+    the faces), and its measurement. ``min_hole``: as for :func:`find_gaps`."""
     x, quads = np.asarray(vertices, np.float64), np.asarray(quads, np.int64).reshape(-1, 4)
-    gaps = find_gaps(x, quads, target, MARK_SHARE * limit)
+    gaps = find_gaps(x, quads, target, MARK_SHARE * limit, min_hole)
     best, start, lowest = (x, quads, gaps), gaps, _worst(gaps)
     for _ in range(REFINE_ROUNDS):
         if _worst(gaps) <= limit or len(gaps.spots) == 0:
@@ -157,13 +161,19 @@ def close_gaps(vertices: np.ndarray, quads: np.ndarray, target: SurfaceTarget, l
         if marked is None:
             break
         x, quads = settle(*refine(x, quads, marked))
-        gaps = find_gaps(x, quads, target, MARK_SHARE * limit)
+        gaps = find_gaps(x, quads, target, MARK_SHARE * limit, min_hole)
         if _worst(gaps) >= lowest:
             break
         lowest = _worst(gaps)
         if lowest < (1 - MIN_GAIN) * _worst(start):
             best = (x, quads, gaps)
     return best
+
+
+def hole_floor(area: float, faces: int) -> float:
+    """The perimeter of one quad when ``faces`` quads of equal size cover ``area``: an input hole
+    shorter around than that is smaller than a quad, and a quad mesh of that size may close it."""
+    return 4.0 * float(np.sqrt(max(area, 0.0) / max(faces, 1)))
 
 
 def _worst(gaps: Gaps) -> float:

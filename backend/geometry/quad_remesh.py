@@ -48,7 +48,7 @@ from .killable import ChildFailure, call_in_child
 from .lowpoly import lowpoly
 from .polymesh import bbox_diagonal, boundary_edge_count, compact, euler_characteristic, unique_rows
 from .quad_cleanup import reduce_singularities
-from .quad_gaps import close_gaps, find_gaps
+from .quad_gaps import close_gaps, find_gaps, hole_floor
 from .quad_inflate import INFLATE_SHARES, inflated
 from .quad_pairing import split_into_quads
 from .repair import TriMesh
@@ -198,24 +198,29 @@ def lost_share(piece: Piece, part: TriMesh, samples: int = 4000) -> float:
     return float(to_piece.distance(on_part).max() / max(bbox_diagonal(part.vertices), 1e-30))
 
 
-def shape_error(piece: Piece, part: TriMesh, target: SurfaceTarget | None = None) -> tuple[float, float]:
+def shape_error(piece: Piece, part: TriMesh, target: SurfaceTarget | None = None,
+                budget: int | None = None) -> tuple[float, float]:
     """(surface, rim): the largest distance between the part's surface and the piece's, both
-    ways, and between their rims (open parts), relative to the part's bbox diagonal
-    (``quad_gaps.find_gaps``: points on every quad's triangles, every vertex both sides, input
-    samples as many as the bench's), or what ``polish`` measured so. ``target``: the part's
-    index, when built."""
+    ways, and between their rims (open parts; holes smaller than a quad at ``budget`` faces, or
+    the piece's count, need not be kept: ``quad_gaps.hole_floor``), relative to the part's bbox
+    diagonal (``quad_gaps.find_gaps``: points on every quad's triangles, every vertex both sides,
+    input samples as many as the bench's), or what ``polish`` measured so. ``target``: the
+    part's index, when built."""
     if piece.error is not None:
         return piece.error
-    gaps = find_gaps(piece.vertices, piece.quads, target or SurfaceTarget(part.vertices, part.triangles), SHAPE_LIMIT)
+    floor = hole_floor(part.area, budget or piece.faces)
+    gaps = find_gaps(piece.vertices, piece.quads, target or SurfaceTarget(part.vertices, part.triangles), SHAPE_LIMIT,
+                     floor)
     return gaps.surface, gaps.rim
 
 
 def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool, shape: bool = True,
-           target: SurfaceTarget | None = None, part_euler: int | None = None) -> Verdict:
-    """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept)
-    and within ``SHAPE_LIMIT`` of its surface and rims (:func:`shape_error`); otherwise say what
-    is wrong. ``shape=False`` skips the (costlier) distance check; ``target`` and ``part_euler``,
-    when given, save computing them again."""
+           target: SurfaceTarget | None = None, part_euler: int | None = None, small_holes: int = 0) -> Verdict:
+    """Accept a piece within 10% of its budget, with the part's Euler characteristic (when kept;
+    up to ``small_holes`` more: each hole smaller than a quad it closes adds one) and within
+    ``SHAPE_LIMIT`` of its surface and rims (:func:`shape_error`); otherwise say what is wrong.
+    ``shape=False`` skips the (costlier) distance check; ``target`` and ``part_euler``, when
+    given, save computing them again."""
     if piece is None:
         return Verdict(["failed"], (9, 9, 9.0))
     problems = []
@@ -223,10 +228,11 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool,
     if count_off:
         problems.append(f"face count {piece.faces} vs {budget}")
     wanted = euler_characteristic(part.triangles) if part_euler is None else part_euler
-    euler_gap = abs(_quad_euler(piece.quads) - wanted)
+    euler = _quad_euler(piece.quads)
+    euler_gap = max(wanted - euler, euler - wanted - small_holes, 0)
     if keep_topology and euler_gap:
         problems.append("topology changed")
-    surface, rim = shape_error(piece, part, target) if shape else (0.0, 0.0)
+    surface, rim = shape_error(piece, part, target, budget) if shape else (0.0, 0.0)
     if surface > SHAPE_LIMIT:
         problems.append(f"shape error {surface:.1%}")
     if rim > SHAPE_LIMIT:
@@ -237,8 +243,9 @@ def assess(piece: Piece | None, part: TriMesh, budget: int, keep_topology: bool,
 
 def _verdict(piece: Piece | None, part: TriMesh, budget: int, opts: Options, shape: bool = True) -> Verdict:
     """:func:`assess` with the part's cached surface index and Euler characteristic."""
-    target = opts.target(part) if shape else None
-    return assess(piece, part, budget, opts.keep_topology, shape, target=target, part_euler=opts.euler(part))
+    target = opts.target(part)
+    return assess(piece, part, budget, opts.keep_topology, shape, target=target, part_euler=opts.euler(part),
+                  small_holes=target.small_holes(hole_floor(part.area, budget)))
 
 
 def collapse_room(faces: int, least: float) -> float:
@@ -266,18 +273,20 @@ def polish(piece: Piece, part: TriMesh, budget: int, opts: Options) -> Piece:
         return fit(x, q), q
 
     most = int((1 + COUNT_TOLERANCE) * budget) - len(piece.triangles)  # the refinement never leaves the tolerance
-    vertices, quads, gaps = close_gaps(fit(vertices, quads), quads, target, SHAPE_LIMIT, most, settle, opts.cancel)
+    vertices, quads, gaps = close_gaps(fit(vertices, quads), quads, target, SHAPE_LIMIT, most, settle, opts.cancel,
+                                       hole_floor(part.area, budget))
     return replace(piece, vertices=vertices, quads=quads, polished=True, error=(gaps.surface, gaps.rim))
 
 
 def reopen_holes(piece: Piece | None, part: TriMesh, target: SurfaceTarget | None = None,
-                 part_euler: int | None = None) -> Piece | None:
-    """``piece`` without the quads a remesher laid over holes of the part
-    (``surface_fit.quads_over_holes``), when that brings its Euler characteristic closer to the
-    part's (quads that only overshoot the part's rim are left alone)."""
+                 part_euler: int | None = None, min_hole: float = 0.0) -> Piece | None:
+    """``piece`` without the quads a remesher laid over holes of the part at least ``min_hole``
+    round (``surface_fit.quads_over_holes``), when that brings its Euler characteristic closer to
+    the part's (quads that only overshoot the part's rim are left alone)."""
     if piece is None:
         return None
-    over = quads_over_holes(piece.vertices, piece.quads, part.vertices, part.triangles, target=target)
+    over = quads_over_holes(piece.vertices, piece.quads, part.vertices, part.triangles, target=target,
+                            min_hole=min_hole)
     if not over.any() or over.all():
         return piece
     wanted = euler_characteristic(part.triangles) if part_euler is None else part_euler
@@ -295,7 +304,8 @@ def choose(pieces: list[Piece | None], part: TriMesh, budget: int, opts: Options
     measured, in order of singularity until one passes (the others are measured as they are;
     so is one that lost more than ``UNFITTABLE`` of its part before the fit)."""
     if boundary_edge_count(part.triangles):
-        pieces[:] = [reopen_holes(p, part, opts.target(part), opts.euler(part)) for p in pieces]
+        floor = hole_floor(part.area, budget)
+        pieces[:] = [reopen_holes(p, part, opts.target(part), opts.euler(part), floor) for p in pieces]
     verdicts = [_verdict(p, part, budget, opts, shape=False) for p in pieces]
     order = sorted((i for i, v in enumerate(verdicts) if not v.problems), key=lambda i: singular_count(pieces[i].quads))
     for i in order:

@@ -13,7 +13,10 @@ only where their vertices sit.
    the input's diagonal from the result (a cone's tip, a thin ear the remesher lost) pull their
    nearest free vertex onto them, and points of the result that far from the input (a quad
    spanning air) pull theirs onto the input, farthest first, in rounds until none is left or no
-   vertex can move.
+   vertex can move;
+5. rims laid along the input's boundary loops by arc length (``rim_snap``: a corner or a tip of
+   the input's rim that the closest-point projection skips gets a vertex), the quads next to
+   them relaxed around them.
 A move that would turn a quad corner over (relative to the quad before the move) is cut to half,
 then a quarter, then undone; so is one that would put a vertex exactly on another.
 
@@ -25,9 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .polymesh import bbox_diagonal, unique_rows
+from .rim_snap import MATCH_SHARE, boundary_edges_directed, ordered_loops, snap_loop
 from .sharp_features import dihedral_angles
 from .surface_distance import SurfaceQuery, closest_points_on_triangles, sample_surface
 
@@ -40,6 +45,9 @@ RELAX_STEP = 0.5
 LOCK_FOLD_DEG = 35.0  # a vertex whose quads meet at more than this is a feature: not relaxed
 FACING_CANDIDATES = 32  # indexed surface points searched for a triangle facing a vertex's way
 HOLE_REACH = 0.25  # a quad whose centre is this many edge lengths past the input's rim covers a hole
+RIM_TOLERANCE = 0.005  # input rim vertices farther than this share of the diagonal from the laid rim anchor it
+RIM_CARRY = (0.6, 0.3)  # share of the rim's shift the first and second ring of inside vertices follow
+RIM_ROUNDS = 2  # rims laid along the input's loops, then the inside relaxed around them, this many times
 
 
 class Polylines:
@@ -83,6 +91,19 @@ def boundary_curves(triangles: np.ndarray) -> np.ndarray:
     """Edges (E,2) used by exactly one triangle."""
     edges, counts = unique_rows(np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), return_counts=True)
     return edges[counts == 1]
+
+
+def boundary_pieces(vertices: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The connected pieces of the boundary ``edges`` (E,2): each edge's piece (E,) and each
+    piece's length."""
+    count = len(vertices)
+    if len(edges) == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    _, label = connected_components(graph, directed=False)
+    _, piece = np.unique(label[edges[:, 0]], return_inverse=True)
+    length = np.bincount(piece, weights=np.linalg.norm(vertices[edges[:, 1]] - vertices[edges[:, 0]], axis=1))
+    return piece, length
 
 
 def crease_edges(vertices: np.ndarray, triangles: np.ndarray, sharp_angle: float) -> np.ndarray:
@@ -217,6 +238,25 @@ class SurfaceTarget:
         self.normals = n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
         edges = boundary_curves(triangles)
         self.boundary = Polylines(vertices[edges[:, 0]], vertices[edges[:, 1]]) if len(edges) else None
+        # the boundary's closed loops (vertex ids in the triangles' winding), each segment's loop (-1: none)
+        self.loops = ordered_loops(boundary_edges_directed(triangles)) if len(edges) else []
+        loop_of = np.full(len(vertices), -1)
+        for n, loop in enumerate(self.loops):
+            loop_of[loop] = n
+        self.segment_loop = np.where(loop_of[edges[:, 0]] == loop_of[edges[:, 1]], loop_of[edges[:, 0]], -1)
+        # each segment's connected piece of boundary and that piece's length (closed or not)
+        self.segment_piece, self.piece_length = boundary_pieces(vertices, edges)
+
+    def kept_segments(self, min_hole: float) -> np.ndarray:
+        """(S,) bool: boundary segments on no closed loop or on one at least ``min_hole`` long
+        (the holes a quad mesh must keep open)."""
+        if self.boundary is None:
+            return np.zeros(0, bool)
+        return self.piece_length[self.segment_piece] >= min_hole
+
+    def small_holes(self, min_hole: float) -> int:
+        """How many boundary pieces (holes) are shorter than ``min_hole``."""
+        return int(np.count_nonzero(self.piece_length < min_hole))
 
     def closest_facing(self, points: np.ndarray, facing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each point (N,3) the closest point on a nearby triangle that faces along ``facing``
@@ -283,9 +323,70 @@ def fit_to_surface(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.nd
     x = _relax(x, mesh, target, free, iterations, tangential=True, cancel=cancel)
     if sharp_angle is not None:
         x = _snap_to_creases(x, mesh, pv, pt, sharp_angle)
-    if pull_share is None:
+    if pull_share is not None:
+        x = _pull_toward_far_points(x, mesh, target, free, pull_share * bbox_diagonal(pv), cancel)
+    return _lay_rims(x, mesh, target, free, cancel)
+
+
+def _lay_rims(x, mesh: _QuadMesh, target: SurfaceTarget, free: np.ndarray, cancel=None) -> np.ndarray:
+    """Each rim loop of the quad mesh that lands on one input boundary loop (``MATCH_SHARE`` of
+    its vertices; no other rim loop on it) laid along that loop by ``rim_snap.snap_loop``
+    (corners and tips the closest-point projection skips get a vertex), folds undone; then the
+    quads next to the rims (two rings of vertices) relaxed around them; ``RIM_ROUNDS`` times."""
+    if not target.loops or not mesh.boundary.any():
         return x
-    return _pull_toward_far_points(x, mesh, target, free, pull_share * bbox_diagonal(pv), cancel)
+    rims = ordered_loops(boundary_edges_directed(mesh.quads))
+    tolerance = RIM_TOLERANCE * bbox_diagonal(target.vertices)
+    for _ in range(RIM_ROUNDS):
+        claims: dict[int, list[np.ndarray]] = {}
+        for rim in rims:
+            _, segment = target.boundary.closest(x[rim])
+            ids, counts = np.unique(target.segment_loop[segment], return_counts=True)
+            if ids[counts.argmax()] >= 0 and counts.max() >= MATCH_SHARE * len(rim):
+                claims.setdefault(int(ids[counts.argmax()]), []).append(rim)
+        proposal = x.copy()
+        for loop, claimed in claims.items():
+            if len(claimed) == 1:
+                laid = snap_loop(x[claimed[0]], target.vertices[target.loops[loop]], tolerance)
+                if laid is not None:
+                    proposal[claimed[0]] = laid
+        moved = np.any(proposal != x, axis=1)
+        if not moved.any():
+            break
+        x = mesh.stepped(x, _carried(x, proposal, moved, mesh, target, free))[0]
+        near = moved
+        for _ in range(2):
+            near = near | (mesh.adjacency @ near.astype(np.float64) > 0)
+        x = _relax(x, mesh, target, free & near & ~mesh.boundary, 2, tangential=True, cancel=cancel)
+    return x
+
+
+def _carried(x, proposal, moved: np.ndarray, mesh: _QuadMesh, target: SurfaceTarget, free: np.ndarray) -> np.ndarray:
+    """``proposal`` (the rims laid) with the free inside vertices of the two rings next to the
+    ``moved`` rim vertices carried along (``RIM_CARRY`` of their moved neighbours' mean shift per
+    ring) and projected again: a rim vertex that slides along its curve alone turns its quads over."""
+    edges = np.sort(mesh.quads[:, [0, 1, 1, 2, 2, 3, 3, 0]].reshape(-1, 2), axis=1)
+    edges = unique_rows(edges)
+    count = len(x)
+    ring_of = coo_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
+                         shape=(count, count)).tocsr()
+    shift = np.where(moved[:, None], proposal - x, 0.0)
+    done = moved.copy()
+    carried = np.zeros(count, bool)
+    for share in RIM_CARRY:
+        touching = ring_of @ done.astype(np.float64)
+        ring = ~done & (touching > 0) & free & ~mesh.boundary
+        if not ring.any():
+            break
+        shift[ring] = share * (ring_of @ shift)[ring] / touching[ring][:, None]
+        done |= ring
+        carried |= ring
+    out = proposal.copy()
+    if carried.any():
+        out[carried] = x[carried] + shift[carried]
+        out[carried] = target.project(out[carried], np.zeros(int(carried.sum()), bool),
+                                      mesh.vertex_normals(x)[carried])[0]
+    return out
 
 
 def _relax(x, mesh: _QuadMesh, target: SurfaceTarget, movable: np.ndarray, iterations: int, tangential: bool,
@@ -382,11 +483,13 @@ def _pull_toward_far_points(x, mesh: _QuadMesh, target: SurfaceTarget, free: np.
 
 def quads_over_holes(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.ndarray,
                      part_triangles: np.ndarray, reach: float = HOLE_REACH,
-                     target: SurfaceTarget | None = None) -> np.ndarray:
+                     target: SurfaceTarget | None = None, min_hole: float = 0.0) -> np.ndarray:
     """(F,) bool: quads that cover a hole of the input (a remesher that closed it): their centre's
     closest input point is on the input's boundary, farther than ``reach`` times the quad's mean
     edge length. Dropping them reopens the hole; :func:`fit_to_surface` then snaps the new rim
-    onto the input's. ``target``: the part's :class:`SurfaceTarget`, when already built."""
+    onto the input's. ``target``: the part's :class:`SurfaceTarget`, when already built. Holes
+    shorter around than ``min_hole`` are left closed (a quad's rim cannot follow a hole much
+    smaller than the quad: it would open a hole the size of the quad)."""
     x = np.asarray(vertices, np.float64).reshape(-1, 3)
     quads = np.asarray(quads, np.int64).reshape(-1, 4)
     if len(quads) == 0 or len(part_triangles) == 0:
@@ -398,6 +501,8 @@ def quads_over_holes(vertices: np.ndarray, quads: np.ndarray, part_vertices: np.
     centre = p.mean(axis=1)
     size = np.linalg.norm(p - np.roll(p, 1, axis=1), axis=2).mean(axis=1)
     closest, _ = target.surface.closest_points(centre)
-    on_rim = np.linalg.norm(target.boundary.closest_points(closest) - closest, axis=1)
+    landing, segment = target.boundary.closest(closest)
+    on_rim = np.linalg.norm(landing - closest, axis=1)
     gap = np.linalg.norm(centre - closest, axis=1)
-    return (on_rim <= 1e-9 * max(bbox_diagonal(target.vertices), 1e-30)) & (gap > reach * size)
+    kept = target.kept_segments(min_hole)[segment]
+    return (on_rim <= 1e-9 * max(bbox_diagonal(target.vertices), 1e-30)) & (gap > reach * size) & kept
