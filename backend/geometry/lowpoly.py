@@ -16,7 +16,7 @@ from backend.runtime import CancelToken, ProgressFn, no_progress
 
 from .decimate import qem_decimate, subdivide_to
 from .killable import call_in_child
-from .lowpoly_finish import as_paired, joined
+from .lowpoly_finish import as_paired, joined, planar
 from .polymesh import boundary_edge_count, compact
 from .quad_pairing import pair_triangles
 from .repair import component_labels, triangle_areas
@@ -129,7 +129,8 @@ def _fan(tris: np.ndarray, quads: np.ndarray) -> np.ndarray:
     return np.concatenate([tris.reshape(-1, 3), quads[:, :3], quads[:, [0, 2, 3]]])
 
 
-FINISHES = {"pair": as_paired, "join": joined}
+FINISHES = {"pair": as_paired, "join": joined, "planar": planar}
+ONE_BASE = {"planar"}  # finishes tried on the first decimated base only (their cost)
 
 
 def _finished(kind, bases, target, crease, surface, notes):
@@ -166,7 +167,8 @@ def _candidates(vertices, triangles, target, crease, notes):
              for keep in borders for planar in (False, True)]
     surface = SurfaceQuery(v0, t0, samples=20_000, thorough=False)
     points, _ = sample_surface(v0, t0, 4000, 0)
-    found = [f for kind in FINISHES for f in _finished(kind, bases, target, crease, surface, notes)]
+    found = [f for kind in FINISHES
+             for f in _finished(kind, bases[:1] if kind in ONE_BASE else bases, target, crease, surface, notes)]
     return [(kind, rv, rt, rq, _mean_distance(points, surface, rv, _fan(rt, rq))) for kind, rv, rt, rq in found]
 
 
