@@ -1,6 +1,7 @@
 """The compact game-asset look: QEM decimation, then triangles paired into quads by a matching
 over the whole mesh (``quad_pairing``), then, in a second candidate, the triangles the matching
-left joined in pairs by a cut across the quad strip between them (``lowpoly_finish``). The face
+left joined in pairs by a cut across the quad strip between them, and in a third the decimated
+triangles rebuilt as near-planar regions each cut into quads (``lowpoly_finish``). The face
 budget is a hard ceiling: per candidate the triangle count is searched (secant steps on one
 decimated copy) for the most faces that stay at or under the target. Candidates come with and
 without MeshLab's planar quadrics; the closest one with ``QUAD_GOAL`` quads wins unless it strays
@@ -16,7 +17,7 @@ from backend.runtime import CancelToken, ProgressFn, no_progress
 
 from .decimate import qem_decimate, subdivide_to
 from .killable import call_in_child
-from .lowpoly_finish import as_paired, joined, planar
+from .lowpoly_finish import as_paired, joined, regions
 from .polymesh import boundary_edge_count, compact
 from .quad_pairing import pair_triangles
 from .repair import component_labels, triangle_areas
@@ -129,8 +130,8 @@ def _fan(tris: np.ndarray, quads: np.ndarray) -> np.ndarray:
     return np.concatenate([tris.reshape(-1, 3), quads[:, :3], quads[:, [0, 2, 3]]])
 
 
-FINISHES = {"pair": as_paired, "join": joined, "planar": planar}
-ONE_BASE = {"planar"}  # finishes tried on the first decimated base only (their cost)
+FINISHES = {"pair": as_paired, "join": joined, "regions": regions}
+ONE_BASE = {"regions"}  # finishes tried on the first decimated base only (their cost)
 
 
 def _finished(kind, bases, target, crease, surface, notes):

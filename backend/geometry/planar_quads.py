@@ -2,8 +2,9 @@
 region's polygon cut into quads.
 
 The faces of a (decimated) triangle mesh are grown into regions whose normals stay within
-``angle`` of the region's first face (flat sides, bevel strips, the facets of a curve). The
-borders between regions run from corner to corner (a vertex where three regions meet, or
+``angle`` of the region's first face (flat sides, bevel strips, the facets of a curve). Two
+neighbouring regions whose polygons have an odd number of corners (each would keep a triangle)
+may merge into one even one (``merged_odd_regions``). The borders between regions run from corner to corner (a vertex where three regions meet, or
 an open border meets a region border); each border is simplified (Douglas-Peucker within ``tol``),
 so a straight crease keeps only its ends. Every vertex that is neither a corner nor kept on a
 border goes. Each region is then one flat polygon (holes bridged to the outside), cut by a
@@ -21,6 +22,7 @@ from .sharp_features import face_normals, interior_edges
 
 MAX_CORNER = 170.0  # degrees: a quad's largest corner
 MAX_POLYGON = 48  # corners of a region's polygon the quad programme takes (it is O(n^4))
+MERGE_ROUNDS = 3  # rounds of merging odd regions (a merge can change its neighbours' corner counts)
 
 
 def planar_regions(vertices: np.ndarray, triangles: np.ndarray, angle: float) -> np.ndarray:
@@ -292,6 +294,53 @@ def _area(pts: np.ndarray) -> float:
     return 0.5 * float(np.sum(pts[:, 0] * np.roll(pts[:, 1], -1) - np.roll(pts[:, 0], -1) * pts[:, 1]))
 
 
+def _region_normals(v: np.ndarray, t: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per region: the sum of its triangles' area-weighted normals."""
+    normals = np.zeros((int(labels.max()) + 1, 3))
+    np.add.at(normals, labels, np.cross(v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]]))
+    return normals
+
+
+def merged_odd_regions(v: np.ndarray, t: np.ndarray, labels: np.ndarray, tol: float, angle: float) -> np.ndarray:
+    """Labels with neighbouring regions of an odd corner count merged two by two (normals within
+    ``angle``, the most parallel first): an odd polygon keeps a triangle, two merged odd ones make
+    an even one that can be all quads, in one face fewer."""
+    cos = np.cos(np.radians(angle))
+    for _ in range(MERGE_ROUNDS):
+        keep = kept_vertices(v, t, labels, tol)
+        count = int(labels.max()) + 1
+        edges = t[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+        region = np.repeat(labels, 3)
+        corners = np.zeros(count, np.int64)
+        border = {}
+        for (a, b), r in zip(edges.tolist(), region.tolist()):
+            border[(a, b)] = r
+        on_border = [set() for _ in range(count)]
+        pairs = set()
+        for (a, b), r in border.items():
+            other = border.get((b, a))
+            if other != r:
+                on_border[r].update((a, b))
+                if other is not None:
+                    pairs.add((min(r, other), max(r, other)))
+        for r in range(count):
+            corners[r] = sum(keep[x] for x in on_border[r])
+        n = _region_normals(v, t, labels)
+        n /= np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
+        odd = corners % 2 == 1
+        ranked = sorted(((float(n[a] @ n[b]), a, b) for a, b in pairs if odd[a] and odd[b]), reverse=True)
+        target = np.arange(count)
+        used = np.zeros(count, bool)
+        for similar, a, b in ranked:
+            if similar >= cos and not used[a] and not used[b]:
+                used[[a, b]] = True
+                target[b] = a
+        if not used.any():
+            break
+        _, labels = np.unique(target[labels], return_inverse=True)
+    return labels
+
+
 def _region_faces(v: np.ndarray, mine: np.ndarray, keep: np.ndarray, normal: np.ndarray
                   ) -> list[tuple[int, ...]] | None:
     """One region's polygon (its kept vertices, holes bridged) cut into faces; None if it cannot be."""
@@ -312,7 +361,7 @@ def _region_faces(v: np.ndarray, mine: np.ndarray, keep: np.ndarray, normal: np.
     return cut_polygon(*joined)
 
 
-def planar_quads(vertices: np.ndarray, triangles: np.ndarray, angle: float, tol: float
+def planar_quads(vertices: np.ndarray, triangles: np.ndarray, angle: float, tol: float, merge_angle: float = 0.0
                  ) -> tuple[np.ndarray, np.ndarray, int]:
     """(triangles (T,3), quads (Q,4), regions kept as they were) over ``vertices``, the mesh
     rebuilt region by region. A region whose polygon cannot be cut (it touches itself, folds over
@@ -320,10 +369,9 @@ def planar_quads(vertices: np.ndarray, triangles: np.ndarray, angle: float, tol:
     regions around it are cut again with those vertices on their borders."""
     v = np.asarray(vertices, np.float64)
     t = np.asarray(triangles, np.int64)
-    labels = planar_regions(v, t, angle)
+    labels = merged_odd_regions(v, t, planar_regions(v, t, angle), tol, merge_angle)
     count = int(labels.max()) + 1
-    normals = np.zeros((count, 3))
-    np.add.at(normals, labels, np.cross(v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]]))
+    normals = _region_normals(v, t, labels)
     simplified = kept_vertices(v, t, labels, tol)
     as_is = np.zeros(count, bool)
     while True:
