@@ -18,6 +18,7 @@ from collections import deque
 
 import numpy as np
 
+from .quad_pairing import corner_angles
 from .sharp_features import face_normals, interior_edges
 
 MAX_CORNER = 170.0  # degrees: a quad's largest corner
@@ -214,9 +215,10 @@ def _corner_max(pts: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cos.min(), -1, 1))))
 
 
-def cut_polygon(pts: np.ndarray, ids: list[int]) -> list[tuple[int, ...]] | None:
+def cut_polygon(pts: np.ndarray, ids: list[int], space: np.ndarray | None = None) -> list[tuple[int, ...]] | None:
     """The fewest faces (quads first) covering the counter-clockwise polygon ``pts`` (2D), as
-    tuples of ``ids``; None when it cannot be cut."""
+    tuples of ``ids``; None when it cannot be cut. With ``space`` (the corners in 3D), a quad
+    must also be convex with no corner over ``MAX_CORNER`` there (a merged region is not flat)."""
     n = len(pts)
     if n < 3 or n > MAX_POLYGON:
         return None
@@ -232,6 +234,9 @@ def cut_polygon(pts: np.ndarray, ids: list[int]) -> list[tuple[int, ...]] | None
             return inf
         worst = _corner_max(pts[list(corners)])
         if len(corners) == 4:
+            if space is not None and worst <= MAX_CORNER:
+                angles, convex = corner_angles(space[list(corners)], np.arange(4)[None])
+                worst = max(worst, float(angles.max()) if convex[0] else 360.0)
             return inf if worst > MAX_CORNER else 1.0 + 0.2 * max(worst - 90.0, 0.0) / 90.0
         return 1.0 + 0.3 * max(worst - 90.0, 0.0) / 90.0 if worst < 360.0 else inf
 
@@ -358,7 +363,7 @@ def _region_faces(v: np.ndarray, mine: np.ndarray, keep: np.ndarray, normal: np.
     joined = _bridged(flat, loops) if len(flat) > 1 else (flat[0], loops[0])
     if joined is None or _area(joined[0]) <= 0:
         return None
-    return cut_polygon(*joined)
+    return cut_polygon(*joined, v[joined[1]])
 
 
 def planar_quads(vertices: np.ndarray, triangles: np.ndarray, angle: float, tol: float, merge_angle: float = 0.0
