@@ -101,3 +101,17 @@ def test_two_odd_regions_merge_into_one_quad():
     tris, quads, _ = planar_quads(v, t, 10.0, 1e-4, merge_angle=40.0)
     assert len(tris) == 0 and len(quads) == 1
     assert set(quads[0].tolist()) == {0, 1, 2, 3}
+
+
+def test_bent_quads_go_back_to_triangles():
+    from backend.geometry.lowpoly_finish import clean_quads
+
+    v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [2, 0, 0], [4, 1, 0], [2, 2, 0], [3, 1, 0]], np.float64)
+    good = [0, 1, 2, 3]
+    arrow = [4, 5, 6, 7]  # a dart: its corner at 7 points inward
+    tris, quads = clean_quads(v, np.zeros((0, 3), np.int64), np.array([good, arrow]))
+    assert quads.tolist() == [good] and len(tris) == 2
+    area = sum(0.5 * np.linalg.norm(np.cross(v[b] - v[a], v[c] - v[a])) for a, b, c in tris)
+    assert np.isclose(area, 1.0)  # the dart's own area: split from its reflex corner, no overlap
+    normals = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
+    assert (normals[:, 2] > 0).all()

@@ -15,13 +15,14 @@ import numpy as np
 
 from .planar_quads import planar_quads
 from .polymesh import bbox_diagonal
-from .quad_pairing import pair_triangles
+from .quad_pairing import corner_angles, pair_triangles
 from .surface_distance import SurfaceQuery
 from .triangle_loops import join_triangles
 
 MAX_MOVE = 0.5  # a new vertex moves onto the input by at most this share of its longest edge
 PLANAR_ANGLE = 10.0  # degrees: a region's faces stay within this of its first face's normal
 PLANAR_TOL = 0.001  # share of the diagonal a simplified region border may leave the old one
+SPLIT_CORNER = 175.0  # degrees: a quad over this (or not convex) once the cut's vertices moved goes back to triangles
 MERGE_ANGLE = 70.0  # two neighbouring regions with odd corner counts merge within this (table 0.59 -> 0.70 quads over 45)
 
 
@@ -56,8 +57,36 @@ def joined(vertices, rest, quads, surface):
 
 def regions(vertices, rest, quads, surface):
     """The decimated triangles rebuilt as near-planar regions cut into quads (``planar_quads``),
-    the triangles that leaves paired, then joined as in :func:`joined`."""
+    the triangles that leaves paired, then joined as in :func:`joined`; a cut's vertex whose move
+    onto the input bends a quad (``clean_quads``) stays where the cut put it."""
     triangles = np.concatenate([rest.reshape(-1, 3), quads[:, :3], quads[:, [0, 2, 3]]])
     tris, cut, _ = planar_quads(vertices, triangles, PLANAR_ANGLE, PLANAR_TOL * bbox_diagonal(vertices), MERGE_ANGLE)
     paired, left = pair_triangles(vertices, tris)
-    return joined(vertices, left, np.concatenate([cut, paired]), surface)
+    v, t, q, first = join_triangles(vertices, left, np.concatenate([cut, paired]))
+    moved = onto_surface(v, [t, q], first, surface)
+    angles, convex = corner_angles(moved, q)
+    bent = q[~convex | (angles.max(axis=1) > SPLIT_CORNER)].reshape(-1)
+    bent = bent[bent >= first]
+    moved[bent] = v[bent]
+    return moved, *clean_quads(moved, t, q)
+
+
+def clean_quads(vertices, triangles, quads):
+    """(triangles, quads) with every quad that is not convex or has a corner over ``SPLIT_CORNER``
+    split back into two triangles (across the diagonal whose two triangles face the most alike:
+    the one from a reflex corner): moving a cut's vertices onto the input can bend an end quad."""
+    angles, convex = corner_angles(vertices, quads)
+    bad = ~convex | (angles.max(axis=1) > SPLIT_CORNER)
+    if not bad.any():
+        return triangles, quads
+    q = quads[bad]
+    splits = [(q[:, [0, 1, 2]], q[:, [0, 2, 3]]), (q[:, [0, 1, 3]], q[:, [1, 2, 3]])]
+    alike = [np.einsum("ij,ij->i", _unit_normals(vertices, a), _unit_normals(vertices, b)) for a, b in splits]
+    first = (alike[0] >= alike[1])[:, None]
+    halves = [np.where(first, splits[0][k], splits[1][k]) for k in (0, 1)]
+    return np.concatenate([triangles.reshape(-1, 3), *halves]), quads[~bad]
+
+
+def _unit_normals(vertices, triangles):
+    n = np.cross(vertices[triangles[:, 1]] - vertices[triangles[:, 0]], vertices[triangles[:, 2]] - vertices[triangles[:, 0]])
+    return n / np.maximum(np.linalg.norm(n, axis=1), 1e-300)[:, None]
