@@ -88,13 +88,18 @@ def test_a_framed_face_keeps_its_hole_and_its_winding():
     assert len(quads) >= 0.75 * (len(tris) + len(quads))
 
 
+def _folded_square(degrees: float = 30.0):
+    """Two triangles of a unit square, folded along the diagonal (0,0)-(1,1)."""
+    fold = np.radians(degrees)
+    v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 0, 0]], np.float64)
+    v[3] = [0.5 - 0.5 * np.cos(fold), 0.5 + 0.5 * np.cos(fold), 0.5 * np.sqrt(2) * np.sin(fold)]
+    return v, np.array([[0, 1, 2], [0, 2, 3]])
+
+
 def test_two_odd_regions_merge_into_one_quad():
     """A square folded 30 degrees along its diagonal: two triangular regions at 10 degrees, one
     quad once odd neighbours may merge (normals within 40 degrees), none at 20 degrees."""
-    fold = np.radians(30.0)
-    v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 0, 0]], np.float64)
-    v[3] = [0.5 - 0.5 * np.cos(fold), 0.5 + 0.5 * np.cos(fold), 0.5 * np.sqrt(2) * np.sin(fold)]
-    t = np.array([[0, 1, 2], [0, 2, 3]])
+    v, t = _folded_square()
     assert planar_regions(v, t, 10.0).max() == 1
     tris, quads, _ = planar_quads(v, t, 10.0, 1e-4, merge_angle=20.0)
     assert len(tris) == 2 and len(quads) == 0
@@ -115,3 +120,15 @@ def test_bent_quads_go_back_to_triangles():
     assert np.isclose(area, 1.0)  # the dart's own area: split from its reflex corner, no overlap
     normals = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
     assert (normals[:, 2] > 0).all()
+
+
+def test_the_region_finish_does_not_merge_over_a_crease():
+    from backend.geometry.lowpoly_finish import regions
+    from backend.geometry.surface_distance import SurfaceQuery
+
+    v, t = _folded_square()
+    surface = SurfaceQuery(v, t, samples=1000)
+    _, tris, quads = regions(v, t, np.zeros((0, 4), np.int64), surface)
+    assert len(tris) == 0 and len(quads) == 1
+    _, tris, quads = regions(v, t, np.zeros((0, 4), np.int64), surface, crease=20.0)
+    assert len(tris) == 2 and len(quads) == 0

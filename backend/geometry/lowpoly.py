@@ -11,6 +11,8 @@ pieces are dropped, and a piece that alone exceeds the budget becomes its convex
 step that changed the input beyond decimation is noted. Runs in one killable child process."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from backend.runtime import CancelToken, ProgressFn, no_progress
@@ -132,13 +134,14 @@ def _fan(tris: np.ndarray, quads: np.ndarray) -> np.ndarray:
 
 FINISHES = {"pair": as_paired, "join": joined, "regions": regions}
 ONE_BASE = {"regions"}  # finishes tried on the first decimated base only (their cost)
+CREASE_AWARE = {"regions"}  # finishes that merge faces themselves, so they must be told the crease angle
 
 
 def _finished(kind, bases, target, crease, surface, notes):
     """Per decimated base: the ``kind`` result (``FINISHES``) with the most faces <= ``target``, as
     (kind, vertices, triangles, quads). A pairing that cannot get under the target is kept anyway
     (pieces are dropped later); the other kinds are then left out."""
-    finish = FINISHES[kind]
+    finish = partial(FINISHES[kind], crease=crease) if kind in CREASE_AWARE else FINISHES[kind]
     found = []
     for base, base_v, base_t in bases:
         best = _search(base_v, base_t, target, crease, base, finish, surface)

@@ -55,13 +55,17 @@ def joined(vertices, rest, quads, surface):
     return onto_surface(v, [t, q], first, surface), t, q
 
 
-def regions(vertices, rest, quads, surface):
+def regions(vertices, rest, quads, surface, crease=None):
     """The decimated triangles rebuilt as near-planar regions cut into quads (``planar_quads``),
     the triangles that leaves paired, then joined as in :func:`joined`; a cut's vertex whose move
-    onto the input bends a quad (``clean_quads``) stays where the cut put it."""
+    onto the input bends a quad (``clean_quads``) stays where the cut put it. With ``crease``
+    (degrees), regions grow and merge only between normals within it, and no pair folds over a
+    sharper edge."""
     triangles = np.concatenate([rest.reshape(-1, 3), quads[:, :3], quads[:, [0, 2, 3]]])
-    tris, cut, _ = planar_quads(vertices, triangles, PLANAR_ANGLE, PLANAR_TOL * bbox_diagonal(vertices), MERGE_ANGLE)
-    paired, left = pair_triangles(vertices, tris)
+    bound = np.inf if crease is None else crease
+    tris, cut, _ = planar_quads(vertices, triangles, min(PLANAR_ANGLE, bound), PLANAR_TOL * bbox_diagonal(vertices),
+                                min(MERGE_ANGLE, bound))
+    paired, left = pair_triangles(vertices, tris, crease=crease)
     v, t, q, first = join_triangles(vertices, left, np.concatenate([cut, paired]))
     moved = onto_surface(v, [t, q], first, surface)
     angles, convex = corner_angles(moved, q)
