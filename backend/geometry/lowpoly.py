@@ -1,6 +1,7 @@
 """The compact game-asset look: QEM decimation, then triangles paired into quads by a matching
 over the whole mesh (``quad_pairing``), then, in a second candidate, the triangles the matching
-left joined in pairs by a cut across the quad strip between them (``lowpoly_finish``). The face
+left joined in pairs by a cut across the quad strip between them, and in a third the decimated
+triangles rebuilt as near-planar regions each cut into quads (``lowpoly_finish``). The face
 budget is a hard ceiling: per candidate the triangle count is searched (secant steps on one
 decimated copy) for the most faces that stay at or under the target. Candidates come with and
 without MeshLab's planar quadrics; the closest one with ``QUAD_GOAL`` quads wins unless it strays
@@ -10,13 +11,15 @@ pieces are dropped, and a piece that alone exceeds the budget becomes its convex
 step that changed the input beyond decimation is noted. Runs in one killable child process."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from backend.runtime import CancelToken, ProgressFn, no_progress
 
 from .decimate import qem_decimate, subdivide_to
 from .killable import call_in_child
-from .lowpoly_finish import as_paired, joined
+from .lowpoly_finish import as_paired, joined, regions
 from .polymesh import boundary_edge_count, compact
 from .quad_pairing import pair_triangles
 from .repair import component_labels, triangle_areas
@@ -129,14 +132,16 @@ def _fan(tris: np.ndarray, quads: np.ndarray) -> np.ndarray:
     return np.concatenate([tris.reshape(-1, 3), quads[:, :3], quads[:, [0, 2, 3]]])
 
 
-FINISHES = {"pair": as_paired, "join": joined}
+FINISHES = {"pair": as_paired, "join": joined, "regions": regions}
+ONE_BASE = {"regions"}  # finishes tried on the first decimated base only (their cost)
+CREASE_AWARE = {"regions"}  # finishes that merge faces themselves, so they must be told the crease angle
 
 
 def _finished(kind, bases, target, crease, surface, notes):
     """Per decimated base: the ``kind`` result (``FINISHES``) with the most faces <= ``target``, as
     (kind, vertices, triangles, quads). A pairing that cannot get under the target is kept anyway
     (pieces are dropped later); the other kinds are then left out."""
-    finish = FINISHES[kind]
+    finish = partial(FINISHES[kind], crease=crease) if kind in CREASE_AWARE else FINISHES[kind]
     found = []
     for base, base_v, base_t in bases:
         best = _search(base_v, base_t, target, crease, base, finish, surface)
@@ -166,7 +171,8 @@ def _candidates(vertices, triangles, target, crease, notes):
              for keep in borders for planar in (False, True)]
     surface = SurfaceQuery(v0, t0, samples=20_000, thorough=False)
     points, _ = sample_surface(v0, t0, 4000, 0)
-    found = [f for kind in FINISHES for f in _finished(kind, bases, target, crease, surface, notes)]
+    found = [f for kind in FINISHES
+             for f in _finished(kind, bases[:1] if kind in ONE_BASE else bases, target, crease, surface, notes)]
     return [(kind, rv, rt, rq, _mean_distance(points, surface, rv, _fan(rt, rq))) for kind, rv, rt, rq in found]
 
 

@@ -4,7 +4,7 @@ Modes:
 - ``quad``: field-aligned pure-quad remesh (QuadriFlow, falling back to Instant Meshes, an SDF
   remesh, then low-poly), per connected component, after repairing what remeshers reject.
 - ``lowpoly``: QEM decimation, then triangles paired into quads by a matching over the whole
-  mesh; never more faces than the target (a quad counts as one face; pieces that cannot fit are
+  mesh (or, where closer, near-planar regions each cut into quads); never more faces than the target (a quad counts as one face; pieces that cannot fit are
   dropped, smallest first, and the report says so).
 - ``tri``: QEM decimation to exactly the target (midpoint subdivision first if it is higher).
 - ``artist``: the learned artist-mesh transformer (registry capability ``retopo-artist``) writes a
