@@ -52,8 +52,8 @@ QUALITY = [("DRAFT", "Draft", "Fastest: coarse mesh, few sampling steps"),
 RETOPO_MODES = [("quad", "Quad", "Quad-dominant remesh with clean edge flow"),
                 ("lowpoly", "Low Poly", "Decimate and pair into a quad-dominant game-ready mesh, never over the face count"),
                 ("tri", "Triangles", "Isotropic triangle remesh"),
-                ("artist", "Artist (learned)", "A learned artist-style quad-dominant low-poly mesh; falls back to "
-                 "Low Poly when the model's mesh fails a check")]
+                ("artist", "Artist (learned)", "A learned artist-style quad-dominant low-poly mesh for small face "
+                 "counts (a few hundred); falls back to Low Poly above that or when the model's mesh fails a check")]
 PARTS_OUTPUT = [("OBJECTS", "Objects", "One named object per part under one parent"),
                 ("GROUPS", "Vertex Groups", "One object: a named vertex group and a material slot per part")]
 SYMMETRY = [("NONE", "None", "No symmetry"), ("X", "X", "Mirror across X"), ("Y", "Y", "Mirror across Y"),

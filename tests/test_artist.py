@@ -215,6 +215,20 @@ def test_artist_result_farther_than_lowpoly_falls_back_and_says_why(registry):
     assert any(line.startswith("lowpoly used instead: model's mesh") for line in out.info["report"])
 
 
+def test_budget_over_the_models_range_goes_to_lowpoly_without_trying_the_model(registry):
+    class Unused:
+        def rebuild(self, *args, **kwargs):
+            raise AssertionError("the model must not run over its budget range")
+
+    registry.register(ModelEntry("unused", kiln_artist.CAPABILITY, "", "", ("mesh",), lambda device: Unused()))
+    target = retopo.ARTIST_MAX_BUDGET + 1
+    out = retopo.run({"mesh": quad_payload(*cube(12))}, {"mode": "artist", "target_faces": target},
+                     lambda *a: None, CancelToken())["mesh"]
+    assert out.info["path"] == "lowpoly (fallback)" and 0 < out.num_faces <= target
+    assert f"budgets up to {retopo.ARTIST_MAX_BUDGET} faces" in out.info["why"]
+    assert "lowpoly used instead: the artist model is tried only" in " ".join(out.info["report"])
+
+
 def test_stacked_faces_found_and_clean_mesh_passes():
     v, quads = cube(4)
     faces = [tuple(q) for q in quads]

@@ -8,8 +8,9 @@ the grammar's mask every token that would make the mesh invalid or stray from th
 * a vertex whose new edge would be a third use of an edge, or a second use in the same direction
   (inconsistent winding), or whose points (quarters) lie off the input; a vertex whose fan
   triangle (the face's first vertex, the previous one, it) has probe points off the input;
-* a vertex whose fan triangle's centre falls in a grid cell that holds the inside of a written
-  face (faces piled on faces);
+* a vertex whose fan triangle's inner probes fall in grid cells holding the inside of a written
+  face that shares no vertex with the face being written and lies parallel to its fan triangle
+  (faces piled on faces, as ``mesh_validity.stacked_faces`` finds them afterwards);
 * a last vertex that would close a face repeating an existing face or a face without area; an
   ``ADJ`` token across an edge already used twice;
 * with ``coverage`` set, until that share of the input's samples lies near a written face: a new
@@ -26,6 +27,7 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 from scipy.spatial import cKDTree
 
+from backend.geometry.mesh_validity import STACK_COS
 from backend.geometry.surface_distance import closest_points_on_triangles
 
 from .mesh_tokens import ADJ3, ADJ4, EOS, Decoder, TokenSpec, dequantize, quantize
@@ -33,6 +35,12 @@ from .mesh_tokens import ADJ3, ADJ4, EOS, Decoder, TokenSpec, dequantize, quanti
 # barycentric probes of a fan triangle: centre, corner-centre halfway points, edge midpoints
 TRIANGLE_PROBES = np.array([(1 / 3, 1 / 3, 1 / 3), (2 / 3, 1 / 6, 1 / 6), (1 / 6, 2 / 3, 1 / 6),
                             (1 / 6, 1 / 6, 2 / 3), (0.5, 0, 0.5), (0, 0.5, 0.5)])
+# inner points of a fan triangle tested against written faces' insides: the first four probes and a
+# barycentric grid of sixths
+_i, _j = np.meshgrid(np.arange(1, 6), np.arange(1, 6), indexing="ij")
+_inner = (_i + _j) < 6
+INNER_PROBES = np.concatenate([TRIANGLE_PROBES[:4], np.stack([_i[_inner], _j[_inner], 6 - _i[_inner] - _j[_inner]],
+                                                             axis=1) / 6])
 
 
 class MeshConstraints:
@@ -83,7 +91,8 @@ class MeshConstraints:
         self.faces_of: dict[int, list[int]] = {}
         self.open_edges = 0
         self.seen_faces = 0
-        self.claimed = np.zeros(levels ** 3, bool)  # cells holding a written face's inner probes
+        self.owner = np.full(levels ** 3, -1, np.int64)  # per cell: the first written face whose inside it holds
+        self.owner_normal = np.zeros((levels ** 3, 3))  # that face's (fan triangle's) unit normal
         self.relaxed = 0  # vertex steps that had to fall back to weaker masks (1: occupancy, 2: grammar)
         self._cache: tuple | None = None
 
@@ -104,10 +113,49 @@ class MeshConstraints:
             self.face_keys.add(frozenset(f))
             corners = self._positions(reader, list(f))
             for k in range(1, len(f) - 1):
-                self.claimed[self._cell_index(TRIANGLE_PROBES[:4] @ corners[[0, k, k + 1]])] = True
+                self._claim(corners[[0, k, k + 1]])
             if self.coverage > 0:
                 self._cover(corners)
             self.seen_faces += 1
+
+    def _claim(self, triangle: np.ndarray) -> None:
+        """Mark the cells holding the inside of a written fan triangle (a barycentric grid finer than
+        half a cell, plus the probes) with the face and its normal."""
+        normal = np.cross(triangle[1] - triangle[0], triangle[2] - triangle[0])
+        length = float(np.linalg.norm(normal))
+        if length <= 0:
+            return
+        edge = float(np.linalg.norm(triangle - np.roll(triangle, 1, axis=0), axis=1).max())
+        n = int(np.clip(np.ceil(edge / (0.5 * 2.0 / self.spec.levels)), 3, 32))
+        i, j = np.meshgrid(np.arange(1, n), np.arange(1, n), indexing="ij")
+        inner = (i + j) < n
+        weights = np.stack([i[inner], j[inner], n - i[inner] - j[inner]], axis=1) / n
+        cells = np.unique(self._cell_index(np.concatenate([weights, TRIANGLE_PROBES[:4]]) @ triangle))
+        cells = cells[self.owner[cells] < 0]
+        self.owner[cells] = self.seen_faces
+        self.owner_normal[cells] = normal / length
+
+    def _stacked(self, reader: Decoder, pending: list[int], corners: np.ndarray, live: np.ndarray,
+                 probes: np.ndarray) -> np.ndarray:
+        """Per candidate (near-cell slots ``live``): its fan triangle's probes (P, K, 3) fall in a cell
+        of a written face that shares no vertex with the face being written and is parallel to it."""
+        cells = self._cell_index(probes)
+        owner = self.owner[cells]
+        hit = owner >= 0
+        if not hit.any():
+            return np.zeros(len(live), bool)
+        normal = np.cross(corners[-1] - corners[0], self.points[live] - corners[0])
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+        hit &= np.abs(np.einsum("pkd,kd->pk", self.owner_normal[cells], normal)) >= STACK_COS
+        writing = set(pending)
+        for f in np.unique(owner[hit]):
+            face = reader.faces[f]
+            if writing & set(face):
+                hit[owner == f] = False
+                continue
+            slots = [self.slot[self._flat(reader.cells[u])] for u in face]
+            hit &= ~((owner == f) & np.isin(live, slots)[None])  # the candidate is one of its vertices
+        return hit.any(0)
 
     def _cover(self, corners: np.ndarray) -> None:
         """Mark the coverage samples within the face tolerance of a new face (its fan triangles)."""
@@ -189,7 +237,9 @@ class MeshConstraints:
             live = np.flatnonzero(valid)
             w = TRIANGLE_PROBES[:, :, None, None]
             probes = w[:, 0] * corners[0] + w[:, 1] * corners[-1] + w[:, 2] * self.points[live]
-            over = self.claimed[self._cell_index(probes[0])]  # the centre over a written face
+            w = INNER_PROBES[:, :, None, None]
+            inner = w[:, 0] * corners[0] + w[:, 1] * corners[-1] + w[:, 2] * self.points[live]
+            over = self._stacked(reader, pending, corners, live, inner)  # the inside over a written face
             valid[live[self._off(probes).any(0) | over]] = False
         if reader.need == 1 and len(pending) >= 2:
             first = pending[0]

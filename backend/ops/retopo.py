@@ -13,6 +13,8 @@ Modes:
   the diagonal of the input both ways). ``lowpoly`` always runs too and is handed back when a check
   fails, no model is installed, or the model's mesh is farther from the input than lowpoly's
   (Chamfer or Hausdorff over 1.25x lowpoly's plus 0.1% of the diagonal, same samples for both).
+  The model is tried only for budgets up to ``ARTIST_MAX_BUDGET`` faces (it is trained on meshes
+  of at most half that); a larger budget goes to lowpoly at once, saying so.
   ``info["path"]`` says which was kept, ``info["why"]`` why lowpoly was, and ``info["warning"]``
   puts that in front of the artist (the add-on shows a result's warning after the job).
 
@@ -44,6 +46,7 @@ RESOURCE = "cpu"
 SUMMARY = "Retopologize a mesh: clean quads, a low-poly quad/tri mix, or triangles at a target face count."
 INPUTS = {"mesh": InputSpec("mesh", required=True, help="the mesh to rebuild (polygons or triangles)")}
 MODES = ("quad", "lowpoly", "tri", "artist")
+ARTIST_MAX_BUDGET = 300  # the model is tried only up to this face budget (trained on <= 150-face meshes)
 ARTIST_TRIES = 3  # sampled tries (seeds 0, 1, ...); the valid one closest to the input is kept
 ARTIST_TEMPERATURE = 0.8
 ARTIST_TOP_P = 0.95
@@ -63,7 +66,8 @@ def params_schema() -> list[ParamSpec]:
         ParamSpec("target_faces", "int", 2000, "number of faces wanted (quad/tri: within 10%; lowpoly: at most this)",
                   minimum=8, maximum=1_000_000),
         ParamSpec("mode", "choice", "quad", "quad: all-quad remesh; lowpoly: decimate + pair into quads; "
-                  "tri: triangle decimation; artist: learned artist-style quad mesh (falls back to lowpoly)",
+                  "tri: triangle decimation; artist: learned artist-style quad mesh for budgets up to "
+                  f"{ARTIST_MAX_BUDGET} faces (falls back to lowpoly)",
                   choices=list(MODES)),
         ParamSpec("preserve_sharp", "bool", False, "keep creases (edges sharper than sharp_angle)"),
         ParamSpec("sharp_angle", "float", 35.0, "dihedral angle in degrees above which an edge is a crease",
@@ -125,11 +129,17 @@ def run(inputs: dict, params: dict, progress: ProgressFn, cancel: CancelToken) -
     try:
         if mode == "artist":
             merged = _merge(parts)
-            found = _artist(merged, target, report, cancel, sub_progress(work, 0.0, 0.8))
+            why = ""
+            if target > ARTIST_MAX_BUDGET:
+                found, why = None, (f"the artist model is tried only for budgets up to {ARTIST_MAX_BUDGET} faces "
+                                    f"(its trained range); this one is {target}")
+            else:
+                found = _artist(merged, target, report, cancel, sub_progress(work, 0.0, 0.8))
             fallback: list[str] = []
             low = lowpoly(merged.vertices, merged.triangles, target, params["preserve_sharp"], params["sharp_angle"],
                           fallback, cancel, sub_progress(work, 0.8, 1.0))
-            why = "no mesh from the artist model passed the checks" if found is None else _farther(found, low, merged)
+            if not why:
+                why = "no mesh from the artist model passed the checks" if found is None else _farther(found, low, merged)
             if why:
                 path = "lowpoly (fallback)"
                 v, tris, quads = low

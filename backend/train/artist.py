@@ -74,23 +74,29 @@ def _read_games(path: Path) -> list:
 
 
 class Pool:
-    """Training meshes: a growing cache of procedural meshes plus the game meshes."""
+    """Training meshes: a growing cache of procedural meshes plus the game meshes, all with at
+    most ``limit`` faces (procedural seeds over it are skipped)."""
 
-    def __init__(self, games: list, procedural_share: float, cache: int):
-        self.games = games
-        self.procedural_share = procedural_share if games else 1.0
+    def __init__(self, games: list, procedural_share: float, cache: int, limit: int = 1 << 30):
+        self.games = [g for g in games if len(g[2]) <= limit]
+        self.procedural_share = procedural_share if self.games else 1.0
         self.cache: list = []
         self.cache_size = cache
         self.next_seed = 0
+        self.limit = limit
 
     def draw(self, rng: np.random.Generator):
         if rng.random() >= self.procedural_share:
             _, p, s, i = self.games[int(rng.integers(len(self.games)))]
             return p, s, i
         if len(self.cache) < self.cache_size:
-            self.cache.append(procedural_mesh(self.next_seed))
+            mesh = procedural_mesh(self.next_seed)
             self.next_seed += 1
-            return self.cache[-1]
+            while len(mesh[1]) > self.limit:
+                mesh = procedural_mesh(self.next_seed)
+                self.next_seed += 1
+            self.cache.append(mesh)
+            return mesh
         return self.cache[int(rng.integers(len(self.cache)))]
 
 
@@ -118,15 +124,18 @@ def draw_batch(pool: Pool, cfg: ArtistConfig, rng: np.random.Generator, size: in
     return out
 
 
-def validation_set(cfg: ArtistConfig, games: list, count: int) -> list[dict]:
+def validation_set(cfg: ArtistConfig, games: list, count: int, limit: int = 1 << 30) -> list[dict]:
+    """``count`` procedural meshes of validation seeds and up to ``count`` of ``games``, all with
+    at most ``limit`` faces."""
     rng = np.random.default_rng(1)
     out, seed = [], VAL_SEED
     while len(out) < count:
-        example = make_example(*procedural_mesh(seed), cfg, rng, augmented=False)
+        mesh = procedural_mesh(seed)
         seed += 1
+        example = make_example(*mesh, cfg, rng, augmented=False) if len(mesh[1]) <= limit else None
         if example is not None:
             out.append(example)
-    for _, p, s, i in games[:count]:
+    for _, p, s, i in [g for g in games if len(g[2]) <= limit][:count]:
         example = make_example(p, s, i, cfg, rng, augmented=False)
         if example is not None:
             out.append(example)
@@ -176,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--points", type=int, default=512)
     ap.add_argument("--latents", type=int, default=24)
     ap.add_argument("--max-faces", type=int, default=400)
+    ap.add_argument("--train-max-faces", type=int, default=0,
+                    help="train and validate only on meshes with at most this many faces (0: up to --max-faces)")
     ap.add_argument("--games", action="store_true", help="add the game meshes' training split")
     ap.add_argument("--procedural-share", type=float, default=0.5)
     ap.add_argument("--cache", type=int, default=4000, help="procedural meshes kept for reuse")
@@ -203,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     log.info("%d game meshes in the training split; %d parameters", len(games),
              sum(p.numel() for p in model.parameters()))
     data = {"procedural": True, "games": len(games)}
+    limit = args.train_max_faces or cfg.max_faces
+    if args.train_max_faces:
+        data["max_faces"] = limit  # a new validation set: the best loss starts again
     if run.has_state():
         step, saved = run.load_state(model, optimizer, rng)
         seconds = saved.get("seconds", 0.0)
@@ -211,9 +225,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info("resumed at step %d (%.0f s trained)", step, seconds)
     # validation: every 50th training-split game mesh is kept out of training (the held-out split is
     # left for bench/artist.py alone), plus procedural seeds the pool never draws
-    val_games = games[::50][:16]
-    pool = Pool([g for k, g in enumerate(games) if k % 50], args.procedural_share, args.cache)
-    val = validation_set(cfg, val_games, 16)
+    val_games = games[::50]
+    pool = Pool([g for k, g in enumerate(games) if k % 50], args.procedural_share, args.cache, limit)
+    val = validation_set(cfg, val_games, 16, limit)
     clock, deadline = Clock(args.checkpoint_minutes), time.perf_counter() + args.minutes * 60
     began, window = time.perf_counter(), []
 
