@@ -102,7 +102,8 @@ class ShapePipeline:
         extraction = {}
         vertices, faces, more = self.latents_to_mesh(
             latents, resolution, int(params["face_budget"]) if params["face_budget"] else None,
-            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel, report=extraction, field=memo)
+            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel, report=extraction, field=memo,
+            level_offset=kept.offset)
         timings.update(more)
         vertices = self.to_blender_axes(vertices)
         progress(1.0, "done", f"{len(faces)} triangles")
@@ -136,7 +137,7 @@ class ShapePipeline:
     @torch.no_grad()
     def latents_to_mesh(self, latents: torch.Tensor, resolution: int, face_budget: int | None,
                         progress=None, cancel=None, report: dict | None = None,
-                        field: GridMemo | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+                        field: GridMemo | None = None, level_offset: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict]:
         """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings.
 
         Extraction refines up to ``resolution`` but stops at the first level whose surface has
@@ -147,6 +148,7 @@ class ShapePipeline:
         joined by struts one cell thick and the surface extracted again at the same grid; then
         floating islands and specks are dropped (``clean_mesh``). ``field``: the latents'
         :meth:`field` when the caller has it already (its remembered values are re-used).
+        ``level_offset``: added to the model's iso-level (the candidate search's, ``shape_candidates.py``).
         ``report`` receives the grid reached, the decoder queries, the bridges, what the clean-up
         dropped and the largest piece's area share as extracted (``largest_piece_share_before``)
         and in the result."""
@@ -158,7 +160,8 @@ class ShapePipeline:
         sampler = self.config.get("sampler", {})
         extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
         report = {} if report is None else report
-        bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0))
+        bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0)) + level_offset
+        report["level_offset"] = level_offset
         memo = field if field is not None else self.field(latents, bounds, resolution)   # struts re-use it
         vertices, faces = extract_mesh(memo, bounds, resolution, level=level, batch_size=65536,
                                        stop_faces=STOP_SHARE * face_budget if face_budget else None, stats=report,
