@@ -113,6 +113,7 @@ def wrap(text: str, width: int = 34) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="learned shape model (default: the registry's best)")
+    parser.add_argument("--models-dir", default=None, help="a folder of more kiln-shape checkpoints (candidates)")
     parser.add_argument("--out", default="bench/gallery-generate.png")
     parser.add_argument("--baseline", type=int, default=3, help="prompts that also run the 256^3 baseline")
     parser.add_argument("--categories", default=None,
@@ -123,7 +124,7 @@ def main() -> int:
     torch.set_num_threads(1)
     from backend.models.registry import configure
 
-    registry = configure(None, "cpu")
+    registry = configure(Path(args.models_dir) if args.models_dir else None, "cpu")
     learned = args.model or next(e.name for e in registry.entries("shape") if e.name != "procedural")
     print(f"learned model: {learned}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     run_op({"prompt": "a wooden chair", "model": learned})           # warm: weights and MiniLM loaded
