@@ -143,7 +143,7 @@ def main() -> int:
         print(f"{category:11s} {prompt[:20]:20s} " + " ".join(f"{t.get(s, 0):8.2f}" for s in stages)
               + f" {sum(t.values()):6.2f} {wall:6.2f} {cpu:6.2f} {ex['resolution']:5d} {ex['queries']:8d} "
               + f"{ex['largest_piece_share_before']:9.3f} {ex['largest_piece_share']:6.3f} {mesh.num_faces:6d} "
-              + f"{len(picked['tried']):5d} {picked['kept']:4d} {picked.get('level_offset', 0.0):6.3f}", flush=True)
+              + f"{len(picked['tried']):5d} {picked['kept']:4d} {ex.get('level_offset', 0.0):6.3f}", flush=True)
         learned_items.append((render(mesh), wrap(f'"{prompt}"\n{mesh.info["summary"]}, '
                                                   f'largest piece {ex["largest_piece_share"]:.0%}')))
         if args.categories:
