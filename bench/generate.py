@@ -1,6 +1,7 @@
 """The generate op per category: warm latency by stage, largest-piece share, and a gallery.
 
     nice -n 10 .venv/bin/python bench/generate.py [--model NAME] [--out bench/gallery-generate.png]
+    nice -n 10 .venv/bin/python bench/generate.py --categories desk,door --baseline 0   # part 1 only
 
 1. One prompt per procedural category through the learned model (the registry's best, or
    ``--model``), warm (model and MiniLM loaded first): seconds per stage (encode, sample,
@@ -112,14 +113,18 @@ def wrap(text: str, width: int = 34) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="learned shape model (default: the registry's best)")
+    parser.add_argument("--models-dir", default=None, help="a folder of more kiln-shape checkpoints (candidates)")
     parser.add_argument("--out", default="bench/gallery-generate.png")
     parser.add_argument("--baseline", type=int, default=3, help="prompts that also run the 256^3 baseline")
+    parser.add_argument("--categories", default=None,
+                        help="comma-separated subset: only their learned-model rows (no model=auto part, no gallery)")
     args = parser.parse_args()
+    prompts = CATEGORY_PROMPTS if not args.categories else {c: CATEGORY_PROMPTS[c] for c in args.categories.split(",")}
     import torch
     torch.set_num_threads(1)
     from backend.models.registry import configure
 
-    registry = configure(None, "cpu")
+    registry = configure(Path(args.models_dir) if args.models_dir else None, "cpu")
     learned = args.model or next(e.name for e in registry.entries("shape") if e.name != "procedural")
     print(f"learned model: {learned}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     run_op({"prompt": "a wooden chair", "model": learned})           # warm: weights and MiniLM loaded
@@ -127,20 +132,22 @@ def main() -> int:
     stages = ("encode", "sample", "select", "extract", "simplify")
     print(f"\n{'category':11s} {'prompt':20s} " + " ".join(f"{s:>8s}" for s in stages)
           + f" {'total':>6s} {'wall':>6s} {'cpu':>6s} {'grid':>5s} {'queries':>8s} {'raw share':>9s} "
-          + f"{'share':>6s} {'tris':>6s}")
+          + f"{'share':>6s} {'tris':>6s} {'tried':>5s} {'kept':>4s} {'+level':>6s}")
     learned_items, auto_items, rows = [], [], []
-    for category, prompt in CATEGORY_PROMPTS.items():
+    for category, prompt in prompts.items():
         start, cpu_start = time.perf_counter(), time.process_time()
         mesh = run_op({"prompt": prompt, "model": learned})
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-        t, ex = mesh.info["timings"], mesh.info["extraction"]
+        t, ex, picked = mesh.info["timings"], mesh.info["extraction"], mesh.info["candidates"]
         rows.append((t, wall, ex, cpu))
         print(f"{category:11s} {prompt[:20]:20s} " + " ".join(f"{t.get(s, 0):8.2f}" for s in stages)
               + f" {sum(t.values()):6.2f} {wall:6.2f} {cpu:6.2f} {ex['resolution']:5d} {ex['queries']:8d} "
-              + f"{ex['largest_piece_share_before']:9.3f} {ex['largest_piece_share']:6.3f} {mesh.num_faces:6d}",
-              flush=True)
+              + f"{ex['largest_piece_share_before']:9.3f} {ex['largest_piece_share']:6.3f} {mesh.num_faces:6d} "
+              + f"{len(picked['tried']):5d} {picked['kept']:4d} {ex.get('level_offset', 0.0):6.3f}", flush=True)
         learned_items.append((render(mesh), wrap(f'"{prompt}"\n{mesh.info["summary"]}, '
                                                   f'largest piece {ex["largest_piece_share"]:.0%}')))
+        if args.categories:
+            continue
         auto = run_op({"prompt": prompt})
         auto_items.append((render(auto), wrap(f'"{prompt}"\n{auto.info["summary"]}')))
     mean = {s: np.mean([r[0].get(s, 0) for r in rows]) for s in stages}
@@ -155,11 +162,13 @@ def main() -> int:
     pipeline = registry.get(learned)
     print("\nbaseline in the same run, CPU seconds of extract + simplify on the same sample: the full 256^3 grid "
           "(no face-budget stop) + decimation vs the op's path")
-    for category, prompt in list(CATEGORY_PROMPTS.items())[:args.baseline]:
+    for category, prompt in list(prompts.items())[:args.baseline]:
         ours, full, grid, triangles = extract_cpu_seconds(pipeline, prompt)
         print(f"{category:11s} 256^3: {full:6.2f} s ({triangles} triangles before decimation); "
               f"budget stop at {grid}^3: {ours:5.2f} s -> {full / ours:4.1f}x less CPU")
 
+    if args.categories:
+        return 0
     print("\nout-of-category prompts through model=auto:")
     ooc_items = []
     for prompt in OUT_OF_CATEGORY:

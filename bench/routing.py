@@ -60,6 +60,25 @@ EVERYDAY_OUT = [   # issue 10: the odd half of 48 everyday objects (the even hal
     "a chess pawn", "a light bulb", "a radio", "a refrigerator", "a bathtub", "a mailbox", "a wheelbarrow",
     "a top hat", "a staircase", "an anvil", "a globe", "a cooking pot", "a pitcher", "a chandelier", "a crib",
 ]
+# Written before any of the session-4 routing changes were tuned (issue 10 item 2) and never used to
+# fit or choose anything: one new phrasing per category, and objects outside the categories, several
+# of them next to a category in wording or use (a saucepan, a flashlight, a swordfish, a bench press).
+NEW_HELD_OUT_IN = [
+    "a wingback armchair", "a whiskey barrel", "a single bed with a wooden headboard", "a picnic bench",
+    "a shelf unit for books", "a plastic water bottle", "a cereal bowl", "a filing cabinet", "a tall white candle",
+    "a plastic garden chair", "a wooden fruit crate", "a computer desk", "an oak door with a brass handle",
+    "a garden fence made of planks", "a clay pot with a plant", "a cottage with a chimney", "a desk lamp",
+    "a tea mug", "a granite boulder", "a viking shield", "a loveseat", "a three-legged milking stool", "a katana",
+    "a square kitchen table", "a garbage bin", "a birch tree", "a porcelain vase",
+    "a cupboard for clothes with two doors",
+]
+NEW_HELD_OUT_OUT = [
+    "a stapler", "a saucepan", "a flashlight", "a tablet computer", "a doorbell", "a swordfish", "a bottle opener",
+    "a bench press", "a doormat", "a rocking horse", "a bird cage", "a tent", "a traffic cone", "a pair of scissors",
+    "a toothbrush", "a screwdriver", "a basketball", "a shopping cart", "a playground slide", "a barbecue grill",
+    "a microwave oven", "a vacuum cleaner", "a soup ladle", "a sunflower", "a coffee maker", "a chess board",
+    "a helmet", "a bathroom scale", "a trumpet", "a candy bar",
+]
 ODD = ["une chaise en bois", "ein Holzstuhl", "木の椅子", "🪑", "🐉 dragon", "asdfgh qwerty", "!!!",
        ("a wooden chair with four legs and a slatted back, " * 20)[:1000],
        "a dragon with wings and a long tail, sitting on a rock, " * 17]
@@ -112,7 +131,8 @@ def main() -> int:
     print(f"constants: SIM_WEIGHT={prompt_module.SIM_WEIGHT} SIM_CENTRE={prompt_module.SIM_CENTRE} "
           f"LEAD_WEIGHT={prompt_module.LEAD_WEIGHT} COUNTER_WEIGHT={prompt_module.COUNTER_WEIGHT}")
     for label, ins, outs in (("calibration (counter-examples in the bank)", CALIBRATION_IN, CALIBRATION_OUT),
-                             ("held-out", HELD_OUT_IN, HELD_OUT_OUT), ("held-out everyday", [], EVERYDAY_OUT)):
+                             ("held-out", HELD_OUT_IN, HELD_OUT_OUT), ("held-out everyday", [], EVERYDAY_OUT),
+                             ("new held-out", NEW_HELD_OUT_IN, NEW_HELD_OUT_OUT)):
         wrong = []
         for prompt, expected in [(p, True) for p in ins] + [(p, False) for p in outs]:
             match = matcher.match(prompt)

@@ -140,3 +140,12 @@ def test_a_counter_example_can_be_left_out_of_the_bank(matcher):
     _, embedding = matcher.similarities("a teapot")
     assert matcher.counter_example(embedding) == ("a teapot", pytest.approx(1.0, abs=1e-4))
     assert matcher.counter_example(embedding, leave_out="a teapot")[0] != "a teapot"
+
+
+def test_a_style_option_names_no_category(matcher):
+    """"a chair with a ladder back" picks the chair's back style but no longer makes "a ladder" a
+    chair: option phrases choose options, they do not identify the category (issue 10)."""
+    ladder = matcher.match("a ladder")
+    assert not ladder.matched, (ladder.category, ladder.confidence)
+    chair = matcher.match("a wooden chair with a ladder back")
+    assert chair.matched and chair.category == "chair" and chair.attributes().get("back") == "ladder"

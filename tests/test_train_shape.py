@@ -142,6 +142,26 @@ def test_flow_training_export_and_generate_end_to_end(dataset, vae_run, tmp_path
         export_model(str(other / "best"), str(flow_out / "best"), str(tmp_path / "bad"))
 
 
+def test_a_flow_fine_tuned_on_a_shipped_models_vae_exports_with_that_vae(dataset, vae_run, tmp_path):
+    """``train flow --vae backend/weights/kiln-shape-s`` then ``export --vae`` the same model: the VAE
+    tensors are the model's, the transformer the new run's (how a flow-only fine-tune ships)."""
+    from backend.models.checkpoint import read_tensors
+    from backend.train.flow import export_model, train_flow
+
+    config = FlowTrainConfig(steps=6, batch_size=4, eval_every=6, log_every=6, warmup=2, views=1, held_out=0.2)
+    train_flow(str(dataset), str(vae_run / "best"), str(tmp_path / "flow"), "tiny", config)
+    export_model(str(vae_run / "best"), str(tmp_path / "flow" / "best"), str(tmp_path / "shipped"))
+    train_flow(str(dataset), str(tmp_path / "shipped"), str(tmp_path / "tuned"), "tiny", config)
+    export_model(str(tmp_path / "shipped"), str(tmp_path / "tuned" / "best"), str(tmp_path / "model"))
+    shipped, tuned = read_tensors(tmp_path / "shipped.safetensors"), read_tensors(tmp_path / "model.safetensors")
+    flow = read_tensors(tmp_path / "tuned" / "best.safetensors")
+    assert set(tuned) == set(shipped)
+    for name in tuned:
+        expected = shipped[name] if name.startswith("vae.") else flow[name]
+        torch.testing.assert_close(tuned[name], expected, rtol=0, atol=0)
+    assert read_config(tmp_path / "model")["training"]["vae"]["step"] == read_config(vae_run / "best")["step"]
+
+
 @pytest.mark.slow
 def test_torchrun_data_parallel_uses_the_same_entry_point(dataset, tmp_path):
     out = tmp_path / "ddp"

@@ -19,7 +19,7 @@ from backend.geometry.extract import GridMemo
 
 from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
 from .conditioning import Conditioner
-from .shape_candidates import most_connected, pieces_warning, selection_report
+from .shape_candidates import CONNECTED_SHARE, LEVEL_OFFSETS, most_connected, pieces_warning, selection_report
 from .shape_flow import FlowConfig, ShapeFlowTransformer, sample_latents
 from .shape_vae import ShapeVAE, VAEConfig
 
@@ -99,10 +99,7 @@ class ShapePipeline:
         timings["sample"] = sum(sampling)
         timings["select"] = time.perf_counter() - start - sum(sampling)   # the coarse decodes
 
-        extraction = {}
-        vertices, faces, more = self.latents_to_mesh(
-            latents, resolution, int(params["face_budget"]) if params["face_budget"] else None,
-            progress=lambda f, s, m="": progress(0.6 + 0.4 * f, s, m), cancel=cancel, report=extraction, field=memo)
+        vertices, faces, extraction, more = self.finish(latents, memo, kept, resolution, params, progress, cancel)
         timings.update(more)
         vertices = self.to_blender_axes(vertices)
         progress(1.0, "done", f"{len(faces)} triangles")
@@ -113,6 +110,29 @@ class ShapePipeline:
         if warning:
             info["warning"] = warning
         return MeshPayload.from_triangles(vertices, faces, info=info)
+
+    def finish(self, latents, memo, kept, resolution: int, params: dict, progress, cancel):
+        """The kept candidate's final extraction at its iso-level offset; when the final grid splits
+        what the coarse one judged whole, once more at the next offset of ``LEVEL_OFFSETS``, kept
+        only if that makes one piece (``extraction["level_retry"]`` says what happened)."""
+        budget, offset = (int(params["face_budget"]) if params["face_budget"] else None), kept.offset
+        extraction = {}
+        vertices, faces, timings = self.latents_to_mesh(
+            latents, resolution, budget, progress=lambda f, s, m="": progress(0.6 + 0.35 * f, s, m), cancel=cancel,
+            report=extraction, field=memo, level_offset=offset)
+        higher = [o for o in LEVEL_OFFSETS if o > offset]
+        if extraction["largest_piece_share"] >= CONNECTED_SHARE or not higher or kept.share < CONNECTED_SHARE:
+            return vertices, faces, extraction, timings
+        retry = {}
+        more_vertices, more_faces, more = self.latents_to_mesh(
+            latents, resolution, budget, progress=lambda f, s, m="": progress(0.95 + 0.05 * f, s, m), cancel=cancel,
+            report=retry, field=memo, level_offset=higher[0])
+        timings = {k: timings[k] + more.get(k, 0.0) for k in timings}
+        joined = retry["largest_piece_share"] >= CONNECTED_SHARE
+        note = {"offset": higher[0], "largest_piece_share": retry["largest_piece_share"], "kept": joined}
+        if joined:
+            return more_vertices, more_faces, {**retry, "level_retry": note}, timings
+        return vertices, faces, {**extraction, "level_retry": note}, timings
 
     def denormalise(self, latents: torch.Tensor) -> torch.Tensor:
         """Sampler space -> VAE latent space (per-channel statistics stored with kiln models)."""
@@ -136,7 +156,7 @@ class ShapePipeline:
     @torch.no_grad()
     def latents_to_mesh(self, latents: torch.Tensor, resolution: int, face_budget: int | None,
                         progress=None, cancel=None, report: dict | None = None,
-                        field: GridMemo | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+                        field: GridMemo | None = None, level_offset: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict]:
         """Decode latents (1,K,C) to a cleaned triangle mesh in model axes, plus stage timings.
 
         Extraction refines up to ``resolution`` but stops at the first level whose surface has
@@ -147,6 +167,7 @@ class ShapePipeline:
         joined by struts one cell thick and the surface extracted again at the same grid; then
         floating islands and specks are dropped (``clean_mesh``). ``field``: the latents'
         :meth:`field` when the caller has it already (its remembered values are re-used).
+        ``level_offset``: added to the model's iso-level (the candidate search's, ``shape_candidates.py``).
         ``report`` receives the grid reached, the decoder queries, the bridges, what the clean-up
         dropped and the largest piece's area share as extracted (``largest_piece_share_before``)
         and in the result."""
@@ -158,7 +179,8 @@ class ShapePipeline:
         sampler = self.config.get("sampler", {})
         extract_progress = (lambda f, s, m="": progress(0.9 * f, s, m)) if progress else None
         report = {} if report is None else report
-        bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0))
+        bounds, level = float(sampler.get("bounds", 1.0)), float(sampler.get("level", 0.0)) + level_offset
+        report["level_offset"] = level_offset
         memo = field if field is not None else self.field(latents, bounds, resolution)   # struts re-use it
         vertices, faces = extract_mesh(memo, bounds, resolution, level=level, batch_size=65536,
                                        stop_faces=STOP_SHARE * face_budget if face_budget else None, stats=report,

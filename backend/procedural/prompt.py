@@ -1,7 +1,8 @@
 """Prompt -> category + attribute hints, by MiniLM sentence-embedding similarity (no keyword rules).
 
 The category is the one whose phrases (the descriptions written in each category module, and the
-attribute phrases below: "a red stool", "a chair with a slatted back") lie nearest the prompt or its
+attribute phrases below: "a red stool", "a tall lamp"; not the style options' phrases, such as "a
+chair with a ladder back", which name other things: a ladder) lie nearest the prompt or its
 head clause (the text before the first comma or full stop: long prompts name the object first).
 A prompt far from everything still gets the nearest category, with a low confidence.
 
@@ -36,7 +37,7 @@ PROMPT_MATERIALS = ("wood", "metal", "gold", "fabric", "leather", "glass", "ston
 MARGIN = 0.04        # how much closer an attribute phrase must be than the bare noun
 # confidence = sigmoid(SIM_WEIGHT * (similarity - SIM_CENTRE) + LEAD_WEIGHT * lead
 #                      + COUNTER_WEIGHT * (similarity - counter-example similarity)); from bench/routing.py --fit
-SIM_WEIGHT, SIM_CENTRE, LEAD_WEIGHT, COUNTER_WEIGHT = 16.5, 0.943, 4.8, 10.5
+SIM_WEIGHT, SIM_CENTRE, LEAD_WEIGHT, COUNTER_WEIGHT = 16.2, 0.950, 6.2, 11.1
 HEAD_CLAUSE = re.compile(r"[,.;:!?\n]")
 
 
@@ -114,10 +115,15 @@ class PromptMatcher:
         layouts = {name: self._attribute_phrases(name) for name in self.names}
         phrases = [t for name in self.names for t in layouts[name][1]]
         owner += [i for i, name in enumerate(self.names) for _ in layouts[name][1]]
+        options = {t for name in self.names for group, values in layouts[name][0].items()
+                   if group.startswith("option:") for _, ts in values for t in ts}
         table = cached_embeddings(texts + phrases + NOT_CATEGORIES, device)
         self._counter = table[len(table) - len(NOT_CATEGORIES):]
         table = table[:len(table) - len(NOT_CATEGORIES)]
-        self._phrases, self._owner = table, np.array(owner)
+        # a category is recognised by its descriptions and its noun with a material, colour, size or
+        # height; its style options ("a chair with a ladder back") name other things and only pick options
+        identity = np.array([True] * len(texts) + [t not in options for t in phrases])
+        self._phrases, self._owner = table[identity], np.array(owner)[identity]
         sentence_embeddings([self.names[0]], device=device)  # load MiniLM now, not on the first prompt
         self._groups: dict[str, list] = {}
         k = len(texts)

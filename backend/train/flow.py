@@ -270,15 +270,22 @@ def evaluate_flow(model, val: FlowBatcher, device: str, repeats: int = 4) -> flo
 
 def export_model(vae: str, flow: str, out: str, name: str | None = None, description: str = "",
                  level: float = 0.0) -> tuple:
-    """Combine ``train vae`` and ``train flow`` checkpoints into one kiln-shape model (NAME.safetensors + .json)."""
+    """Combine ``train vae`` and ``train flow`` checkpoints into one kiln-shape model (NAME.safetensors + .json).
+
+    ``vae`` may also be a kiln-shape model (its ``vae.*`` tensors are kept, its transformer is
+    replaced): a flow fine-tuned with ``--vae backend/weights/kiln-shape-s`` exports that way."""
     vae_config = read_config(vae)
     flow_config = read_config(flow)
-    if vae_config.get("format") != "kiln-vae" or flow_config.get("format") != "kiln-flow":
-        raise ValueError("export needs a `train vae` checkpoint and a `train flow` checkpoint (RUN/best)")
+    if vae_config.get("format") not in ("kiln-vae", "kiln-shape") or flow_config.get("format") != "kiln-flow":
+        raise ValueError("export needs a `train vae` checkpoint (RUN/best) or a kiln-shape model, and a "
+                         "`train flow` checkpoint (RUN/best)")
     vae_id = hashlib.sha256(checkpoint_paths(vae)[0].read_bytes()).hexdigest()[:16]
     if flow_config.get("vae_id") != vae_id:
         raise ValueError("the flow checkpoint was trained on a different VAE than the one given")
-    tensors = {**read_tensors(checkpoint_paths(vae)[0]), **read_tensors(checkpoint_paths(flow)[0])}
+    vae_tensors = {k: v for k, v in read_tensors(checkpoint_paths(vae)[0]).items() if k.startswith("vae.")}
+    if vae_config["format"] == "kiln-shape":
+        vae_config = {**vae_config, **vae_config.get("training", {}).get("vae", {})}
+    tensors = {**vae_tensors, **read_tensors(checkpoint_paths(flow)[0])}
     vae_cfg = VAEConfig.from_dict(vae_config["vae"]).to_dict()
     config = {
         "format": "kiln-shape", "name": name or checkpoint_paths(out)[0].stem,
