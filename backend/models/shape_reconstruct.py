@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
-from .shape_vae import ShapeVAE, VAEConfig
+from .shape_vae import ShapeVAE
+from .vae_kinds import build_vae
 
 TRAINING_HALF_EXTENT = 0.9   # backend.procedural.sample.HALF_EXTENT: what kiln VAEs saw
 
@@ -22,7 +23,7 @@ TRAINING_HALF_EXTENT = 0.9   # backend.procedural.sample.HALF_EXTENT: what kiln 
 class Autoencoder:
     """A VAE with the frame it expects."""
 
-    vae: ShapeVAE
+    vae: torch.nn.Module          # ShapeVAE or TriplaneVAE (backend.models.vae_kinds)
     up_axis: str = "z"
     half_extent: float = TRAINING_HALF_EXTENT
     device: str = "cpu"
@@ -36,7 +37,7 @@ class Autoencoder:
             config = read_config(model)
             if config.get("format") not in ("kiln-vae", "kiln-shape"):
                 raise CheckpointError(f"{config_path} is not a VAE or kiln-shape checkpoint")
-            vae = ShapeVAE(VAEConfig.from_dict(config["vae"]))
+            vae = build_vae(config.get("architecture", "vecset"), config["vae"])
             load_into(vae, read_tensors(weights), "vae")
             level = float(config.get("sampler", {}).get("level", 0.0))
             return cls(vae.eval().to(device), config.get("up_axis", "z"), device=device, level=level)
