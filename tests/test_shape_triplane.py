@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from backend.models.checkpoint import read_config, save_checkpoint
+from backend.models.registry import WEIGHTS_DIR
 from backend.models.shape_triplane import TriplaneConfig, TriplaneVAE
 from backend.models.vae_kinds import build_vae, split_preset
 from backend.procedural.dataset import write_dataset
@@ -111,3 +112,21 @@ def test_save_load_round_trip_through_safetensors(tmp_path):
     with pytest.raises(ValueError, match="vecset"):
         load_vae(tmp_path / "vae")
     assert np.isfinite(got.numpy()).all()
+
+
+def test_export_vae_writes_a_named_vae_only_model(tmp_path):
+    from backend.models.shape_reconstruct import Autoencoder, vae_only_stem
+    from backend.train.vae import export_vae
+
+    model = build_vae("triplane", TINY)
+    save_checkpoint(tmp_path / "best", {f"vae.{k}": v for k, v in model.state_dict().items()},
+                    {"format": "kiln-vae", "architecture": "triplane", "vae": model.config.to_dict(), "step": 7})
+    export_vae(str(tmp_path / "best"), str(tmp_path / "kiln-shape-x"), "kiln-shape-x", "a test VAE")
+    config = read_config(tmp_path / "kiln-shape-x")
+    assert config["name"] == "kiln-shape-x" and config["architecture"] == "triplane"
+    assert config["training"]["step"] == 7 and config["license"]
+    assert vae_only_stem(str(tmp_path / "kiln-shape-x")) is not None
+    assert vae_only_stem("kiln-shape-s") is None, "a generator is not a VAE-only model"
+    assert isinstance(Autoencoder.load(str(tmp_path / "kiln-shape-x")).vae, TriplaneVAE)
+    with pytest.raises(ValueError, match="not a `train vae` checkpoint"):
+        export_vae(str(WEIGHTS_DIR / "kiln-shape-s"), str(tmp_path / "again"), "x", "")

@@ -31,7 +31,9 @@ class Autoencoder:
 
     @classmethod
     def load(cls, model: str, models_dir: Path | None = None, device: str = "cpu") -> "Autoencoder":
-        """From a checkpoint stem (``train vae`` run or kiln-shape model) or a registered model name."""
+        """From a checkpoint stem (``train vae`` run or kiln-shape model), a registered model name, or
+        the name of an embedded VAE-only model (``backend/weights/NAME``, e.g. kiln-shape-g)."""
+        model = str(vae_only_stem(model) or model)
         weights, config_path = checkpoint_paths(model)
         if config_path.is_file() and weights.is_file():
             config = read_config(model)
@@ -96,6 +98,18 @@ class Autoencoder:
 
     def _from_model_axes(self, v: np.ndarray) -> np.ndarray:
         return np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) if self.up_axis == "y" else v
+
+
+def vae_only_stem(model: str) -> Path | None:
+    """The checkpoint stem when ``model`` names a VAE without a generator (a ``train vae`` run stem
+    or an embedded VAE-only model such as kiln-shape-g), else None."""
+    from .registry import WEIGHTS_DIR
+
+    for stem in (Path(model), WEIGHTS_DIR / model):
+        weights, config = checkpoint_paths(stem)
+        if weights.is_file() and config.is_file():
+            return stem if read_config(stem).get("format") == "kiln-vae" else None
+    return None
 
 
 def triangles_of(mesh) -> tuple[np.ndarray, np.ndarray]:

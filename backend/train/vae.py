@@ -131,6 +131,24 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
     return {"step": step, "best_val": best, "out": str(out), "train_seconds": round(seconds(), 1)}
 
 
+def export_vae(stem: str, out: str, name: str, description: str) -> tuple:
+    """A ``train vae`` checkpoint (``RUN/best``) as an embeddable VAE-only model: the same tensors,
+    the config plus name, description, licence and how it was trained. Not a generator: the
+    registry lists only ``kiln-shape`` models (VAE + flow); ``shape_reconstruct.Autoencoder`` and
+    the benches load it by name."""
+    from backend.models.checkpoint import checkpoint_paths, read_config, read_tensors, save_checkpoint
+
+    config = read_config(stem)
+    if config.get("format") != "kiln-vae":
+        raise ValueError(f"{stem} is not a `train vae` checkpoint (RUN/best)")
+    tensors = read_tensors(checkpoint_paths(stem)[0])
+    return save_checkpoint(out, tensors, {
+        "format": "kiln-vae", "name": name, "description": description, "license": "GPL-3.0-or-later",
+        "architecture": config.get("architecture", "vecset"), "vae": config["vae"], "up_axis": "z",
+        "training": {k: config.get(k) for k in ("preset", "step", "val_loss", "data", "train_shapes",
+                                                "held_out_shapes", "train_config")}})
+
+
 def _out_of_time(seconds: float, config: VAETrainConfig) -> bool:
     return config.minutes > 0 and seconds >= config.minutes * 60
 
