@@ -33,7 +33,7 @@ class TriplaneConfig:
 
     latent_channels: int = 8
     latent_resolution: int = 16     # KL bottleneck: 3 x R^2 cells of latent_channels
-    plane_resolution: int = 64      # encoder input and decoder output planes
+    plane_resolution: int = 32      # encoder input and decoder output planes
     point_width: int = 32           # per-point encoder features
     conv_width: int = 64            # convolution channels at the latent resolution (half above it)
     plane_channels: int = 32        # decoded plane features a query reads
