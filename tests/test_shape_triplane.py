@@ -130,3 +130,13 @@ def test_export_vae_writes_a_named_vae_only_model(tmp_path):
     assert isinstance(Autoencoder.load(str(tmp_path / "kiln-shape-x")).vae, TriplaneVAE)
     with pytest.raises(ValueError, match="not a `train vae` checkpoint"):
         export_vae(str(WEIGHTS_DIR / "kiln-shape-s"), str(tmp_path / "again"), "x", "")
+
+
+def test_the_embedded_kiln_shape_g_loads_by_name_and_is_not_a_generator():
+    from backend.models.registry import configure
+    from backend.models.shape_reconstruct import Autoencoder
+
+    auto = Autoencoder.load("kiln-shape-g")
+    assert isinstance(auto.vae, TriplaneVAE) and auto.vae.config.to_dict() == TriplaneConfig.from_dict(
+        split_preset(VAE_PRESETS["g"])[1]).to_dict()
+    assert "kiln-shape-g" not in {e.name for e in configure(None, "cpu").entries()}

@@ -89,7 +89,7 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
             "train_config": config.__dict__}
     running: dict[str, float] = {}
     seconds = lambda: seconds_before + clock.elapsed  # noqa: E731  (training time over all resumes)
-    state = lambda: {"best_val": best, "train_seconds": round(seconds(), 1), **meta}  # noqa: E731
+    state = lambda: {"best_val": best, "train_seconds": round(seconds(), 3), **meta}  # noqa: E731
     while step < config.steps and not _out_of_time(seconds(), config):
         if cancel is not None and cancel.cancelled:
             run.save_state(model, optimizer, step, rng, generator, extra=state())
@@ -128,7 +128,7 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
     if not val_batches:  # nothing held out: the last weights are the best we know
         run.save_best({f"vae.{k}": v for k, v in model.state_dict().items()}, {**run.model_config, "step": step, **meta})
     dist.barrier()
-    return {"step": step, "best_val": best, "out": str(out), "train_seconds": round(seconds(), 1)}
+    return {"step": step, "best_val": best, "out": str(out), "train_seconds": round(seconds(), 3)}
 
 
 def export_vae(stem: str, out: str, name: str, description: str) -> tuple:
