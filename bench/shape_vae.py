@@ -13,6 +13,9 @@
    neighbour (symmetric Chamfer over 1024 surface points, both normalised as training data) among
    every shape of the procedural dataset; reports the nearest category per prompt.
 3. ``--gallery``: the last model's generations rendered in a grid.
+
+A VAE without a generator (a ``train vae`` run stem, or an embedded VAE-only model such as
+kiln-shape-g) is scored on part 1 only.
 """
 from __future__ import annotations
 
@@ -201,7 +204,7 @@ def main() -> int:
             results.setdefault("reused", []).append(f"{name} from {args.reuse} ({earlier.get('command', '')})")
             continue
         started = time.perf_counter()
-        from backend.models.shape_reconstruct import Autoencoder
+        from backend.models.shape_reconstruct import Autoencoder, vae_only_stem
         auto = Autoencoder.load(name)  # a registered name, a kiln-shape stem or a `train vae` run stem
         results[name] = {}
         variants = [] if args.skip_vae else [(name, None)] + ([(f"{name}@{t}", int(t)) for t in args.tokens.split(",") if t] if n == 0 else [])
@@ -214,7 +217,9 @@ def main() -> int:
                               "packages": summary(rows, {"0ad", "supertuxkart", "pybullet_data"})}
             print(f"{label}: procedural {results[label]['procedural']}  (first eight categories "
                   f"{results[label]['procedural_first_eight']})  packages {results[label]['packages']}", flush=True)
-        if not args.skip_generation:
+        if not args.skip_generation and vae_only_stem(name):
+            print(f"{name}: a VAE without a generator, no category check", flush=True)
+        elif not args.skip_generation:
             checks = category_check(pipeline_of(name), args.data, args.resolution, args.seed)
             hits = [c == nearest for c, _, nearest, *_ in checks]
             results[name]["category_check"] = [{"category": c, "prompt": p, "nearest": nn, "chamfer": round(d, 4)}

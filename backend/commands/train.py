@@ -43,6 +43,13 @@ def register(subparsers) -> None:
                         help="iso-level of the decoded SDF used for extraction (calibrated on held-out shapes)")
     export.set_defaults(func=run_export)
 
+    export_vae = targets.add_parser("export-vae", help="a VAE checkpoint alone as a named model (not a generator)")
+    export_vae.add_argument("--vae", required=True, help="VAE checkpoint stem (runs/vae/best)")
+    export_vae.add_argument("-o", "--out", required=True, help="output stem, e.g. backend/weights/kiln-shape-g")
+    export_vae.add_argument("--name", default=None, help="model name (default: the output file name)")
+    export_vae.add_argument("--description", default="", help="one line on what the VAE is and was trained on")
+    export_vae.set_defaults(func=run_export_vae)
+
 
 def _common(parser: argparse.ArgumentParser, config_class) -> None:
     parser.add_argument("--out", required=True, help="run folder (checkpoints, loss.csv, loss.png)")
@@ -115,6 +122,20 @@ def run_export(args) -> int:
 
     try:
         weights, config = export_model(args.vae, args.flow, args.out, args.name, args.description, level=args.level)
+    except (ValueError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB) and {config}")
+    return 0
+
+
+def run_export_vae(args) -> int:
+    from backend.models.checkpoint import CheckpointError, checkpoint_paths
+    from backend.train.vae import export_vae
+
+    try:
+        weights, config = export_vae(args.vae, args.out, args.name or checkpoint_paths(args.out)[0].stem,
+                                     args.description)
     except (ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

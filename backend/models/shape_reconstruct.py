@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, checkpoint_paths, load_into, read_config, read_tensors
-from .shape_vae import ShapeVAE, VAEConfig
+from .shape_vae import ShapeVAE
+from .vae_kinds import build_vae
 
 TRAINING_HALF_EXTENT = 0.9   # backend.procedural.sample.HALF_EXTENT: what kiln VAEs saw
 
@@ -22,7 +23,7 @@ TRAINING_HALF_EXTENT = 0.9   # backend.procedural.sample.HALF_EXTENT: what kiln 
 class Autoencoder:
     """A VAE with the frame it expects."""
 
-    vae: ShapeVAE
+    vae: torch.nn.Module          # ShapeVAE or TriplaneVAE (backend.models.vae_kinds)
     up_axis: str = "z"
     half_extent: float = TRAINING_HALF_EXTENT
     device: str = "cpu"
@@ -30,13 +31,15 @@ class Autoencoder:
 
     @classmethod
     def load(cls, model: str, models_dir: Path | None = None, device: str = "cpu") -> "Autoencoder":
-        """From a checkpoint stem (``train vae`` run or kiln-shape model) or a registered model name."""
+        """From a checkpoint stem (``train vae`` run or kiln-shape model), a registered model name, or
+        the name of an embedded VAE-only model (``backend/weights/NAME``, e.g. kiln-shape-g)."""
+        model = str(vae_only_stem(model) or model)
         weights, config_path = checkpoint_paths(model)
         if config_path.is_file() and weights.is_file():
             config = read_config(model)
             if config.get("format") not in ("kiln-vae", "kiln-shape"):
                 raise CheckpointError(f"{config_path} is not a VAE or kiln-shape checkpoint")
-            vae = ShapeVAE(VAEConfig.from_dict(config["vae"]))
+            vae = build_vae(config.get("architecture", "vecset"), config["vae"])
             load_into(vae, read_tensors(weights), "vae")
             level = float(config.get("sampler", {}).get("level", 0.0))
             return cls(vae.eval().to(device), config.get("up_axis", "z"), device=device, level=level)
@@ -95,6 +98,18 @@ class Autoencoder:
 
     def _from_model_axes(self, v: np.ndarray) -> np.ndarray:
         return np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) if self.up_axis == "y" else v
+
+
+def vae_only_stem(model: str) -> Path | None:
+    """The checkpoint stem when ``model`` names a VAE without a generator (a ``train vae`` run stem
+    or an embedded VAE-only model such as kiln-shape-g), else None."""
+    from .registry import WEIGHTS_DIR
+
+    for stem in (Path(model), WEIGHTS_DIR / model):
+        weights, config = checkpoint_paths(stem)
+        if weights.is_file() and config.is_file():
+            return stem if read_config(stem).get("format") == "kiln-vae" else None
+    return None
 
 
 def triangles_of(mesh) -> tuple[np.ndarray, np.ndarray]:

@@ -38,6 +38,9 @@ def conditioning_spec() -> dict:
 def load_vae(stem, device: str = "cpu") -> tuple[ShapeVAE, dict]:
     """A VAE from a ``kiln-backend train vae`` checkpoint (``RUN/best``)."""
     config = read_config(stem)
+    if config.get("architecture", "vecset") != "vecset":
+        raise ValueError(f"{stem} is a {config['architecture']} VAE; the flow transformer trains on latent-set "
+                         "(vecset) VAEs only")
     vae = ShapeVAE(VAEConfig.from_dict(config["vae"]))
     load_into(vae, read_tensors(checkpoint_paths(stem)[0]), "vae")
     return vae.to(device).eval(), config

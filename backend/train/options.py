@@ -13,7 +13,20 @@ VAE_PRESETS = {
     # trained from scratch in the time there was (docs/training.md, kiln-shape-m).
     "m": dict(latent_channels=8, num_attention_heads=4, width_encoder=64, width_decoder=64,
               num_layers_encoder=1, num_layers_decoder=2, embed_frequency=6, num_tokens=128),
+    # kiln-shape-g: a LOCAL latent (triplane, Convolutional Occupancy Networks style): 3 x 16^2 cells
+    # of 8 channels, decoded to 3 x 32^2 planes of 32 features read bilinearly by a small MLP
+    # (backend/models/shape_triplane.py; chosen by the experiment in docs/training.md, kiln-shape-g)
+    "g": dict(architecture="triplane", latent_channels=8, latent_resolution=16, plane_resolution=32,
+              point_width=32, conv_width=64, plane_channels=32, mlp_width=128),
+    # the experiment's other triplane: 64^2 planes, half the convolution width (lost chair legs in 10 minutes)
+    "g-fine": dict(architecture="triplane", latent_channels=8, latent_resolution=16, plane_resolution=64,
+                   point_width=32, conv_width=32, plane_channels=32, mlp_width=128),
+    # the vecset network wider (the other side of that experiment): width 128, 16 channels, 128 tokens
+    "m-wide": dict(latent_channels=16, num_attention_heads=4, width_encoder=128, width_decoder=128,
+                   num_layers_encoder=1, num_layers_decoder=2, embed_frequency=8, num_tokens=128),
     # for tests
+    "g-tiny": dict(architecture="triplane", latent_channels=4, latent_resolution=4, plane_resolution=8,
+                   point_width=8, conv_width=16, plane_channels=8, mlp_width=16),
     "tiny": dict(latent_channels=4, num_attention_heads=2, width_encoder=16, width_decoder=16,
                  num_layers_encoder=1, num_layers_decoder=1, embed_frequency=4, num_tokens=16),
     # TripoSG's released size (VAEConfig defaults)
@@ -57,6 +70,7 @@ class VAETrainConfig:
     log_every: int = 20
     checkpoint_minutes: float = 3.0
     seed: int = 0
+    minutes: float = 0.0         # > 0: a wall-clock budget; the cosine schedule runs over it, not over `steps`
 
 
 @dataclass

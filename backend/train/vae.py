@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from backend.models.shape_vae import ShapeVAE, VAEConfig
+from backend.models.vae_kinds import build_vae, split_preset
 
 from .data import load_shapes, open_dataset, split_indices, vae_batch
 from .loop import Clock, RunFolder, init_weights, learning_rate, setup_distributed, wrap_for_training
@@ -60,20 +60,22 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
     train = load_shapes(dataset, train_idx, cancel=cancel)
     val = load_shapes(dataset, val_idx, cancel=cancel) if val_idx else None
 
-    model_config = VAEConfig(**VAE_PRESETS[preset])
+    architecture, sizes = split_preset(VAE_PRESETS[preset])
     torch.manual_seed(config.seed)
-    model = ShapeVAE(model_config).to(dist.device)
-    run = RunFolder(out, {"format": "kiln-vae", "vae": model_config.to_dict(), "preset": preset}, dist)
+    model = build_vae(architecture, sizes).to(dist.device)
+    run = RunFolder(out, {"format": "kiln-vae", "architecture": architecture, "vae": model.config.to_dict(),
+                          "preset": preset}, dist)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.99))
     rng = np.random.default_rng([config.seed, dist.rank])
     generator = torch.Generator().manual_seed(config.seed * 1000 + dist.rank)
-    step, best = 0, float("inf")
+    step, best, seconds_before = 0, float("inf"), 0.0
     if init and not (resume and run.has_state()):
         init_weights(model, init, "vae")
         report(0.0, "init", f"starting from {init}")
     if resume and run.has_state():
         step, saved = run.load_state(model, optimizer, rng, generator)
         best = float(saved.get("best_val", best))
+        seconds_before = float(saved.get("train_seconds", 0.0))
         if _loss_changed(saved.get("train_config", {}), config):
             best = float("inf")  # held-out losses before and after are not comparable
         report(0.0, "resume", f"resuming at step {step}")
@@ -86,13 +88,15 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
     meta = {"data": str(data), "init": init, "train_shapes": len(train_idx), "held_out_shapes": len(val_idx),
             "train_config": config.__dict__}
     running: dict[str, float] = {}
-    while step < config.steps:
+    seconds = lambda: seconds_before + clock.elapsed  # noqa: E731  (training time over all resumes)
+    state = lambda: {"best_val": best, "train_seconds": round(seconds(), 3), **meta}  # noqa: E731
+    while step < config.steps and not _out_of_time(seconds(), config):
         if cancel is not None and cancel.cancelled:
-            run.save_state(model, optimizer, step, rng, generator, extra={"best_val": best, **meta})
+            run.save_state(model, optimizer, step, rng, generator, extra=state())
             cancel.check()
         model.train()
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config.steps, config.lr, config.warmup)
+            group["lr"] = _rate(step, seconds(), config)
         rows = rng.integers(0, len(train), size=config.batch_size)
         batch = _to(vae_batch(train, rows, rng, config.num_points, config.num_near, config.num_far,
                               config.num_surface), dist.device)
@@ -102,13 +106,14 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
+        last = step == config.steps or _out_of_time(seconds(), config)
         for key, value in {"loss": loss.item(), **parts}.items():
             running[key] = running.get(key, 0.0) + value
-        if step % config.log_every == 0 or step == config.steps:
-            row = {"step": step, "lr": optimizer.param_groups[0]["lr"], "seconds": round(clock.elapsed, 1),
+        if step % config.log_every == 0 or last:
+            row = {"step": step, "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds(), 1),
                    **{k: dist.mean(v / config.log_every) for k, v in running.items()}}
             running = {}
-            if val_batches and (step % config.eval_every == 0 or step == config.steps):
+            if val_batches and (step % config.eval_every == 0 or last):
                 val_loss, val_parts = evaluate_vae(model, val_batches, config, dist.device)
                 row.update({"val_loss": val_loss, "val_sign_acc": val_parts["sign_acc"]})
                 if val_loss < best:
@@ -117,17 +122,48 @@ def train_vae(data: str, out: str, preset: str = "s", config: VAETrainConfig = V
                                   {**run.model_config, "step": step, "val_loss": val_loss, **meta})
             run.log(row)
             report(step / config.steps, "train", f"step {step}/{config.steps} loss {row['loss']:.4f}")
-        if clock.due() or step == config.steps:
-            run.save_state(model, optimizer, step, rng, generator, extra={"best_val": best, **meta})
+        if clock.due() or last:
+            run.save_state(model, optimizer, step, rng, generator, extra=state())
             run.plot()
     if not val_batches:  # nothing held out: the last weights are the best we know
         run.save_best({f"vae.{k}": v for k, v in model.state_dict().items()}, {**run.model_config, "step": step, **meta})
     dist.barrier()
-    return {"step": step, "best_val": best, "out": str(out)}
+    return {"step": step, "best_val": best, "out": str(out), "train_seconds": round(seconds(), 3)}
+
+
+def export_vae(stem: str, out: str, name: str, description: str) -> tuple:
+    """A ``train vae`` checkpoint (``RUN/best``) as an embeddable VAE-only model: the same tensors,
+    the config plus name, description, licence and how it was trained. Not a generator: the
+    registry lists only ``kiln-shape`` models (VAE + flow); ``shape_reconstruct.Autoencoder`` and
+    the benches load it by name."""
+    from backend.models.checkpoint import checkpoint_paths, read_config, read_tensors, save_checkpoint
+
+    config = read_config(stem)
+    if config.get("format") != "kiln-vae":
+        raise ValueError(f"{stem} is not a `train vae` checkpoint (RUN/best)")
+    tensors = read_tensors(checkpoint_paths(stem)[0])
+    return save_checkpoint(out, tensors, {
+        "format": "kiln-vae", "name": name, "description": description, "license": "GPL-3.0-or-later",
+        "architecture": config.get("architecture", "vecset"), "vae": config["vae"], "up_axis": "z",
+        "training": {k: config.get(k) for k in ("preset", "step", "val_loss", "data", "train_shapes",
+                                                "held_out_shapes", "train_config")}})
+
+
+def _out_of_time(seconds: float, config: VAETrainConfig) -> bool:
+    return config.minutes > 0 and seconds >= config.minutes * 60
+
+
+def _rate(step: int, seconds: float, config: VAETrainConfig) -> float:
+    """Learning rate: warm-up over ``warmup`` steps, then cosine to 10% over ``steps`` or, with a
+    ``minutes`` budget, over the training time (so runs of different speed anneal alike)."""
+    if config.minutes <= 0 or step < config.warmup:
+        return learning_rate(step, config.steps, config.lr, config.warmup)
+    resolution = 10 ** 6
+    return learning_rate(int(resolution * min(seconds / (config.minutes * 60), 1.0)), resolution, config.lr, 0)
 
 
 @torch.no_grad()
-def evaluate_vae(model: ShapeVAE, batches, config: VAETrainConfig, device: str) -> tuple[float, dict]:
+def evaluate_vae(model, batches, config: VAETrainConfig, device: str) -> tuple[float, dict]:
     """Mean held-out loss (posterior mean) and its parts."""
     model.eval()
     totals, parts_sum = 0.0, {}
