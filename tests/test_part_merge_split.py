@@ -88,3 +88,15 @@ def test_a_tight_segment_or_a_small_piece_is_not_cut():
     wide[column == 7, 0] = 3.0                        # wide, but the model's piece is 1/8 < share 0.2
     small = (column == 7).astype(np.int64)
     assert split_mixed_regions(one, graph, small, faces, wide, spread=0.35, share=0.2).max() == 0
+
+
+def test_faces_marked_negative_are_never_cut_off():
+    # the hybrid marks the model's unsure parts -1: a wide segment keeps them (the PartNet bottle
+    # read as back/shelf must not be cut along that reading)
+    graph, column = _strip()
+    one = np.zeros(graph.num_faces, dtype=np.int64)
+    features = np.zeros((graph.num_faces, 4))
+    features[column >= 5, 0] = 1.0
+    unsure = np.where(column >= 5, -1, 0)
+    faces = np.arange(graph.num_faces)
+    assert split_mixed_regions(one, graph, unsure, faces, features, spread=0.35, share=0.2).max() == 0

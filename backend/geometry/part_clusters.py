@@ -201,7 +201,8 @@ def split_mixed_regions(labels: np.ndarray, graph: FaceGraph, other: np.ndarray,
     from their mean (the features say "more than one part") are cut along ``other`` (another
     per-face split of the same faces): every piece of ``other`` inside such a region, except its
     biggest, becomes a region of its own when it holds at least ``share`` of the region's area
-    and ``min_share`` of the whole. Returns connected labels 0..n-1."""
+    and ``min_share`` of the whole. Faces where ``other`` is negative are never cut off.
+    Returns connected labels 0..n-1."""
     count = int(labels.max()) + 1
     means, _ = region_means(labels, point_faces, features, count)
     point_region = labels[point_faces]
@@ -216,7 +217,8 @@ def split_mixed_regions(labels: np.ndarray, graph: FaceGraph, other: np.ndarray,
         pieces, piece = np.unique(other[inside], return_inverse=True)
         area = np.bincount(piece, weights=graph.areas[inside])
         for j in range(len(pieces)):
-            if j != int(np.argmax(area)) and area[j] >= share * area.sum() and area[j] >= min_share * total:
+            if (pieces[j] >= 0 and j != int(np.argmax(area)) and area[j] >= share * area.sum()
+                    and area[j] >= min_share * total):
                 out[inside & (other == pieces[j])] = fresh
                 fresh += 1
     return split_into_connected(out, graph.pairs)
