@@ -37,9 +37,9 @@ MERGE_SCALE = 1.0
 MERGE_FLOOR = 0.6
 # hybrid: a segment whose features spread wider than this (mean distance to their mean) gives up
 # the pieces of the model's own split named at least SPLIT_SURE that hold SPLIT_SHARE of it and 2% of
-# the whole (seeds 2-3: mc 0.663 -> 0.666, decimated 0.633 -> 0.635; with SPLIT_SURE 0.6 0.670 / 0.638
-# and seeds 4-5 0.704 -> 0.713, but 0.6 let the model's 0.66-sure back/shelf reading cut the PartNet
-# bottle, so 0.7: as sure as auto wants the model's own split to be)
+# the whole (seeds 2-3: mc 0.663 -> 0.666, decimated 0.633 -> 0.635; SPLIT_SURE 0.6 read 0.670 / 0.638
+# there and 0.704 -> 0.713 on seeds 4-5: the seeds cannot tell 0.6 from 0.7; 0.7 is as sure as auto
+# wants the model's own split to be, see bench/RESULTS.md for both on the bench seed)
 SPLIT_SPREAD = 0.35
 SPLIT_SHARE = 0.2
 SPLIT_MIN_SHARE = 0.02
