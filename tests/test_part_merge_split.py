@@ -59,6 +59,22 @@ def test_a_sure_name_still_keeps_parts_whose_features_differ():
     assert merge_same_name(labels, graph, faces, probs, features, scale=2.0, floor=0.6).max() == 0
 
 
+def test_a_sure_name_joins_pieces_whose_features_together_stay_one_part():
+    # the rock: three segments all "rock" at 0.76-0.94, 0.27-0.31 apart; the gap rule kept them apart
+    graph, labels, (faces, probs, features) = _two_halves(gap=0.5, sure=0.9)
+    joined = merge_same_name(labels, graph, faces, probs, features, 1.0, 0.6, whole_sure=0.7, whole_spread=0.35)
+    assert joined.max() == 0                          # together they spread 0.25: one part
+    wide = merge_same_name(labels, graph, faces, probs, features, 1.0, 0.6, whole_sure=0.7, whole_spread=0.2)
+    assert wide.max() == 1                            # wider than the limit: still two
+    unsure = merge_same_name(labels, graph, faces, probs, features, 1.0, 0.6, whole_sure=0.95, whole_spread=0.35)
+    assert unsure.max() == 1                          # a name under whole_sure joins nothing this way
+    third = labels.copy()                             # a third region named otherwise: not one-name
+    third[(np.arange(graph.num_faces) % 8 == 0) & (labels == 0)] = 2
+    probs[third == 2] = np.roll(probs[third == 2], 1, axis=1)
+    mixed = merge_same_name(third, graph, faces, probs, features, 1.0, 0.6, whole_sure=0.7, whole_spread=0.35)
+    assert mixed[(third == 0)][0] != mixed[third == 1][0]   # the two halves stay apart
+
+
 def test_different_names_never_join():
     graph, labels, (faces, probs, features) = _two_halves(gap=0.0, sure=0.99, second_name=1)
     assert merge_same_name(labels, graph, faces, probs, features, scale=1.0, floor=0.6).max() == 1

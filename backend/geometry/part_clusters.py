@@ -164,13 +164,16 @@ def region_means(labels: np.ndarray, point_faces: np.ndarray, values: np.ndarray
 
 def merge_same_name(labels: np.ndarray, graph: FaceGraph, point_faces: np.ndarray, probs: np.ndarray,
                     features: np.ndarray, scale: float, floor: float, min_share: float = 0.0,
-                    check: Check = _nothing) -> np.ndarray:
+                    check: Check = _nothing, whole_sure: float = 2.0, whole_spread: float = 0.0) -> np.ndarray:
     """Connected regions of ``labels`` (faces of ``graph``); those under ``min_share`` of the area
     join their nearest-feature neighbour; then two touching regions whose sample points (on faces
     ``point_faces``) agree on the most likely name (``probs`` (M, V)) become one when their mean
     ``features`` lie closer than ``scale * (sure - floor)``, ``sure`` being the smaller of the two
     regions' mean probability of that name: a name the model is unsure of joins nothing, a sure
-    one joins across a wider feature gap. Widest margin first. Returns labels 0..n-1."""
+    one joins across a wider feature gap. Widest margin first. On an object whose regions all carry
+    one name, two regions sure of it to ``whole_sure`` also join when the points of both together
+    spread (mean distance to their mean) no wider than ``whole_spread``: one sure name everywhere and
+    features of one part (a rock). Returns labels 0..n-1."""
     regions = split_into_connected(labels, graph.pairs)
     count = int(regions.max()) + 1
     regions = merge_to_count(regions, graph, region_means(regions, point_faces, features, count)[0], count,
@@ -189,6 +192,13 @@ def merge_same_name(labels: np.ndarray, graph: FaceGraph, point_faces: np.ndarra
             return regions
         gaps = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
         margin = scale * (np.minimum(sure[pairs[:, 0]], sure[pairs[:, 1]]) - floor) - gaps
+        both_sure = np.minimum(sure[pairs[:, 0]], sure[pairs[:, 1]]) >= whole_sure
+        if both_sure.any() and (best[points > 0] == best[pairs[0, 0]]).all():
+            point_region = regions[point_faces]
+            for i in np.nonzero(both_sure & (margin <= 0))[0]:
+                inside = features[np.isin(point_region, pairs[i])]
+                spread = float(np.linalg.norm(inside - inside.mean(0), axis=1).mean())
+                margin[i] = max(margin[i], whole_spread - spread)
         if margin.max() <= 0:
             return regions
         keep, gone = pairs[int(np.argmax(margin))]
