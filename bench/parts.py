@@ -219,6 +219,7 @@ def main() -> int:
     parser.add_argument("--genesis-wheel", default=None, help="genesis-world wheel holding the PartNet bottle")
     parser.add_argument("--speed", action="store_true", help="time a 1M-face mesh instead")
     parser.add_argument("--models", default=None, help="models folder with other kiln-parts checkpoints")
+    parser.add_argument("--columns", default="", help="comma list: run only these columns (baseline always runs)")
     args = parser.parse_args()
     from backend.models.registry import configure
     registry = configure(args.models)
@@ -229,6 +230,9 @@ def main() -> int:
     columns = ("baseline", "geometric", "geom@k") + (() if args.no_sdf else ("sdf@k",))
     columns += ("convex",) if args.convex else ()
     columns += MODEL_COLUMNS if model else ()
+    if args.columns:
+        wanted = set(args.columns.split(",")) | {"baseline"}
+        columns = tuple(c for c in columns if c in wanted)
     kinds = args.variants.split(",")
     rows: dict[str, list[dict]] = {k: [] for k in kinds}
 

@@ -3,6 +3,7 @@ each marching-cubes mesh coloured by the parts the op's default (``auto``) found
 the path that ran (model, hybrid = geometric parts named by the model, geometric) and the part names.
 
     nice -n 10 .venv/bin/python bench/parts_gallery.py --out bench/gallery-kiln-parts-s.png
+    nice -n 10 .venv/bin/python bench/parts_gallery.py --objects door,wardrobe,shield,... --out PNG
 """
 from __future__ import annotations
 
@@ -36,13 +37,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench/gallery-kiln-parts-s.png")
     parser.add_argument("--resolution", type=int, default=48)
+    parser.add_argument("--objects", default=",".join(OBJECTS), help="comma list of categories (seed 0 each)")
     args = parser.parse_args()
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 5, figsize=(15, 7.4))
-    for ax, name in zip(axes.flat, OBJECTS):
+    objects = [o for o in args.objects.split(",") if o]
+    rows = (len(objects) + 4) // 5
+    fig, axes = plt.subplots(rows, 5, figsize=(15, 3.7 * rows), squeeze=False)
+    for ax in axes.flat[len(objects):]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, objects):
         vertices, faces, _ = watertight_mesh(generate(name, 0), args.resolution)
         mesh = MeshPayload.from_triangles(vertices, faces)
         out = parts.run({"mesh": mesh}, {"num_parts": 0, "method": "auto", "from_job": "", "merge": ""},

@@ -8,7 +8,10 @@
   cheap along concave creases, so part boundaries follow the mesh's creases.
 * :func:`merge_to_count`: connected regions merged (most similar neighbours first) down to a count.
 * :func:`merge_same_name`: touching regions that carry one name and close mean features joined
-  (the geometric engine's segments named by a part model).
+  (the geometric engine's segments named by a part model); the surer the name, the farther apart
+  the features may be.
+* :func:`split_mixed_regions`: regions whose features spread wide give up the big pieces another
+  split (the part model's own) sees inside them.
 * :func:`proxy_in_child` / :func:`nearest_faces`: for big meshes, a decimated copy made in a
   child process (progress and cancel while it runs) and labels carried back in chunks.
 """
@@ -160,12 +163,17 @@ def region_means(labels: np.ndarray, point_faces: np.ndarray, values: np.ndarray
 
 
 def merge_same_name(labels: np.ndarray, graph: FaceGraph, point_faces: np.ndarray, probs: np.ndarray,
-                    features: np.ndarray, distance: float, min_share: float = 0.0, check: Check = _nothing
-                    ) -> np.ndarray:
+                    features: np.ndarray, scale: float, floor: float, min_share: float = 0.0,
+                    check: Check = _nothing, whole_sure: float = 2.0, whole_spread: float = 0.0) -> np.ndarray:
     """Connected regions of ``labels`` (faces of ``graph``); those under ``min_share`` of the area
-    join their nearest-feature neighbour; then, closest first, two touching regions whose sample
-    points (on faces ``point_faces``) agree on the most likely name (``probs`` (M, V)) and whose
-    mean ``features`` lie closer than ``distance`` become one. Returns labels 0..n-1."""
+    join their nearest-feature neighbour; then two touching regions whose sample points (on faces
+    ``point_faces``) agree on the most likely name (``probs`` (M, V)) become one when their mean
+    ``features`` lie closer than ``scale * (sure - floor)``, ``sure`` being the smaller of the two
+    regions' mean probability of that name: a name the model is unsure of joins nothing, a sure
+    one joins across a wider feature gap. Widest margin first. On an object whose regions all carry
+    one name, two regions sure of it to ``whole_sure`` also join when the points of both together
+    spread (mean distance to their mean) no wider than ``whole_spread``: one sure name everywhere and
+    features of one part (a rock). Returns labels 0..n-1."""
     regions = split_into_connected(labels, graph.pairs)
     count = int(regions.max()) + 1
     regions = merge_to_count(regions, graph, region_means(regions, point_faces, features, count)[0], count,
@@ -178,14 +186,52 @@ def merge_same_name(labels: np.ndarray, graph: FaceGraph, point_faces: np.ndarra
         a, b = regions[graph.pairs[:, 0]], regions[graph.pairs[:, 1]]
         border = a != b
         pairs = np.unique(np.sort(np.stack([a[border], b[border]], axis=1), axis=1), axis=0)
-        same = (names.argmax(1)[pairs[:, 0]] == names.argmax(1)[pairs[:, 1]]) & \
-            (points[pairs[:, 0]] > 0) & (points[pairs[:, 1]] > 0)
-        pairs = pairs[same]
-        gaps = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
-        if not len(pairs) or gaps.min() >= distance:
+        best, sure = names.argmax(1), names.max(1)
+        pairs = pairs[(best[pairs[:, 0]] == best[pairs[:, 1]]) & (points[pairs[:, 0]] > 0) & (points[pairs[:, 1]] > 0)]
+        if not len(pairs):
             return regions
-        keep, gone = pairs[int(np.argmin(gaps))]
+        gaps = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
+        margin = scale * (np.minimum(sure[pairs[:, 0]], sure[pairs[:, 1]]) - floor) - gaps
+        both_sure = np.minimum(sure[pairs[:, 0]], sure[pairs[:, 1]]) >= whole_sure
+        if both_sure.any() and (best[points > 0] == best[pairs[0, 0]]).all():
+            point_region = regions[point_faces]
+            for i in np.nonzero(both_sure & (margin <= 0))[0]:
+                inside = features[np.isin(point_region, pairs[i])]
+                spread = float(np.linalg.norm(inside - inside.mean(0), axis=1).mean())
+                margin[i] = max(margin[i], whole_spread - spread)
+        if margin.max() <= 0:
+            return regions
+        keep, gone = pairs[int(np.argmax(margin))]
         regions = np.unique(np.where(regions == gone, keep, regions), return_inverse=True)[1].reshape(-1)
+
+
+def split_mixed_regions(labels: np.ndarray, graph: FaceGraph, other: np.ndarray, point_faces: np.ndarray,
+                        features: np.ndarray, spread: float, share: float, min_share: float = 0.0) -> np.ndarray:
+    """Regions of ``labels`` whose sample points' ``features`` lie on average farther than ``spread``
+    from their mean (the features say "more than one part") are cut along ``other`` (another
+    per-face split of the same faces): every piece of ``other`` inside such a region, except its
+    biggest, becomes a region of its own when it holds at least ``share`` of the region's area
+    and ``min_share`` of the whole. Faces where ``other`` is negative are never cut off.
+    Returns connected labels 0..n-1."""
+    count = int(labels.max()) + 1
+    means, _ = region_means(labels, point_faces, features, count)
+    point_region = labels[point_faces]
+    distance = np.linalg.norm(features - means[point_region], axis=1)
+    mean_distance = np.bincount(point_region, weights=distance, minlength=count) / np.maximum(
+        np.bincount(point_region, minlength=count), 1)
+    total = float(graph.areas.sum()) or 1.0
+    out = labels.copy()
+    fresh = count
+    for region in np.nonzero(mean_distance > spread)[0]:
+        inside = labels == region
+        pieces, piece = np.unique(other[inside], return_inverse=True)
+        area = np.bincount(piece, weights=graph.areas[inside])
+        for j in range(len(pieces)):
+            if (pieces[j] >= 0 and j != int(np.argmax(area)) and area[j] >= share * area.sum()
+                    and area[j] >= min_share * total):
+                out[inside & (other == pieces[j])] = fresh
+                fresh += 1
+    return split_into_connected(out, graph.pairs)
 
 
 def proxy_child(vertices: np.ndarray, triangles: np.ndarray, max_faces: int) -> dict[str, np.ndarray]:

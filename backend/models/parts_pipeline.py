@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.geometry.mesh_graph import FaceGraph
-from backend.geometry.part_clusters import cut_tree, feature_tree, merge_same_name, merge_to_count, points_to_faces
+from backend.geometry.part_clusters import (cut_tree, feature_tree, merge_same_name, merge_to_count, points_to_faces,
+                                            region_means, split_mixed_regions)
 from backend.geometry.part_naming import number_names
 from backend.geometry.surface_distance import sample_surface
 
@@ -29,7 +30,25 @@ MIN_PART_SHARE = 0.004   # regions below this share of the area join a neighbour
 MAX_PARTS = 64
 UNKNOWN = "part"
 NAME_CONFIDENCE = 0.5    # hybrid: a segment keeps the model's name when its mean probability reaches this
-MERGE_DISTANCE = 0.4     # hybrid: touching segments with one name join when their mean features are this close
+# hybrid: touching segments with one name join when their mean features are closer than
+# MERGE_SCALE * (the smaller of their name probabilities - MERGE_FLOOR); chosen on seeds 2 and 3
+# (never trained on, not benched): mc 0.626 -> 0.663, decimated 0.638 -> 0.633 against the old fixed 0.4
+MERGE_SCALE = 1.0
+MERGE_FLOOR = 0.6
+# hybrid: a segment whose features spread wider than this (mean distance to their mean) gives up
+# the pieces of the model's own split named at least SPLIT_SURE that hold SPLIT_SHARE of it and 2% of
+# the whole (seeds 2-3: mc 0.663 -> 0.666, decimated 0.633 -> 0.635; SPLIT_SURE 0.6 read 0.670 / 0.638
+# there and 0.704 -> 0.713 on seeds 4-5: the seeds cannot tell 0.6 from 0.7; 0.7 is as sure as auto
+# wants the model's own split to be, see bench/RESULTS.md for both on the bench seed)
+SPLIT_SPREAD = 0.35
+SPLIT_SHARE = 0.2
+SPLIT_MIN_SHARE = 0.02
+SPLIT_SURE = 0.7
+# hybrid: on an object whose segments all carry one name, touching segments sure of it to WHOLE_SURE
+# also join when their points together
+# spread no wider than SPLIT_SPREAD (what the split calls one part): the rock's three geometric
+# segments, all `rock` at 0.76-0.94 but 0.27-0.31 apart, stayed three (seed 0 mc 1.00 -> 0.16)
+WHOLE_SURE = 0.7
 
 
 @dataclass
@@ -114,16 +133,28 @@ def parts_from_cache(graph: FaceGraph, cache: dict, num_parts: int = 0, check=No
 
 
 def name_segments(graph: FaceGraph, segments: np.ndarray, cache: dict, point_faces: np.ndarray | None = None,
-                  merge: bool = True, fallback=None, check=None) -> LearnedParts:
+                  merge: bool = True, fallback=None, check=None, model_parts: LearnedParts | None = None
+                  ) -> LearnedParts:
     """Per-face ``segments`` of ``graph`` from another engine, named from the cache's name
-    probabilities. ``merge``: touching segments the model gives one name and close features are
-    joined first (so an over-split part comes back whole). ``fallback(labels)`` -> a name (or
-    None) per region, used where the model is less sure than ``NAME_CONFIDENCE``."""
+    probabilities. ``merge``: touching segments the model gives one name join when their features
+    are close for how sure that name is (so an over-split part comes back whole, and parts the
+    model names alike but keeps apart stay apart). ``model_parts`` (the model's own split of the
+    same faces): segments whose features spread wide are cut along its sure parts. ``fallback(labels)`` -> a
+    name (or None) per region, used where the model is less sure than ``NAME_CONFIDENCE``."""
     point_faces = cache["face_ids"] if point_faces is None else point_faces
+    check = check or (lambda: None)
     labels = np.unique(segments, return_inverse=True)[1].reshape(-1)
     if merge:
-        labels = merge_same_name(labels, graph, point_faces, cache["probs"], cache["features"], MERGE_DISTANCE,
-                                 MIN_PART_SHARE, check or (lambda: None))
+        labels = merge_same_name(labels, graph, point_faces, cache["probs"], cache["features"], MERGE_SCALE,
+                                 MERGE_FLOOR, MIN_PART_SHARE, check, WHOLE_SURE, SPLIT_SPREAD)
+    if model_parts is not None:
+        sure = np.asarray(model_parts.part_confidence) >= SPLIT_SURE
+        other = np.where(sure[model_parts.labels], model_parts.labels, -1)
+        labels = split_mixed_regions(labels, graph, other, point_faces, cache["features"], SPLIT_SPREAD,
+                                     SPLIT_SHARE, SPLIT_MIN_SHARE)
+        count = int(labels.max()) + 1
+        labels = merge_to_count(labels, graph, region_means(labels, point_faces, cache["features"], count)[0],
+                                count, MIN_PART_SHARE)
     names, confidence, per_part = name_regions(graph, labels, cache, point_faces, fallback)
     return LearnedParts(labels, names, confidence, per_part, int(segments.max()) + 1)
 

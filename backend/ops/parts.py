@@ -241,7 +241,7 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
                   f"model's own split unsure (weakest part {weakest:.2f} < {MIN_PART_CONFIDENCE})")
         why = f"{reason}: the geometric engine's parts, named by the model"
         progress(0.5, "hybrid", why)
-        found = _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel)
+        found = _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel, found)
     if big:
         def carry() -> None:
             cancel.check()
@@ -257,10 +257,11 @@ def learned_split(mesh, positions, triangles, params, progress, cancel):
     return tri_labels, found.names, info, cache
 
 
-def _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel):
+def _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress, cancel, model_parts=None):
     """Parts on the faces of ``graph`` (the mesh, or its proxy when big): the geometric engine's
     (``num_parts`` of them when given, else its own count, with touching same-name parts of close
-    features joined), named by the model where it is sure and by the shape rules elsewhere."""
+    features joined and wide-spread parts cut along the model's own sure parts ``model_parts``), named
+    by the model where it is sure and by the shape rules elsewhere."""
     from backend.geometry.part_naming import shape_names
     from backend.models.parts_pipeline import name_segments
 
@@ -271,7 +272,7 @@ def _hybrid(graph, graph_pos, graph_tri, cache, num_parts, point_faces, progress
         return shape_names(describe_parts(graph_pos, graph_tri, labels, int(labels.max()) + 1))
 
     return name_segments(graph, segments, cache, point_faces, merge=not num_parts, fallback=by_shape,
-                         check=cancel.check)
+                         check=cancel.check, model_parts=None if num_parts else model_parts)
 
 
 @dataclasses.dataclass
